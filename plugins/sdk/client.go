@@ -1,0 +1,173 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	pb "github.com/leconnect/leconnect/proto/leconnect/adapter/v1"
+)
+
+// Deliverer is what the core implements to receive an adapter's events. It
+// returns nil only once every event is durably stored or known as a duplicate.
+type Deliverer interface {
+	Deliver(ctx context.Context, events []Event) error
+}
+
+// AdapterClient is the core's handle on one running adapter process. Errors
+// it returns carry the SDK's vocabulary ([KindOf], [RetryDelay]); when the
+// process is gone they are [KindNotConnected].
+type AdapterClient struct {
+	rpc    pb.AdapterClient
+	broker *plugin.GRPCBroker
+}
+
+// Dispense returns the adapter client of a started go-plugin client.
+func Dispense(c *plugin.Client) (*AdapterClient, error) {
+	rpcClient, err := c.Client()
+	if err != nil {
+		return nil, fmt.Errorf("connect to adapter: %w", err)
+	}
+	raw, err := rpcClient.Dispense(PluginName)
+	if err != nil {
+		return nil, fmt.Errorf("dispense adapter: %w", err)
+	}
+	ac, ok := raw.(*AdapterClient)
+	if !ok {
+		return nil, fmt.Errorf("dispense adapter: unexpected type %T", raw)
+	}
+	return ac, nil
+}
+
+// GRPCDialOptions are the dial options the host passes to go-plugin.
+func GRPCDialOptions() []grpc.DialOption {
+	return []grpc.DialOption{grpc.WithDefaultCallOptions(callOptions...)}
+}
+
+// GRPCServer builds the adapter-side gRPC server with media-sized limits.
+func grpcServer(opts []grpc.ServerOption) *grpc.Server {
+	return grpc.NewServer(serverOptions(opts)...)
+}
+
+func (c *AdapterClient) Describe(ctx context.Context) (Description, error) {
+	res, err := c.rpc.Describe(ctx, &pb.DescribeRequest{})
+	if err != nil {
+		return Description{}, fromStatus(err)
+	}
+	return Description{Name: res.GetName(), Version: res.GetVersion(), Capabilities: capabilitiesFromProto(res.GetCapabilities())}, nil
+}
+
+// Configure passes the channel's config block. Field problems come back as
+// FieldErrors (possibly empty); err is for everything else.
+func (c *AdapterClient) Configure(ctx context.Context, channel string, configJSON []byte) (FieldErrors, error) {
+	res, err := c.rpc.Configure(ctx, &pb.ConfigureRequest{Channel: channel, ConfigJson: configJSON})
+	if err != nil {
+		return nil, fromStatus(err)
+	}
+	var fe FieldErrors
+	for _, e := range res.GetFieldErrors() {
+		fe = append(fe, FieldError{Field: e.GetField(), Message: e.GetMessage()})
+	}
+	return fe, nil
+}
+
+// Start serves the Host service for this adapter on the broker, then tells
+// the adapter to begin receiving.
+func (c *AdapterClient) Start(ctx context.Context, d Deliverer, webhookURL string) error {
+	id := c.broker.NextId()
+	go c.broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
+		s := grpcServer(opts)
+		pb.RegisterHostServer(s, &hostServer{d: d})
+		return s
+	})
+	_, err := c.rpc.Start(ctx, &pb.StartRequest{HostBrokerId: id, WebhookUrl: webhookURL})
+	return fromStatus(err)
+}
+
+// WebhookResponse is the adapter's answer to a forwarded platform request.
+type WebhookResponse struct {
+	StatusCode int
+	Header     http.Header
+	Body       []byte
+}
+
+// HandleWebhook forwards a platform request whose body was already read.
+// publicURL is the full URL the platform called (what it signs).
+func (c *AdapterClient) HandleWebhook(ctx context.Context, r *http.Request, body []byte, publicURL string) (WebhookResponse, error) {
+	res, err := c.rpc.HandleWebhook(ctx, &pb.HandleWebhookRequest{
+		Method:     r.Method,
+		Path:       r.URL.Path,
+		RawQuery:   r.URL.RawQuery,
+		Headers:    headersToProto(r.Header),
+		Body:       body,
+		RemoteAddr: r.RemoteAddr,
+		PublicUrl:  publicURL,
+	})
+	if err != nil {
+		return WebhookResponse{}, fromStatus(err)
+	}
+	return WebhookResponse{StatusCode: int(res.GetStatusCode()), Header: headersFromProto(res.GetHeaders()), Body: res.GetBody()}, nil
+}
+
+func (c *AdapterClient) Send(ctx context.Context, msg OutboundMessage) (SendResult, error) {
+	res, err := c.rpc.Send(ctx, sendToProto(msg))
+	if err != nil {
+		return SendResult{}, fromStatus(err)
+	}
+	return SendResult{MessageIDs: res.GetMessageIds()}, nil
+}
+
+func (c *AdapterClient) SetTyping(ctx context.Context, to Address, active bool) error {
+	_, err := c.rpc.SetTyping(ctx, &pb.SetTypingRequest{Address: addressToProto(to), Active: active})
+	return fromStatus(err)
+}
+
+func (c *AdapterClient) MarkRead(ctx context.Context, at Address, messageIDs []string) error {
+	_, err := c.rpc.MarkRead(ctx, &pb.MarkReadRequest{Address: addressToProto(at), MessageIds: messageIDs})
+	return fromStatus(err)
+}
+
+// Health returns nil when the adapter says it is healthy.
+func (c *AdapterClient) Health(ctx context.Context) error {
+	res, err := c.rpc.Health(ctx, &pb.HealthRequest{})
+	if err != nil {
+		return fromStatus(err)
+	}
+	if !res.GetHealthy() {
+		return errors.New(res.GetMessage())
+	}
+	return nil
+}
+
+func (c *AdapterClient) Close(ctx context.Context) error {
+	_, err := c.rpc.Close(ctx, &pb.CloseRequest{})
+	return fromStatus(err)
+}
+
+// hostServer is the core-side shim serving the generated Host service.
+type hostServer struct {
+	pb.UnimplementedHostServer
+	d Deliverer
+}
+
+func (h *hostServer) Deliver(ctx context.Context, req *pb.DeliverRequest) (*pb.DeliverResponse, error) {
+	events := make([]Event, 0, len(req.GetEvents()))
+	for _, pe := range req.GetEvents() {
+		e := eventFromProto(pe)
+		if err := e.Validate(); err != nil {
+			return nil, toStatus(Permanent(err))
+		}
+		events = append(events, e)
+	}
+	if err := h.d.Deliver(ctx, events); err != nil {
+		if KindOf(err) == KindTransient {
+			err = NotConnected(err) // nothing stored: the adapter must not ack the platform
+		}
+		return nil, toStatus(err)
+	}
+	return &pb.DeliverResponse{}, nil
+}

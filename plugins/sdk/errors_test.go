@@ -1,0 +1,135 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// The vocabulary must survive toStatus → wire → fromStatus intact.
+func TestErrorsCrossTheBoundary(t *testing.T) {
+	base := errors.New("chat 42: too many requests")
+	tests := []struct {
+		name      string
+		in        error
+		wantKind  ErrorKind
+		wantDelay time.Duration
+		wantCode  codes.Code
+		wantIs    error
+	}{
+		{"retry after", RetryAfter(3*time.Second, base), KindRetryAfter, 3 * time.Second, codes.Unavailable, nil},
+		{"wrapped retry after", errors.Join(errors.New("send"), RetryAfter(time.Second, base)), KindRetryAfter, time.Second, codes.Unavailable, nil},
+		{"permanent", Permanent(base), KindPermanent, 0, codes.FailedPrecondition, nil},
+		{"not connected", NotConnected(base), KindNotConnected, 0, codes.Unavailable, nil},
+		{"plain", base, KindTransient, 0, codes.Unknown, nil},
+		{"canceled", context.Canceled, KindTransient, 0, codes.Canceled, context.Canceled},
+		{"deadline", context.DeadlineExceeded, KindTransient, 0, codes.DeadlineExceeded, context.DeadlineExceeded},
+		{"invalid argument from elsewhere", status.Error(codes.InvalidArgument, "bad"), KindPermanent, 0, codes.InvalidArgument, nil},
+		{"transport failure", status.Error(codes.Unavailable, "connection refused"), KindNotConnected, 0, codes.Unavailable, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wire := toStatus(tt.in)
+			if got := status.Code(wire); got != tt.wantCode {
+				t.Fatalf("code = %v, want %v", got, tt.wantCode)
+			}
+			back := fromStatus(wire)
+			if got := KindOf(back); got != tt.wantKind {
+				t.Fatalf("kind = %v, want %v (err %v)", got, tt.wantKind, back)
+			}
+			if d, _ := RetryDelay(back); d != tt.wantDelay {
+				t.Fatalf("delay = %v, want %v", d, tt.wantDelay)
+			}
+			if tt.wantIs != nil && !errors.Is(back, tt.wantIs) {
+				t.Fatalf("errors.Is(%v, %v) = false", back, tt.wantIs)
+			}
+			if back.Error() == "" {
+				t.Fatal("message lost")
+			}
+		})
+	}
+	if toStatus(nil) != nil || fromStatus(nil) != nil {
+		t.Fatal("nil must stay nil")
+	}
+}
+
+func TestConfigDecodeIsStrict(t *testing.T) {
+	type cfg struct {
+		Token string `json:"token"`
+		Limit int    `json:"limit"`
+	}
+	tests := []struct {
+		name       string
+		json       string
+		wantFields []string
+	}{
+		{"valid", `{"token":"x","limit":3}`, nil},
+		{"empty", ``, nil},
+		{"unknown keys", `{"token":"x","tokn":"y","zzz":1}`, []string{"tokn", "zzz"}},
+		{"wrong type", `{"limit":"three"}`, []string{"limit"}},
+		{"not an object", `[1,2]`, []string{""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c cfg
+			err := NewConfig([]byte(tt.json)).Decode(&c)
+			var fe FieldErrors
+			if len(tt.wantFields) == 0 {
+				if err != nil {
+					t.Fatalf("Decode = %v", err)
+				}
+				return
+			}
+			if !errors.As(err, &fe) {
+				t.Fatalf("Decode = %v; want FieldErrors", err)
+			}
+			var got []string
+			for _, e := range fe {
+				got = append(got, e.Field)
+				if e.Message == "" {
+					t.Errorf("no message for %q", e.Field)
+				}
+			}
+			if len(got) != len(tt.wantFields) {
+				t.Fatalf("fields = %q, want %q", got, tt.wantFields)
+			}
+			for i := range got {
+				if got[i] != tt.wantFields[i] {
+					t.Fatalf("fields = %q, want %q", got, tt.wantFields)
+				}
+			}
+		})
+	}
+}
+
+func TestEventValidate(t *testing.T) {
+	ok := Event{ID: "1", Address: Address{ChatID: "c"}, Consumer: Consumer{ID: "u"}, Message: &Message{Text: "hi"}}
+	tests := []struct {
+		name  string
+		edit  func(*Event)
+		valid bool
+	}{
+		{"valid", func(*Event) {}, true},
+		{"no id", func(e *Event) { e.ID = "" }, false},
+		{"no consumer", func(e *Event) { e.Consumer.ID = "" }, false},
+		{"no chat", func(e *Event) { e.Address.ChatID = "" }, false},
+		{"two kinds", func(e *Event) { e.Typing = &Typing{Active: true} }, false},
+		{"no kind", func(e *Event) { e.Message = nil }, false},
+		{"empty message", func(e *Event) { e.Message = &Message{} }, false},
+		{"receipt without ids", func(e *Event) { e.Message = nil; e.Receipt = &Receipt{Status: ReceiptRead} }, false},
+		{"receipt", func(e *Event) { e.Message = nil; e.Receipt = &Receipt{Status: ReceiptRead, MessageIDs: []string{"m"}} }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := ok
+			tt.edit(&e)
+			if err := e.Validate(); (err == nil) != tt.valid {
+				t.Fatalf("Validate() = %v, want valid=%v", err, tt.valid)
+			}
+		})
+	}
+}

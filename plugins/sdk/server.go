@@ -1,0 +1,215 @@
+package sdk
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	pb "github.com/leconnect/leconnect/proto/leconnect/adapter/v1"
+)
+
+// adapterServer is the adapter-side shim: it serves the generated Adapter
+// service by calling the author's Go implementation.
+type adapterServer struct {
+	pb.UnimplementedAdapterServer
+	impl   Adapter
+	broker *plugin.GRPCBroker
+	logger hclog.Logger
+
+	mu       sync.Mutex
+	life     context.Context // lives from Start until Close
+	stop     context.CancelFunc
+	hostConn *grpc.ClientConn
+}
+
+func newAdapterServer(impl Adapter, broker *plugin.GRPCBroker) *adapterServer {
+	life, stop := context.WithCancel(context.Background())
+	return &adapterServer{impl: impl, broker: broker, logger: processLogger(), life: life, stop: stop}
+}
+
+func (s *adapterServer) Describe(context.Context, *pb.DescribeRequest) (*pb.DescribeResponse, error) {
+	d := s.impl.Describe()
+	return &pb.DescribeResponse{Name: d.Name, Version: d.Version, Capabilities: capabilitiesToProto(d.Capabilities)}, nil
+}
+
+func (s *adapterServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
+	err := s.impl.Configure(ctx, Setup{
+		Channel: req.GetChannel(),
+		Config:  NewConfig(req.GetConfigJson()),
+		Logger:  s.logger,
+	})
+	var fe FieldErrors
+	if errors.As(err, &fe) {
+		out := &pb.ConfigureResponse{}
+		for _, e := range fe {
+			out.FieldErrors = append(out.FieldErrors, &pb.FieldError{Field: e.Field, Message: e.Message})
+		}
+		return out, nil
+	}
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.ConfigureResponse{}, nil
+}
+
+func (s *adapterServer) Start(ctx context.Context, req *pb.StartRequest) (*pb.StartResponse, error) {
+	conn, err := s.broker.Dial(req.GetHostBrokerId())
+	if err != nil {
+		return nil, toStatus(NotConnected(fmt.Errorf("dial host through broker: %w", err)))
+	}
+	s.mu.Lock()
+	s.hostConn = conn
+	life := s.life
+	s.mu.Unlock()
+	host := &hostClient{rpc: pb.NewHostClient(conn), webhookURL: req.GetWebhookUrl()}
+	if err := s.impl.Start(life, host); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.StartResponse{}, nil
+}
+
+func (s *adapterServer) HandleWebhook(ctx context.Context, req *pb.HandleWebhookRequest) (*pb.HandleWebhookResponse, error) {
+	h, ok := s.impl.(http.Handler)
+	if !ok {
+		return &pb.HandleWebhookResponse{StatusCode: http.StatusNotFound, Body: []byte("this channel does not receive webhooks\n")}, nil
+	}
+	r, err := webhookRequest(ctx, req)
+	if err != nil {
+		return nil, toStatus(Permanent(err))
+	}
+	w := &responseBuffer{header: http.Header{}}
+	h.ServeHTTP(w, r)
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return &pb.HandleWebhookResponse{StatusCode: int32(w.status), Headers: headersToProto(w.header), Body: w.body.Bytes()}, nil
+}
+
+// webhookRequest rebuilds the platform's HTTP request. Its URL is the full
+// public URL the platform called, which is what platforms sign.
+func webhookRequest(ctx context.Context, req *pb.HandleWebhookRequest) (*http.Request, error) {
+	target := req.GetPublicUrl()
+	if target == "" {
+		target = "http://localhost" + req.GetPath()
+		if q := req.GetRawQuery(); q != "" {
+			target += "?" + q
+		}
+	}
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, fmt.Errorf("webhook url %q: %w", target, err)
+	}
+	r, err := http.NewRequestWithContext(ctx, req.GetMethod(), u.String(), bytes.NewReader(req.GetBody()))
+	if err != nil {
+		return nil, fmt.Errorf("rebuild webhook request: %w", err)
+	}
+	r.Header = headersFromProto(req.GetHeaders())
+	r.RemoteAddr = req.GetRemoteAddr()
+	r.RequestURI = u.RequestURI()
+	return r, nil
+}
+
+func (s *adapterServer) Send(ctx context.Context, req *pb.SendRequest) (*pb.SendResponse, error) {
+	res, err := s.impl.Send(ctx, sendFromProto(req))
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.SendResponse{MessageIds: res.MessageIDs}, nil
+}
+
+func (s *adapterServer) SetTyping(ctx context.Context, req *pb.SetTypingRequest) (*pb.SetTypingResponse, error) {
+	t, ok := s.impl.(TypingSetter)
+	if !ok {
+		return nil, toStatus(Permanent(errors.New("adapter does not support typing indicators")))
+	}
+	if err := t.SetTyping(ctx, addressFromProto(req.GetAddress()), req.GetActive()); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.SetTypingResponse{}, nil
+}
+
+func (s *adapterServer) MarkRead(ctx context.Context, req *pb.MarkReadRequest) (*pb.MarkReadResponse, error) {
+	m, ok := s.impl.(ReadMarker)
+	if !ok {
+		return nil, toStatus(Permanent(errors.New("adapter does not support read receipts")))
+	}
+	if err := m.MarkRead(ctx, addressFromProto(req.GetAddress()), req.GetMessageIds()); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.MarkReadResponse{}, nil
+}
+
+func (s *adapterServer) Health(ctx context.Context, _ *pb.HealthRequest) (*pb.HealthResponse, error) {
+	if h, ok := s.impl.(HealthChecker); ok {
+		if err := h.Health(ctx); err != nil {
+			return &pb.HealthResponse{Healthy: false, Message: err.Error()}, nil
+		}
+	}
+	return &pb.HealthResponse{Healthy: true}, nil
+}
+
+func (s *adapterServer) Close(ctx context.Context, _ *pb.CloseRequest) (*pb.CloseResponse, error) {
+	err := s.impl.Close(ctx)
+	s.mu.Lock()
+	s.stop()
+	if s.hostConn != nil {
+		_ = s.hostConn.Close()
+		s.hostConn = nil
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.CloseResponse{}, nil
+}
+
+// hostClient is the adapter's view of the core.
+type hostClient struct {
+	rpc        pb.HostClient
+	webhookURL string
+}
+
+func (h *hostClient) WebhookURL() string { return h.webhookURL }
+
+func (h *hostClient) Deliver(ctx context.Context, events ...Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	req := &pb.DeliverRequest{Events: make([]*pb.Event, 0, len(events))}
+	for _, e := range events {
+		if err := e.Validate(); err != nil {
+			return Permanent(err)
+		}
+		req.Events = append(req.Events, eventToProto(e))
+	}
+	_, err := h.rpc.Deliver(ctx, req, callOptions...)
+	return fromStatus(err)
+}
+
+// responseBuffer is a minimal http.ResponseWriter that keeps the response.
+type responseBuffer struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (w *responseBuffer) Header() http.Header { return w.header }
+
+func (w *responseBuffer) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+
+func (w *responseBuffer) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.body.Write(p)
+}
