@@ -1,0 +1,444 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// The schema. YAML keys and defaults are fixed by connector.yaml.example; the field order
+// here is the order used in "expected one of" hints and in String.
+
+// Config is a loaded, defaulted and validated configuration. It is immutable after Load:
+// treat every field and slice as read-only.
+type Config struct {
+	Server     Server     `yaml:"server"`
+	LiveEngage LiveEngage `yaml:"liveengage"`
+	Store      Store      `yaml:"store"`
+	Log        Log        `yaml:"log"`
+	Channels   []Channel  `yaml:"channels"`
+
+	file    string              // the file name as given to Load/Parse, used in positions
+	dir     string              // absolute folder relative paths are resolved against
+	pos     map[string]Position // dotted key path → position of its key
+	secrets map[string]bool     // paths whose values came from ${VAR}
+	unset   map[string]bool     // paths whose values reference unset variables (validation only)
+}
+
+// Server is the one HTTP listener.
+type Server struct {
+	Listen string `yaml:"listen"`
+	// PublicURL is the externally reachable base URL, without a trailing slash.
+	PublicURL       string        `yaml:"public_url"`
+	ReadTimeout     time.Duration `yaml:"read_timeout"`
+	WriteTimeout    time.Duration `yaml:"write_timeout"`
+	IdleTimeout     time.Duration `yaml:"idle_timeout"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	MaxBodyBytes    int64         `yaml:"max_body_bytes"`
+	TLS             TLS           `yaml:"tls"`
+}
+
+// TLS names the certificate and key for serving HTTPS directly; both empty means plain HTTP.
+// Paths are absolute after Load.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether the server should serve TLS.
+func (t TLS) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" }
+
+// LiveEngage holds the connector app's credentials and the Send API client settings.
+type LiveEngage struct {
+	AccountID      string `yaml:"account_id"`
+	ClientID       string `yaml:"client_id"`
+	ClientSecret   string `yaml:"client_secret"`
+	DomainAPI      string `yaml:"domain_api"` // without a trailing slash
+	AppName        string `yaml:"app_name"`
+	AppDescription string `yaml:"app_description"`
+	Retry          Retry  `yaml:"retry"`
+}
+
+// Retry is the Send API retry policy (LivePerson retry-policy recommendations): wait at
+// least RateLimitWait after a 429 without Retry-After; after a 5xx wait each of
+// ServerErrorWaits in turn, then back off from OuterBackoff, doubling up to OuterBackoffMax.
+type Retry struct {
+	RateLimitWait    time.Duration   `yaml:"rate_limit_wait"`
+	ServerErrorWaits []time.Duration `yaml:"server_error_waits"`
+	OuterBackoff     time.Duration   `yaml:"outer_backoff"`
+	OuterBackoffMax  time.Duration   `yaml:"outer_backoff_max"`
+}
+
+// Store configures the embedded store. Path is absolute after Load.
+type Store struct {
+	Path string `yaml:"path"`
+}
+
+// Log configures the daemon's logger.
+type Log struct {
+	Level  string `yaml:"level"`  // trace|debug|info|warn|error
+	Format string `yaml:"format"` // text|json
+}
+
+// HCLogLevel returns Level as a go-hclog level.
+func (l Log) HCLogLevel() hclog.Level { return hclog.LevelFromString(l.Level) }
+
+// JSON reports whether logs should be written as JSON.
+func (l Log) JSON() bool { return l.Format == "json" }
+
+// Channel is one enabled messaging channel, served by an adapter process.
+type Channel struct {
+	Name    string `yaml:"name"`
+	Adapter string `yaml:"adapter"`
+	// Path is a third-party adapter executable (absolute after Load); empty for built-ins.
+	Path string `yaml:"path"`
+	// SHA256 pins Path's content: 64 lowercase hex digits, or empty for no pin.
+	SHA256  string        `yaml:"sha256"`
+	Routing Routing       `yaml:"routing"`
+	Restart Restart       `yaml:"restart"`
+	Config  AdapterConfig `yaml:"config"`
+}
+
+// Builtin reports whether the channel runs one of the adapters built into the daemon.
+func (ch Channel) Builtin() bool { return ch.Path == "" }
+
+// Routing is the LiveEngage routing for conversations opened from a channel. Ids are
+// numeric strings; empty means unset.
+type Routing struct {
+	SkillID      string `yaml:"skill_id"`
+	CampaignID   string `yaml:"campaign_id"`
+	EngagementID string `yaml:"engagement_id"`
+}
+
+// Restart is the adapter crash supervision policy: after MaxCrashes crashes within Window
+// the channel is marked unhealthy; restarts back off from InitialBackoff up to MaxBackoff.
+type Restart struct {
+	MaxCrashes     int           `yaml:"max_crashes"`
+	Window         time.Duration `yaml:"window"`
+	InitialBackoff time.Duration `yaml:"initial_backoff"`
+	MaxBackoff     time.Duration `yaml:"max_backoff"`
+}
+
+// Defaults. Keep in step with connector.yaml.example; a test compares them.
+const (
+	DefaultListen    = "127.0.0.1:8080"
+	DefaultDomainAPI = "https://api.liveperson.net"
+)
+
+func (c *Config) setDefaults() {
+	c.Server = Server{
+		Listen:          DefaultListen,
+		ReadTimeout:     10 * time.Second,
+		WriteTimeout:    10 * time.Second,
+		IdleTimeout:     120 * time.Second,
+		ShutdownTimeout: 15 * time.Second,
+		MaxBodyBytes:    1 << 20,
+	}
+	c.LiveEngage = LiveEngage{
+		DomainAPI:      DefaultDomainAPI,
+		AppName:        "leconnect",
+		AppDescription: "LiveEngage connector powered by leconnect",
+		Retry: Retry{
+			RateLimitWait:    time.Second,
+			ServerErrorWaits: []time.Duration{5 * time.Second, 10 * time.Second, 15 * time.Second},
+			OuterBackoff:     time.Minute,
+			OuterBackoffMax:  10 * time.Minute,
+		},
+	}
+	c.Store = Store{Path: "leconnect.db"}
+	c.Log = Log{Level: "info", Format: "text"}
+}
+
+// setDefaults is called by the decoder on every new channel before it is filled in.
+func (ch *Channel) setDefaults() {
+	ch.Restart = Restart{
+		MaxCrashes:     5,
+		Window:         5 * time.Minute,
+		InitialBackoff: time.Second,
+		MaxBackoff:     30 * time.Second,
+	}
+}
+
+var (
+	channelNameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
+	sha256RE      = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	numericRE     = regexp.MustCompile(`^[0-9]{1,19}$`)
+	// skillRE also admits LiveEngage's "-1", meaning "all skills".
+	skillRE = regexp.MustCompile(`^(-1|[0-9]{1,19})$`)
+)
+
+// validator collects problems and warnings, locating each by key path.
+type validator struct {
+	c        *Config
+	opts     *options
+	failed   map[string]bool // paths the decoder already reported
+	problems []Problem
+	warnings []Problem
+}
+
+// where returns the position of path, or of its nearest present ancestor (so a missing
+// key points at its parent mapping), or the top of the file.
+func (c *Config) where(path string) Position {
+	for p := path; p != ""; {
+		if pos, ok := c.pos[p]; ok {
+			return pos
+		}
+		cut := strings.LastIndexAny(p, ".[")
+		if cut < 0 {
+			break
+		}
+		p = p[:cut]
+	}
+	if pos, ok := c.pos[""]; ok {
+		return pos
+	}
+	return Position{File: c.file, Line: 1, Column: 1}
+}
+
+func (v *validator) errorf(path, format string, args ...any) {
+	if v.decodeFailed(path) {
+		return
+	}
+	v.problems = append(v.problems, Problem{Pos: v.c.where(path), Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+// decodeFailed reports whether the decoder already reported path or one of its parents
+// (e.g. "server" written as a list), in which case rules about it would only repeat that.
+func (v *validator) decodeFailed(path string) bool {
+	for p := path; ; {
+		if v.failed[p] {
+			return true
+		}
+		if p == "" {
+			return false
+		}
+		cut := max(strings.LastIndexAny(p, ".["), 0)
+		p = p[:cut]
+	}
+}
+
+func (v *validator) warnf(path, format string, args ...any) {
+	v.warnings = append(v.warnings, Problem{Pos: v.c.where(path), Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+// show renders a value for a message, naming ${VAR}-sourced values instead of printing them.
+func (v *validator) show(path, value string) string {
+	if v.c.secrets[path] {
+		return "the value from the environment"
+	}
+	return strconv.Quote(value)
+}
+
+// required reports an empty value; set says whether the key is in the file at all.
+func (v *validator) required(path, value, expected string) bool {
+	if value != "" {
+		return true
+	}
+	if _, set := v.c.pos[path]; set {
+		v.errorf(path, "must not be empty; expected %s", expected)
+	} else {
+		v.errorf(path, "missing required value; expected %s", expected)
+	}
+	return false
+}
+
+func (v *validator) positive(path string, d time.Duration) {
+	if d <= 0 {
+		v.errorf(path, "%s is not positive; expected a duration greater than zero, e.g. 10s", d)
+	}
+}
+
+// validate checks every rule and resolves relative paths. It runs once, after decoding
+// succeeded structurally, so the messages here can trust field types.
+func (v *validator) validate() {
+	c := v.c
+	s := &c.Server
+	if s.Listen == "" {
+		v.errorf("server.listen", "must not be empty; expected host:port such as %s", DefaultListen)
+	} else if _, port, err := net.SplitHostPort(s.Listen); err != nil {
+		v.errorf("server.listen", "%s is not host:port; expected e.g. %s or :8080", v.show("server.listen", s.Listen), DefaultListen)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		v.errorf("server.listen", "port %q is not a number from 0 to 65535", port)
+	}
+	if v.required("server.public_url", s.PublicURL, "the absolute http(s) URL where LiveEngage and the platforms reach this daemon, e.g. https://connector.example.com") {
+		s.PublicURL = v.baseURL("server.public_url", s.PublicURL)
+		if strings.HasPrefix(s.PublicURL, "http://") {
+			v.warnf("server.public_url", "uses http; LiveEngage only delivers webhooks to https endpoints (fine for the emulator)")
+		}
+	}
+	v.positive("server.read_timeout", s.ReadTimeout)
+	v.positive("server.write_timeout", s.WriteTimeout)
+	v.positive("server.idle_timeout", s.IdleTimeout)
+	v.positive("server.shutdown_timeout", s.ShutdownTimeout)
+	if s.MaxBodyBytes <= 0 {
+		v.errorf("server.max_body_bytes", "%d is not positive; expected a byte count such as 1048576", s.MaxBodyBytes)
+	}
+	switch {
+	case s.TLS.CertFile != "" && s.TLS.KeyFile == "":
+		v.errorf("server.tls.key_file", "missing; expected key_file together with cert_file (both or neither)")
+	case s.TLS.CertFile == "" && s.TLS.KeyFile != "":
+		v.errorf("server.tls.cert_file", "missing; expected cert_file together with key_file (both or neither)")
+	case s.TLS.Enabled():
+		s.TLS.CertFile = v.existingFile("server.tls.cert_file", s.TLS.CertFile, false)
+		s.TLS.KeyFile = v.existingFile("server.tls.key_file", s.TLS.KeyFile, false)
+	}
+
+	le := &c.LiveEngage
+	if v.required("liveengage.account_id", le.AccountID, "the LiveEngage account (site) id, e.g. \"12345678\"") && !numericRE.MatchString(le.AccountID) {
+		v.errorf("liveengage.account_id", "%s is not an account id; expected digits only, e.g. \"12345678\"", v.show("liveengage.account_id", le.AccountID))
+	}
+	v.required("liveengage.client_id", le.ClientID, "the connector app's OAuth client id")
+	// The secret is never echoed, not even when it is malformed.
+	v.required("liveengage.client_secret", le.ClientSecret, "the connector app's OAuth client secret, typically ${LE_CLIENT_SECRET}")
+	if v.required("liveengage.domain_api", le.DomainAPI, "an absolute http(s) URL such as "+DefaultDomainAPI) {
+		le.DomainAPI = v.baseURL("liveengage.domain_api", le.DomainAPI)
+	}
+	v.required("liveengage.app_name", le.AppName, "the app's client_name, e.g. leconnect")
+	r := le.Retry
+	v.positive("liveengage.retry.rate_limit_wait", r.RateLimitWait)
+	for i, w := range r.ServerErrorWaits {
+		v.positive(fmt.Sprintf("liveengage.retry.server_error_waits[%d]", i), w)
+	}
+	v.positive("liveengage.retry.outer_backoff", r.OuterBackoff)
+	v.positive("liveengage.retry.outer_backoff_max", r.OuterBackoffMax)
+	if r.OuterBackoff > 0 && r.OuterBackoffMax < r.OuterBackoff {
+		v.errorf("liveengage.retry.outer_backoff_max", "%s is less than outer_backoff (%s); expected a cap at least as long", r.OuterBackoffMax, r.OuterBackoff)
+	}
+
+	if v.required("store.path", c.Store.Path, "a file name for the embedded store, e.g. leconnect.db") {
+		c.Store.Path = c.resolve(c.Store.Path)
+	}
+
+	levels := []string{"trace", "debug", "info", "warn", "error"}
+	if !slices.Contains(levels, c.Log.Level) {
+		v.errorf("log.level", "%s is not a log level; expected one of: %s", v.show("log.level", c.Log.Level), strings.Join(levels, ", "))
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		v.errorf("log.format", "%s is not a log format; expected text or json", v.show("log.format", c.Log.Format))
+	}
+
+	if len(c.Channels) == 0 {
+		v.warnf("channels", "no channels configured; the daemon will serve LiveEngage webhooks but no messaging channel")
+	}
+	names := map[string]int{}
+	for i := range c.Channels {
+		v.channel(i, &c.Channels[i], names)
+	}
+}
+
+func (v *validator) channel(i int, ch *Channel, names map[string]int) {
+	p := fmt.Sprintf("channels[%d]", i)
+	if v.required(p+".name", ch.Name, "a channel name such as support-telegram") {
+		if !channelNameRE.MatchString(ch.Name) {
+			v.errorf(p+".name", "%s is not a valid channel name; expected a lowercase letter followed by up to 62 lowercase letters, digits, '-' or '_'", v.show(p+".name", ch.Name))
+		} else if first, dup := names[ch.Name]; dup {
+			v.errorf(p+".name", "duplicate channel name %q (already used by channels[%d] at line %d); expected unique names", ch.Name, first, v.c.where(fmt.Sprintf("channels[%d].name", first)).Line)
+		} else {
+			names[ch.Name] = i
+		}
+	}
+	if v.required(p+".adapter", ch.Adapter, "a built-in adapter name, or any label together with path") && ch.Path == "" && !slices.Contains(v.opts.builtinAdapters, ch.Adapter) {
+		builtins := "none"
+		if len(v.opts.builtinAdapters) > 0 {
+			builtins = strings.Join(v.opts.builtinAdapters, ", ")
+		}
+		v.errorf(p+".adapter", "unknown adapter %q (built-in adapters: %s; or set path)", ch.Adapter, builtins)
+	}
+	if ch.Path != "" {
+		ch.Path = v.existingFile(p+".path", ch.Path, true)
+	}
+	if ch.SHA256 != "" {
+		if ch.Path == "" {
+			v.errorf(p+".sha256", "set without path; expected sha256 only together with path (built-in adapters are not pinned)")
+		} else if !sha256RE.MatchString(ch.SHA256) {
+			v.errorf(p+".sha256", "%s is not a sha256 digest; expected 64 lowercase hex characters (sha256sum output)", v.show(p+".sha256", ch.SHA256))
+		}
+	}
+	rt := ch.Routing
+	if rt.SkillID != "" && !skillRE.MatchString(rt.SkillID) {
+		v.errorf(p+".routing.skill_id", "%s is not a skill id; expected a numeric string such as \"123456\"", v.show(p+".routing.skill_id", rt.SkillID))
+	}
+	for _, f := range []struct{ key, val string }{{"campaign_id", rt.CampaignID}, {"engagement_id", rt.EngagementID}} {
+		if f.val != "" && !numericRE.MatchString(f.val) {
+			v.errorf(p+".routing."+f.key, "%s is not an id; expected a numeric string such as \"987654\"", v.show(p+".routing."+f.key, f.val))
+		}
+	}
+	switch {
+	case rt.CampaignID != "" && rt.EngagementID == "":
+		v.errorf(p+".routing.engagement_id", "missing; expected engagement_id together with campaign_id (both or neither)")
+	case rt.CampaignID == "" && rt.EngagementID != "":
+		v.errorf(p+".routing.campaign_id", "missing; expected campaign_id together with engagement_id (both or neither)")
+	}
+	rs := ch.Restart
+	if rs.MaxCrashes <= 0 {
+		v.errorf(p+".restart.max_crashes", "%d is not positive; expected a count such as 5", rs.MaxCrashes)
+	}
+	v.positive(p+".restart.window", rs.Window)
+	v.positive(p+".restart.initial_backoff", rs.InitialBackoff)
+	v.positive(p+".restart.max_backoff", rs.MaxBackoff)
+	if rs.InitialBackoff > 0 && rs.MaxBackoff < rs.InitialBackoff {
+		v.errorf(p+".restart.max_backoff", "%s is less than initial_backoff (%s); expected a cap at least as long", rs.MaxBackoff, rs.InitialBackoff)
+	}
+	if ch.Config.path == "" {
+		// No `config:` key: the adapter gets {} and its field errors point at the channel.
+		ch.Config.path, ch.Config.pos = p+".config", v.c.where(p+".config")
+	}
+}
+
+// baseURL checks an absolute http(s) URL and returns it without a trailing slash, so
+// callers can append paths such as /webhooks/liveperson.
+func (v *validator) baseURL(path, raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "":
+		v.errorf(path, "%s is not an absolute URL; expected e.g. https://connector.example.com", v.show(path, raw))
+	case u.Scheme != "http" && u.Scheme != "https":
+		v.errorf(path, "scheme %q is not supported; expected http or https", u.Scheme)
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		v.errorf(path, "%s has a query, fragment or user info; expected a plain base URL", v.show(path, raw))
+	}
+	return strings.TrimRight(raw, "/")
+}
+
+// existingFile resolves a path against the config folder and checks it names a regular
+// file (and, for adapters, an executable one).
+func (v *validator) existingFile(path, p string, executable bool) string {
+	abs := v.c.resolve(p)
+	fi, err := os.Stat(abs)
+	switch {
+	case err != nil:
+		v.errorf(path, "%s: %s; expected an existing file (relative paths are relative to the config file's folder)", v.show(path, p), statReason(err))
+	case !fi.Mode().IsRegular():
+		v.errorf(path, "%s is not a regular file; expected a file", v.show(path, p))
+	case executable && fi.Mode().Perm()&0o111 == 0:
+		v.errorf(path, "%s is not executable; expected an adapter executable (chmod +x)", v.show(path, p))
+	}
+	return abs
+}
+
+func statReason(err error) string {
+	switch {
+	case os.IsNotExist(err):
+		return "no such file"
+	case os.IsPermission(err):
+		return "permission denied"
+	default:
+		return "cannot be read"
+	}
+}
+
+func (c *Config) resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.dir, p)
+}
