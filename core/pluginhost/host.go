@@ -202,7 +202,7 @@ func (c *Channel) startProcess(ctx context.Context) (*process, error) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, c.opts.CallTimeout)
 	defer cancel()
-	if err := p.rpc.Start(cctx, c.deliverer, c.webhookURL); err != nil {
+	if err := p.rpc.Start(cctx, c.deliverer, c.webhookURL, c.spec.StateDir); err != nil {
 		p.client.Kill()
 		return nil, fmt.Errorf("channel %q: start receiving: %w", c.spec.Channel, err)
 	}

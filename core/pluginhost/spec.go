@@ -26,6 +26,9 @@ type Spec struct {
 	ConfigJSON []byte
 	// LogLevel is passed to the adapter process (trace … error).
 	LogLevel string
+	// StateDir is the channel's private directory that survives restarts
+	// (the SDK keeps its send journal there); "" for none.
+	StateDir string
 	Restart  RestartPolicy
 }
 

@@ -62,6 +62,9 @@ type Host interface {
 	Deliver(ctx context.Context, events ...Event) error
 	// WebhookURL is the public URL the platform must call for this channel.
 	WebhookURL() string
+	// StateDir is a directory private to this channel that survives
+	// restarts, or "" when the core offers none.
+	StateDir() string
 }
 
 // Setup is what Configure receives.

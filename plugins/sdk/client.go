@@ -76,15 +76,16 @@ func (c *AdapterClient) Configure(ctx context.Context, channel string, configJSO
 }
 
 // Start serves the Host service for this adapter on the broker, then tells
-// the adapter to begin receiving.
-func (c *AdapterClient) Start(ctx context.Context, d Deliverer, webhookURL string) error {
+// the adapter to begin receiving. stateDir ("" for none) is the channel's
+// private directory that survives restarts.
+func (c *AdapterClient) Start(ctx context.Context, d Deliverer, webhookURL, stateDir string) error {
 	id := c.broker.NextId()
 	go c.broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
 		s := grpcServer(opts)
 		pb.RegisterHostServer(s, &hostServer{d: d})
 		return s
 	})
-	_, err := c.rpc.Start(ctx, &pb.StartRequest{HostBrokerId: id, WebhookUrl: webhookURL})
+	_, err := c.rpc.Start(ctx, &pb.StartRequest{HostBrokerId: id, WebhookUrl: webhookURL, StateDir: stateDir})
 	return fromStatus(err)
 }
 

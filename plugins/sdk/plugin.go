@@ -2,6 +2,8 @@ package sdk
 
 import (
 	"context"
+	"sync"
+	"time"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -29,10 +31,10 @@ var Handshake = plugin.HandshakeConfig{
 }
 
 // pluginSets returns the versioned plugin sets; for the host, impl is nil.
-func pluginSets(impl Adapter) map[int]plugin.PluginSet {
-	return map[int]plugin.PluginSet{
-		1: {PluginName: &grpcPlugin{impl: impl}},
-	}
+func pluginSets(impl Adapter) map[int]plugin.PluginSet { return pluginSetsFor(&grpcPlugin{impl: impl}) }
+
+func pluginSetsFor(p *grpcPlugin) map[int]plugin.PluginSet {
+	return map[int]plugin.PluginSet{1: {PluginName: p}}
 }
 
 // VersionedPlugins is what the host passes to go-plugin's ClientConfig.
@@ -46,11 +48,28 @@ func Plugins(a Adapter) plugin.PluginSet { return pluginSets(a)[ProtocolVersion]
 type grpcPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	impl Adapter // adapter side only
+
+	mu     sync.Mutex
+	server *adapterServer // adapter side, once go-plugin built it
 }
 
 func (p *grpcPlugin) GRPCServer(broker *plugin.GRPCBroker, s *grpc.Server) error {
-	pb.RegisterAdapterServer(s, newAdapterServer(p.impl, broker))
+	srv := newAdapterServer(p.impl, broker)
+	p.mu.Lock()
+	p.server = srv
+	p.mu.Unlock()
+	pb.RegisterAdapterServer(s, srv)
 	return nil
+}
+
+// drain lets in-flight Sends finish before the process exits.
+func (p *grpcPlugin) drain(timeout time.Duration) {
+	p.mu.Lock()
+	srv := p.server
+	p.mu.Unlock()
+	if srv != nil {
+		srv.drain(timeout)
+	}
 }
 
 func (p *grpcPlugin) GRPCClient(_ context.Context, broker *plugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {

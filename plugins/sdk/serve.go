@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -36,22 +38,31 @@ func processLogger() hclog.Logger {
 
 // Serve runs a as an adapter process: it answers the core's handshake and
 // serves until the core stops it. Call it from main; it does not return. It
-// exits with status 1 when a's description does not match its methods, and
-// exits by itself if the core that launched it dies.
+// exits with status 1 when a's description does not match its methods.
+//
+// If the core dies (SIGTERM from the kernel's parent-death signal, or the
+// parent process changes), Serve stops taking Sends, lets those in flight
+// finish and reach the send journal, and exits: a Send the platform accepted
+// is then answered from the journal when the restarted core repeats it.
 func Serve(a Adapter) {
 	if err := CheckDescription(a); err != nil {
 		fmt.Fprintf(os.Stderr, "leconnect adapter: %v\n", err)
 		os.Exit(1)
 	}
-	go exitWithParent(os.Getppid(), time.Second)
+	p := &grpcPlugin{impl: a}
+	go exitWhenOrphaned(p, os.Getppid(), time.Second)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  Handshake,
-		VersionedPlugins: pluginSets(a),
+		VersionedPlugins: pluginSetsFor(p),
 		GRPCServer:       grpcServer,
 		Logger:           processLogger(),
 	})
+	p.drain(drainTimeout)
 	os.Exit(0)
 }
+
+// drainTimeout bounds how long a dying adapter waits for in-flight Sends.
+const drainTimeout = 10 * time.Second
 
 // CheckDescription reports capabilities that a declares but does not implement.
 func CheckDescription(a Adapter) error {
@@ -75,14 +86,24 @@ func CheckDescription(a Adapter) error {
 	return nil
 }
 
-// exitWithParent ends the process once its parent is gone (the process was
-// re-parented), so a core killed with SIGKILL leaves no orphan adapters even
-// where the kernel's parent-death signal is not available.
-func exitWithParent(parent int, every time.Duration) {
-	for range time.Tick(every) {
-		if os.Getppid() != parent {
-			processLogger().Warn("leconnect core is gone; exiting")
-			os.Exit(3)
+// exitWhenOrphaned drains and exits once the core is gone: on SIGTERM (the
+// parent-death signal the core sets on Linux) or when the process has been
+// re-parented (elsewhere).
+func exitWhenOrphaned(p *grpcPlugin, parent int, every time.Duration) {
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-term:
+		case <-tick.C:
+			if os.Getppid() == parent {
+				continue
+			}
 		}
+		processLogger().Warn("leconnect core is gone; finishing in-flight sends and exiting")
+		p.drain(drainTimeout)
+		os.Exit(3)
 	}
 }

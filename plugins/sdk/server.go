@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -28,6 +29,12 @@ type adapterServer struct {
 	life     context.Context // lives from Start until Close
 	stop     context.CancelFunc
 	hostConn *grpc.ClientConn
+	journal  *journal // nil when the core offers no state dir
+
+	// Sends in flight, so a dying core's last Sends finish and are journaled.
+	inflight sync.WaitGroup
+	closing  bool // guarded by mu: no new Sends once draining
+	sending  keyLocks
 }
 
 func newAdapterServer(impl Adapter, broker *plugin.GRPCBroker) *adapterServer {
@@ -65,11 +72,20 @@ func (s *adapterServer) Start(ctx context.Context, req *pb.StartRequest) (*pb.St
 	if err != nil {
 		return nil, toStatus(NotConnected(fmt.Errorf("dial host through broker: %w", err)))
 	}
+	var j *journal
+	if dir := req.GetStateDir(); dir != "" {
+		if j, err = openJournal(dir, time.Now()); err != nil {
+			return nil, toStatus(err)
+		}
+	}
 	s.mu.Lock()
 	s.hostConn = conn
+	if j != nil {
+		s.journal = j
+	}
 	life := s.life
 	s.mu.Unlock()
-	host := &hostClient{rpc: pb.NewHostClient(conn), webhookURL: req.GetWebhookUrl()}
+	host := &hostClient{rpc: pb.NewHostClient(conn), webhookURL: req.GetWebhookUrl(), stateDir: req.GetStateDir()}
 	if err := s.impl.Start(life, host); err != nil {
 		return nil, toStatus(err)
 	}
@@ -117,12 +133,93 @@ func webhookRequest(ctx context.Context, req *pb.HandleWebhookRequest) (*http.Re
 	return r, nil
 }
 
+// Send answers a repeated idempotency key from the journal, and journals
+// every successful send before answering, so that a Send the core repeats
+// after a crash does not reach the consumer twice.
 func (s *adapterServer) Send(ctx context.Context, req *pb.SendRequest) (*pb.SendResponse, error) {
-	res, err := s.impl.Send(ctx, sendFromProto(req))
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return nil, toStatus(NotConnected(errors.New("adapter is shutting down")))
+	}
+	s.inflight.Add(1)
+	j := s.journal
+	s.mu.Unlock()
+	defer s.inflight.Done()
+
+	key := req.GetIdempotencyKey()
+	if j != nil && key != "" {
+		unlock := s.sending.lock(key)
+		defer unlock()
+		if ids, ok := j.lookup(key); ok {
+			return &pb.SendResponse{MessageIds: ids}, nil
+		}
+	}
+	// The platform call is not cut short if the core goes away meanwhile:
+	// its result must reach the journal.
+	res, err := s.impl.Send(context.WithoutCancel(ctx), sendFromProto(req))
 	if err != nil {
 		return nil, toStatus(err)
 	}
+	if j != nil && key != "" {
+		if err := j.record(key, res.MessageIDs, time.Now()); err != nil {
+			s.logger.Error("sent, but could not journal the send; a retry may send it again", "err", err)
+		}
+	}
 	return &pb.SendResponse{MessageIds: res.MessageIDs}, nil
+}
+
+// drain stops taking Sends and waits (at most timeout) for those in flight.
+func (s *adapterServer) drain(timeout time.Duration) {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		s.logger.Warn("sends still in flight at exit; the core will retry them", "timeout", timeout)
+	}
+	s.mu.Lock()
+	if s.journal != nil {
+		_ = s.journal.close()
+	}
+	s.mu.Unlock()
+}
+
+// keyLocks serialises work per key.
+type keyLocks struct {
+	mu    sync.Mutex
+	locks map[string]*keyLock
+}
+
+type keyLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+func (k *keyLocks) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = map[string]*keyLock{}
+	}
+	l := k.locks[key]
+	if l == nil {
+		l = &keyLock{}
+		k.locks[key] = l
+	}
+	l.refs++
+	k.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		k.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(k.locks, key)
+		}
+		k.mu.Unlock()
+	}
 }
 
 func (s *adapterServer) SetTyping(ctx context.Context, req *pb.SetTypingRequest) (*pb.SetTypingResponse, error) {
@@ -175,9 +272,11 @@ func (s *adapterServer) Close(ctx context.Context, _ *pb.CloseRequest) (*pb.Clos
 type hostClient struct {
 	rpc        pb.HostClient
 	webhookURL string
+	stateDir   string
 }
 
 func (h *hostClient) WebhookURL() string { return h.webhookURL }
+func (h *hostClient) StateDir() string   { return h.stateDir }
 
 func (h *hostClient) Deliver(ctx context.Context, events ...Event) error {
 	if len(events) == 0 {

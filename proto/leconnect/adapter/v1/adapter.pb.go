@@ -522,7 +522,11 @@ type StartRequest struct {
 	HostBrokerId uint32 `protobuf:"varint,1,opt,name=host_broker_id,json=hostBrokerId,proto3" json:"host_broker_id,omitempty"`
 	// Public URL the platform must call for this channel
 	// (server.public_url + "/channels/" + channel + "/webhook").
-	WebhookUrl    string `protobuf:"bytes,2,opt,name=webhook_url,json=webhookUrl,proto3" json:"webhook_url,omitempty"`
+	WebhookUrl string `protobuf:"bytes,2,opt,name=webhook_url,json=webhookUrl,proto3" json:"webhook_url,omitempty"`
+	// A directory private to this channel that survives restarts of the
+	// adapter and of the core; empty when the core offers none. The Go SDK
+	// keeps its send journal there (see Send); adapters may keep state there.
+	StateDir      string `protobuf:"bytes,3,opt,name=state_dir,json=stateDir,proto3" json:"state_dir,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -567,6 +571,13 @@ func (x *StartRequest) GetHostBrokerId() uint32 {
 func (x *StartRequest) GetWebhookUrl() string {
 	if x != nil {
 		return x.WebhookUrl
+	}
+	return ""
+}
+
+func (x *StartRequest) GetStateDir() string {
+	if x != nil {
+		return x.StateDir
 	}
 	return ""
 }
@@ -2082,11 +2093,12 @@ const file_leconnect_adapter_v1_adapter_proto_rawDesc = "" +
 	"\n" +
 	"FieldError\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"U\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"r\n" +
 	"\fStartRequest\x12$\n" +
 	"\x0ehost_broker_id\x18\x01 \x01(\rR\fhostBrokerId\x12\x1f\n" +
 	"\vwebhook_url\x18\x02 \x01(\tR\n" +
-	"webhookUrl\"\x0f\n" +
+	"webhookUrl\x12\x1b\n" +
+	"\tstate_dir\x18\x03 \x01(\tR\bstateDir\"\x0f\n" +
 	"\rStartResponse\"\xeb\x01\n" +
 	"\x14HandleWebhookRequest\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\tR\x06method\x12\x12\n" +

@@ -90,7 +90,9 @@ type AdapterClient interface {
 	HandleWebhook(ctx context.Context, in *HandleWebhookRequest, opts ...grpc.CallOption) (*HandleWebhookResponse, error)
 	// Send delivers one agent message to the consumer. The core may call Send
 	// again with the same idempotency_key after a failure or a crash; an
-	// adapter that can detect the repeat should not send twice. Send returns
+	// adapter must not send twice for a key it already sent (the Go SDK
+	// journals every successful Send in StartRequest.state_dir and answers a
+	// repeat from the journal, across restarts). Send returns
 	// the platform's ids of the messages it created (more than one when a long
 	// text was split), which later receipts refer to.
 	Send(ctx context.Context, in *SendRequest, opts ...grpc.CallOption) (*SendResponse, error)
@@ -243,7 +245,9 @@ type AdapterServer interface {
 	HandleWebhook(context.Context, *HandleWebhookRequest) (*HandleWebhookResponse, error)
 	// Send delivers one agent message to the consumer. The core may call Send
 	// again with the same idempotency_key after a failure or a crash; an
-	// adapter that can detect the repeat should not send twice. Send returns
+	// adapter must not send twice for a key it already sent (the Go SDK
+	// journals every successful Send in StartRequest.state_dir and answers a
+	// repeat from the journal, across restarts). Send returns
 	// the platform's ids of the messages it created (more than one when a long
 	// text was split), which later receipts refer to.
 	Send(context.Context, *SendRequest) (*SendResponse, error)

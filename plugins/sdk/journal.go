@@ -1,0 +1,165 @@
+package sdk
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// journalTTL is how long a Send result is remembered. The core retries a
+// send for far less time than this.
+const journalTTL = 7 * 24 * time.Hour
+
+// journal remembers successful Sends by idempotency key on disk, so a Send
+// the core repeats after a crash (its own or the adapter's) is answered
+// without sending to the platform again. Appends are fsynced, and
+// concurrent appends share one fsync.
+type journal struct {
+	path string
+
+	mu      sync.Mutex
+	entries map[string]journalEntry
+	f       *os.File
+	pending []journalEntry
+	waiters []chan error
+	writing bool
+}
+
+type journalEntry struct {
+	Key string    `json:"k"`
+	IDs []string  `json:"ids"`
+	At  time.Time `json:"t"`
+}
+
+// openJournal loads dir/send-journal.jsonl, dropping entries older than the
+// TTL and a torn last line (from a crash mid-write), and rewrites it compacted.
+func openJournal(dir string, now time.Time) (*journal, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("send journal: %w", err)
+	}
+	j := &journal{path: filepath.Join(dir, "send-journal.jsonl"), entries: map[string]journalEntry{}}
+	if f, err := os.Open(j.path); err == nil {
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64<<10), 16<<20)
+		for sc.Scan() {
+			var e journalEntry
+			if json.Unmarshal(sc.Bytes(), &e) != nil || e.Key == "" {
+				continue // a torn line: its Send was never answered, so the core retries it
+			}
+			if now.Sub(e.At) < journalTTL {
+				j.entries[e.Key] = e
+			}
+		}
+		err := sc.Err()
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("send journal %s: %w", j.path, err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("send journal: %w", err)
+	}
+	if err := j.compact(); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// compact writes the live entries to a new file and swaps it in atomically.
+func (j *journal) compact() error {
+	tmp := j.path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("send journal: %w", err)
+	}
+	w := bufio.NewWriter(f)
+	for _, e := range j.entries {
+		line, _ := json.Marshal(e)
+		w.Write(append(line, '\n'))
+	}
+	if err := errors.Join(w.Flush(), f.Sync(), f.Close()); err != nil {
+		return fmt.Errorf("send journal: %w", err)
+	}
+	if err := os.Rename(tmp, j.path); err != nil {
+		return fmt.Errorf("send journal: %w", err)
+	}
+	if d, err := os.Open(filepath.Dir(j.path)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	j.f, err = os.OpenFile(j.path, os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("send journal: %w", err)
+	}
+	return nil
+}
+
+// lookup returns the ids a key was sent as.
+func (j *journal) lookup(key string) ([]string, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	e, ok := j.entries[key]
+	return e.IDs, ok
+}
+
+// record stores a successful Send durably before it returns.
+func (j *journal) record(key string, ids []string, now time.Time) error {
+	done := make(chan error, 1)
+	j.mu.Lock()
+	e := journalEntry{Key: key, IDs: ids, At: now}
+	j.entries[key] = e
+	j.pending = append(j.pending, e)
+	j.waiters = append(j.waiters, done)
+	if !j.writing {
+		j.writing = true
+		go j.flush()
+	}
+	j.mu.Unlock()
+	return <-done
+}
+
+// flush writes whatever is pending with one fsync, until nothing is.
+func (j *journal) flush() {
+	for {
+		j.mu.Lock()
+		batch, waiters := j.pending, j.waiters
+		j.pending, j.waiters = nil, nil
+		if len(batch) == 0 {
+			j.writing = false
+			j.mu.Unlock()
+			return
+		}
+		f := j.f
+		j.mu.Unlock()
+		var buf []byte
+		for _, e := range batch {
+			line, _ := json.Marshal(e)
+			buf = append(append(buf, line...), '\n')
+		}
+		_, err := f.Write(buf)
+		if err == nil {
+			err = f.Sync()
+		}
+		if err != nil {
+			err = fmt.Errorf("send journal: %w", err)
+		}
+		for _, w := range waiters {
+			w <- err
+		}
+	}
+}
+
+func (j *journal) close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return nil
+	}
+	err := j.f.Close()
+	j.f = nil
+	return err
+}
