@@ -10,10 +10,13 @@ import (
 	"strings"
 
 	"github.com/leconnect/leconnect/plugins/sdk"
+	"github.com/leconnect/leconnect/plugins/telegram"
 )
 
 // adapters maps each built-in adapter's name to its constructor.
-var adapters = map[string]func() sdk.Adapter{}
+var adapters = map[string]func() sdk.Adapter{
+	"telegram": func() sdk.Adapter { return telegram.New() },
+}
 
 // Names lists the built-in adapters, sorted.
 func Names() []string {

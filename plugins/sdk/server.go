@@ -155,9 +155,15 @@ func (s *adapterServer) Send(ctx context.Context, req *pb.SendRequest) (*pb.Send
 			return &pb.SendResponse{MessageIds: ids}, nil
 		}
 	}
-	// The platform call is not cut short if the core goes away meanwhile:
-	// its result must reach the journal.
-	res, err := s.impl.Send(context.WithoutCancel(ctx), sendFromProto(req))
+	// The platform call is not cut short if the core goes away meanwhile
+	// (its result must reach the journal), but the core's deadline holds.
+	sendCtx := context.WithoutCancel(ctx)
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		sendCtx, cancel = context.WithDeadline(sendCtx, deadline)
+		defer cancel()
+	}
+	res, err := s.impl.Send(sendCtx, sendFromProto(req))
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -251,8 +251,10 @@ func Run(t *testing.T, newAdapter func() sdk.Adapter, opts Options) {
 // the core would use.
 func connect(t *testing.T, a sdk.Adapter) *sdk.AdapterClient {
 	t.Helper()
-	client, server := plugin.TestPluginGRPCConn(t, false, sdk.Plugins(a))
-	t.Cleanup(func() { client.Close(); server.Stop() })
+	client, _ := plugin.TestPluginGRPCConn(t, false, sdk.Plugins(a))
+	// Close asks the server to shut down (go-plugin's Shutdown RPC stops it);
+	// stopping it here as well would race with that.
+	t.Cleanup(func() { client.Close() })
 	raw, err := client.Dispense(sdk.PluginName)
 	if err != nil {
 		t.Fatalf("dispense: %v", err)
