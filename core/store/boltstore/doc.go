@@ -1,0 +1,51 @@
+// Package boltstore is the embedded default store.Store: one bbolt file,
+// pure Go, no server, no setup. Start reading at Open (bolt.go), then
+// commit.go (group commit) and queue.go (queues and dead letters).
+//
+// # Durability
+//
+// Every write runs in a bbolt read-write transaction whose commit
+// fdatasyncs the file (NoSync is never set) before the call returns. Writes
+// are group-committed (commit.go): one goroutine commits transactions back
+// to back, each carrying every write call that arrived during the previous
+// fsync, so a lone call costs one fsync and concurrent callers share them.
+// A call whose function fails is rolled back and re-run alone; the others in
+// its batch are re-run without it, so write functions must be idempotent
+// apart from their effect on the transaction.
+//
+// The file is created (mode 0600: it holds consumer JWS) with its parent
+// directories if missing. bbolt takes an exclusive flock: a second process
+// gets store.ErrLocked after Options.LockTimeout, with the path in the
+// error. So `leconnect dlq` must run while the daemon is stopped, or go
+// through the daemon.
+//
+// # Layout (schema version 1)
+//
+// Integers in keys are 8-byte big-endian so byte order is numeric order;
+// strings inside composite keys are uvarint-length-prefixed (written
+// str(x) below) so keys are unambiguous and prefix scans exact.
+//
+//	meta             "schema" -> "1" (decimal); "depth.<queue>" -> u64 pending count
+//	consumers        str(channel) str(consumer id) -> JSON consumer record
+//	owners           conversation id -> JSON {identity, retired_until}: ConversationOwner
+//	tokens           ext_consumer_id -> JSON {token}
+//	links            str(channel) str(chat id) str(message id) -> JSON link + expires_at
+//	linkseq          str(conversation id) u64(sequence) <links key> -> empty (reverse index)
+//	dedupe.inbound   dedupe key -> u64 expiry (unix ns)
+//	dedupe.outbound  dedupe key -> u64 expiry (unix ns)
+//	expiry           u64(expiry unix ns) kind <key> -> empty; kind 'i'/'o' = dedupe
+//	                 inbound/outbound, 'l' = links, 'c' = retired owners.
+//	                 PurgeExpired reads it from the start.
+//	queue.inbound    u64(seq) -> JSON item (bucket sequence = last seq, NextSequence)
+//	queue.outbound   u64(seq) -> JSON item
+//	dlq              u64(id) -> JSON dead letter
+//
+// JSON values carry "v": 1; a reader refuses versions it does not know.
+// testdata/records-v1.txt pins the encoding. Open refuses a file whose
+// schema version is newer than this binary's (store.ErrSchemaTooNew);
+// migrations from older versions go in (*Store).migrate.
+//
+// Payloads are stored whole: keep media out of queue items (store a
+// reference) or keep them small; bbolt handles values of megabytes but every
+// write transaction copies the pages it touches.
+package boltstore

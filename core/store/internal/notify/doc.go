@@ -1,0 +1,3 @@
+// Package notify wakes queue consumers when new items are committed. It is
+// shared by the store implementations so Queue.Wait behaves the same in all.
+package notify

@@ -1,0 +1,395 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Sentinel errors. Implementations wrap them with context; match with errors.Is.
+var (
+	// ErrNotFound: no record, pending item or dead letter with that key or id.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: PutConsumer was given a stale Revision (someone else wrote
+	// the record since it was read), or Revision 0 for a record that exists.
+	ErrConflict = errors.New("revision conflict")
+	// ErrInvalid: the arguments break a documented rule (empty key, negative
+	// sequence, oversized key...). Nothing was written.
+	ErrInvalid = errors.New("invalid argument")
+	// ErrClosed: the store was closed.
+	ErrClosed = errors.New("store closed")
+	// ErrLocked: another process holds the database file.
+	ErrLocked = errors.New("database file locked by another process")
+	// ErrSchemaTooNew: the file was written by a newer leconnect.
+	ErrSchemaTooNew = errors.New("database schema newer than this binary supports")
+)
+
+// MaxKeyLen bounds conversation keys, dedupe keys and every identity field, so
+// that composite index keys stay well under bbolt's 32 KiB key limit.
+const MaxKeyLen = 1024
+
+// Store is everything the conversation engine keeps durably. Each method is
+// safe for concurrent use. Writes return only after they are committed to
+// stable storage (for the embedded store: fsynced).
+type Store interface {
+	Consumers
+	ConsumerTokens
+	Links
+	// Inbound holds channel events waiting to go to LiveEngage.
+	Inbound() Queue
+	// Outbound holds verified LiveEngage notifications waiting to go to adapters.
+	Outbound() Queue
+	// DeadLetters is the one dead-letter list shared by both queues.
+	DeadLetters() DeadLetters
+	// PurgeExpired deletes at most limit expired dedupe keys, message links
+	// and retired conversation owners, oldest first, and returns how many it
+	// deleted (limit <= 0: the implementation's default batch). The embedded store
+	// also runs it in the background; it is exported for tests and tools.
+	PurgeExpired(ctx context.Context, limit int) (int, error)
+	// Ping reports whether the store can serve reads (for /readyz).
+	Ping(ctx context.Context) error
+	// Close releases the store; later calls fail with ErrClosed.
+	Close() error
+}
+
+// ---- consumers and conversations ------------------------------------------
+
+// Identity names a person on a channel: the channel's configured name and the
+// platform's stable consumer id (sdk.Consumer.ID).
+type Identity struct {
+	Channel    string `json:"channel"`
+	ConsumerID string `json:"consumer_id"`
+}
+
+func (id Identity) validate() error {
+	if id.Channel == "" || id.ConsumerID == "" {
+		return fmt.Errorf("identity %q/%q: channel and consumer id are required: %w", id.Channel, id.ConsumerID, ErrInvalid)
+	}
+	if len(id.Channel) > MaxKeyLen || len(id.ConsumerID) > MaxKeyLen {
+		return fmt.Errorf("identity longer than %d bytes: %w", MaxKeyLen, ErrInvalid)
+	}
+	return nil
+}
+
+// Validate reports whether id can be stored.
+func (id Identity) Validate() error { return id.validate() }
+
+// Address says where messages for the consumer go on the platform
+// (mirrors sdk.Address without importing the SDK).
+type Address struct {
+	ChatID   string `json:"chat_id"`
+	ThreadID string `json:"thread_id,omitempty"`
+}
+
+// ConversationState is where a LiveEngage conversation stands for the engine.
+type ConversationState string
+
+const (
+	// StateNone: no conversation yet, or the last one is forgotten.
+	StateNone ConversationState = ""
+	// StateOpen: open in LiveEngage; consumer messages are published to it.
+	StateOpen ConversationState = "open"
+	// StateCSATPending: closed by the agent, a CSAT prompt was sent and the
+	// next consumer answer is taken as the CSAT score.
+	StateCSATPending ConversationState = "csat_pending"
+	// StateClosed: closed; the next consumer message opens a new conversation.
+	StateClosed ConversationState = "closed"
+)
+
+// Conversation is the consumer's current (or last) LiveEngage conversation.
+type Conversation struct {
+	ID       string            `json:"id"`
+	DialogID string            `json:"dialog_id,omitempty"`
+	State    ConversationState `json:"state"`
+	OpenedAt time.Time         `json:"opened_at,omitzero"`
+	ClosedAt time.Time         `json:"closed_at,omitzero"`
+}
+
+// Consumer is one channel identity and what LiveEngage knows it as.
+type Consumer struct {
+	Identity Identity `json:"identity"`
+	// Address is where the consumer was last seen; outbound sends go there.
+	Address Address `json:"address"`
+	// ExtConsumerID is the id the consumer JWS was issued for.
+	ExtConsumerID string `json:"ext_consumer_id"`
+	// Conversation is the open (or last) conversation; zero ID means none.
+	Conversation Conversation `json:"conversation"`
+	// Attrs is free engine-owned state (e.g. CSAT question id), stored verbatim.
+	Attrs map[string]string `json:"attrs,omitempty"`
+	// Revision is set by the store: 0 for a record never stored, then
+	// incremented by every successful PutConsumer. Pass back what you read.
+	Revision uint64 `json:"revision"`
+	// UpdatedAt is set by the store on every PutConsumer.
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Consumers maps channel identities to consumers and conversations.
+type Consumers interface {
+	// GetConsumer returns the record for id, or ErrNotFound.
+	GetConsumer(ctx context.Context, id Identity) (Consumer, error)
+	// PutConsumer stores c if c.Revision equals the stored revision (0 when
+	// creating) and returns it with the new Revision and UpdatedAt; otherwise
+	// it returns ErrConflict and writes nothing. A non-empty
+	// c.Conversation.ID is indexed for ConversationOwner. When the consumer
+	// moves on to another conversation, the previous one stays indexed for
+	// Options.LinkTTL, so late notifications for it still find their
+	// consumer, and is forgotten after that.
+	PutConsumer(ctx context.Context, c Consumer) (Consumer, error)
+	// ConversationOwner returns the identity whose consumer record ever held
+	// conversationID, or ErrNotFound (a conversation leconnect did not open).
+	ConversationOwner(ctx context.Context, conversationID string) (Identity, error)
+}
+
+// UpdateConsumer reads id's record (a zero Consumer with Identity set when
+// there is none), applies fn, and stores the result, re-reading and
+// re-applying fn on ErrConflict up to a few times. fn must only modify c; it
+// may run more than once. It returns the stored record.
+func UpdateConsumer(ctx context.Context, s Consumers, id Identity, fn func(c *Consumer) error) (Consumer, error) {
+	const attempts = 8
+	for range attempts {
+		c, err := s.GetConsumer(ctx, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			c = Consumer{Identity: id}
+		case err != nil:
+			return Consumer{}, err
+		}
+		if err := fn(&c); err != nil {
+			return Consumer{}, err
+		}
+		c.Identity = id // fn must not move the record
+		out, err := s.PutConsumer(ctx, c)
+		if errors.Is(err, ErrConflict) {
+			continue
+		}
+		return out, err
+	}
+	return Consumer{}, fmt.Errorf("update consumer %s/%s: gave up after %d attempts: %w", id.Channel, id.ConsumerID, attempts, ErrConflict)
+}
+
+// ConsumerTokens persists consumer JWS per ext_consumer_id. Its method set is
+// liveperson.ConsumerTokenStore's, so a Store can be handed to the LiveEngage
+// client directly.
+type ConsumerTokens interface {
+	// GetConsumerToken returns the stored JWS; ok is false when there is none.
+	GetConsumerToken(ctx context.Context, extConsumerID string) (token string, ok bool, err error)
+	// PutConsumerToken stores (or replaces) the JWS.
+	PutConsumerToken(ctx context.Context, extConsumerID, token string) error
+}
+
+// ---- message links (receipts) ----------------------------------------------
+
+// MessageLink ties a platform message to a LiveEngage message: an agent
+// message (ConversationID, Sequence) delivered as one or more platform
+// messages, or a consumer platform message published to LiveEngage as
+// Sequence. Platform ids are scoped by channel and chat because some
+// platforms (Telegram) number messages per chat.
+type MessageLink struct {
+	Channel          string `json:"channel"`
+	ChatID           string `json:"chat_id"`
+	ChannelMessageID string `json:"channel_message_id"`
+	ConversationID   string `json:"conversation_id"`
+	Sequence         int64  `json:"sequence"`
+}
+
+// Validate reports whether l can be stored.
+func (l MessageLink) Validate() error {
+	if l.Channel == "" || l.ChatID == "" || l.ChannelMessageID == "" || l.ConversationID == "" {
+		return fmt.Errorf("message link: channel, chat id, channel message id and conversation id are required: %w", ErrInvalid)
+	}
+	if l.Sequence < 0 {
+		return fmt.Errorf("message link: negative sequence %d: %w", l.Sequence, ErrInvalid)
+	}
+	for _, s := range []string{l.Channel, l.ChatID, l.ChannelMessageID, l.ConversationID} {
+		if len(s) > MaxKeyLen {
+			return fmt.Errorf("message link: field longer than %d bytes: %w", MaxKeyLen, ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// Links is the map between platform message ids and LiveEngage sequences.
+// Links expire after Options.LinkTTL (receipts older than that are dropped).
+type Links interface {
+	// PutLinks stores links in one commit; re-putting a link refreshes it.
+	PutLinks(ctx context.Context, links ...MessageLink) error
+	// LinkByChannelMessage finds the LiveEngage side of a platform message
+	// (consumer read an agent message), or ErrNotFound.
+	LinkByChannelMessage(ctx context.Context, channel, chatID, channelMessageID string) (MessageLink, error)
+	// LinksBySequence finds the platform messages of a LiveEngage message
+	// (agent read a consumer message); empty, not an error, when none.
+	LinksBySequence(ctx context.Context, conversationID string, sequence int64) ([]MessageLink, error)
+}
+
+// ---- queues -------------------------------------------------------------------
+
+// QueueName names one of the two queues.
+type QueueName string
+
+const (
+	Inbound  QueueName = "inbound"
+	Outbound QueueName = "outbound"
+)
+
+// Valid reports whether q names a queue.
+func (q QueueName) Valid() bool { return q == Inbound || q == Outbound }
+
+// Message is one record to enqueue.
+type Message struct {
+	// Key orders items: items with the same Key are handed out in enqueue
+	// order. The engine uses the conversation key (e.g. channel + consumer id
+	// inbound, conversation id outbound). Required.
+	Key string
+	// DedupeKey, when set, makes Enqueue skip the message if the same key was
+	// accepted by this queue within its TTL (inbound: channel + platform event
+	// id; outbound: conversation id + sequence, or the event identity).
+	DedupeKey string
+	// DedupeTTL overrides Options.DedupeTTL for this key when positive.
+	DedupeTTL time.Duration
+	// Payload is opaque to the store.
+	Payload []byte
+}
+
+// Validate reports whether m can be enqueued.
+func (m Message) Validate() error {
+	if m.Key == "" {
+		return fmt.Errorf("message: empty key: %w", ErrInvalid)
+	}
+	if len(m.Key) > MaxKeyLen || len(m.DedupeKey) > MaxKeyLen {
+		return fmt.Errorf("message: key or dedupe key longer than %d bytes: %w", MaxKeyLen, ErrInvalid)
+	}
+	if m.DedupeTTL < 0 {
+		return fmt.Errorf("message: negative dedupe ttl: %w", ErrInvalid)
+	}
+	return nil
+}
+
+// Item is a queued message.
+type Item struct {
+	// Seq is the queue-wide position, strictly increasing in commit order and
+	// never reused; Pending returns items in Seq order.
+	Seq        uint64    `json:"seq"`
+	Key        string    `json:"key"`
+	DedupeKey  string    `json:"dedupe_key,omitempty"`
+	Payload    []byte    `json:"payload"`
+	EnqueuedAt time.Time `json:"enqueued_at"`
+	// Attempts counts MarkAttempted calls: a worker marks an item before a
+	// side effect that may not be repeatable (publishing to LiveEngage), so
+	// after a crash Attempts > 0 says "maybe done already, check first".
+	Attempts int `json:"attempts,omitempty"`
+	// Replays counts how often the item came back from the dead-letter list.
+	Replays int `json:"replays,omitempty"`
+}
+
+// EnqueueResult says what happened to one Message of a batch.
+type EnqueueResult struct {
+	// Seq is the new item's position; 0 when Duplicate.
+	Seq uint64
+	// Duplicate: the DedupeKey was already accepted within its TTL (earlier,
+	// or earlier in the same batch); nothing was stored for this message.
+	Duplicate bool
+}
+
+// Queue is a durable FIFO with per-key order.
+//
+// Consumption pattern (see the package doc): one dispatcher loops on
+// Pending(after=last seen Seq), hands items to workers with at most one
+// in-flight item per Key, and waits with Wait when caught up. A worker Acks
+// an item when done or moves it to the dead-letter list with DeadLetter.
+// After a restart, Pending(0, ...) returns every item not acked, in order.
+type Queue interface {
+	// Name is Inbound or Outbound.
+	Name() QueueName
+	// Enqueue commits msgs atomically (all or none) and returns one result
+	// per message, in order, once the commit is on stable storage. Dedupe
+	// checks are part of the same transaction. Cancelling ctx after the call
+	// started does not abort the commit.
+	Enqueue(ctx context.Context, msgs ...Message) ([]EnqueueResult, error)
+	// Pending returns up to limit items with Seq > after, in Seq order
+	// (limit <= 0 or above 10000 means 10000).
+	Pending(ctx context.Context, after uint64, limit int) ([]Item, error)
+	// Ack deletes items; unknown seqs are ignored, so Ack is idempotent.
+	Ack(ctx context.Context, seqs ...uint64) error
+	// MarkAttempted durably increments a pending item's Attempts (see Item);
+	// ErrNotFound when seq is not pending.
+	MarkAttempted(ctx context.Context, seq uint64) error
+	// DeadLetter moves a pending item to the dead-letter list with a reason
+	// and returns the entry, or ErrNotFound when seq is not pending.
+	DeadLetter(ctx context.Context, seq uint64, reason string) (DeadLetter, error)
+	// Depth is the number of pending items.
+	Depth(ctx context.Context) (int, error)
+	// Wait returns nil once an item with Seq > after was committed (possibly
+	// already acked since), or ctx's error.
+	Wait(ctx context.Context, after uint64) error
+}
+
+// ---- dead letters -------------------------------------------------------------
+
+// DeadLetter is an item an operator has to look at.
+type DeadLetter struct {
+	// ID is the dead-letter list's own strictly increasing id.
+	ID     uint64    `json:"id"`
+	Queue  QueueName `json:"queue"`
+	Item   Item      `json:"item"`
+	Reason string    `json:"reason"`
+	DeadAt time.Time `json:"dead_at"`
+}
+
+// DeadLetters is the list behind `leconnect dlq list | replay | drop`.
+type DeadLetters interface {
+	// List returns up to limit entries with ID > after, oldest first
+	// (limit <= 0 or above 10000 means 10000).
+	List(ctx context.Context, after uint64, limit int) ([]DeadLetter, error)
+	// Get returns one entry or ErrNotFound.
+	Get(ctx context.Context, id uint64) (DeadLetter, error)
+	// Replay moves the entry back to its queue and returns the new item.
+	// The item gets a new Seq at the tail of the queue (so a dispatcher
+	// reading forward from its cursor sees it), behind anything already
+	// queued for the same Key: replay never jumps ahead of newer messages.
+	// Its dedupe key is not checked again (it was accepted once) and
+	// Replays is incremented. ErrNotFound when id is not in the list.
+	Replay(ctx context.Context, id uint64) (Item, error)
+	// Drop deletes the entry for good; ErrNotFound when id is not in the
+	// list. The item's dedupe key stays until its TTL, so a platform retry
+	// of a dropped event is still recognised as a duplicate.
+	Drop(ctx context.Context, id uint64) error
+}
+
+// ---- options ------------------------------------------------------------------
+
+// Options are shared by every implementation. The zero value is usable.
+type Options struct {
+	// DedupeTTL is how long an accepted dedupe key suppresses duplicates.
+	// Default 24h (LiveEngage and the platforms retry for far less).
+	DedupeTTL time.Duration
+	// LinkTTL is how long message links are kept for receipts, and how long
+	// a conversation the consumer moved on from still has an owner
+	// (ConversationOwner). Default 7 days.
+	LinkTTL time.Duration
+	// Now is the clock; default time.Now. Tests move it to expire keys.
+	Now func() time.Time
+}
+
+// WithDefaults returns o with zero fields set to their defaults.
+func (o Options) WithDefaults() Options {
+	if o.DedupeTTL <= 0 {
+		o.DedupeTTL = 24 * time.Hour
+	}
+	if o.LinkTTL <= 0 {
+		o.LinkTTL = 7 * 24 * time.Hour
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// ClampLimit turns a caller's limit into a sane page size.
+func ClampLimit(limit int) int {
+	const maxLimit = 10000
+	if limit <= 0 || limit > maxLimit {
+		return maxLimit
+	}
+	return limit
+}
