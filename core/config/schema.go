@@ -24,6 +24,7 @@ type Config struct {
 	Server     Server     `yaml:"server"`
 	LiveEngage LiveEngage `yaml:"liveengage"`
 	Store      Store      `yaml:"store"`
+	Delivery   Delivery   `yaml:"delivery"`
 	Log        Log        `yaml:"log"`
 	Channels   []Channel  `yaml:"channels"`
 
@@ -83,6 +84,24 @@ type Store struct {
 	Path string `yaml:"path"`
 }
 
+// Delivery tunes how queued events are delivered in both directions.
+type Delivery struct {
+	// Workers bounds the conversations processed at once per direction.
+	Workers int `yaml:"workers"`
+	// RetryInitial and RetryMax bound the backoff between attempts at an
+	// event that failed transiently (after the Send API's own retries).
+	RetryInitial time.Duration `yaml:"retry_initial"`
+	RetryMax     time.Duration `yaml:"retry_max"`
+	// EchoWait is how long a publish whose outcome a crash or a timeout left
+	// unknown waits for LiveEngage's echo of it before publishing again.
+	EchoWait time.Duration `yaml:"echo_wait"`
+	// ReorderWait is how long an agent event waits for a missing earlier one
+	// of its conversation before it is delivered anyway.
+	ReorderWait time.Duration `yaml:"reorder_wait"`
+	// DrainTimeout bounds how long shutdown waits for events in flight.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+}
+
 // Log configures the daemon's logger.
 type Log struct {
 	Level  string `yaml:"level"`  // trace|debug|info|warn|error
@@ -102,10 +121,22 @@ type Channel struct {
 	// Path is a third-party adapter executable (absolute after Load); empty for built-ins.
 	Path string `yaml:"path"`
 	// SHA256 pins Path's content: 64 lowercase hex digits, or empty for no pin.
-	SHA256  string        `yaml:"sha256"`
-	Routing Routing       `yaml:"routing"`
-	Restart Restart       `yaml:"restart"`
-	Config  AdapterConfig `yaml:"config"`
+	SHA256       string        `yaml:"sha256"`
+	Routing      Routing       `yaml:"routing"`
+	Conversation Conversation  `yaml:"conversation"`
+	Restart      Restart       `yaml:"restart"`
+	Config       AdapterConfig `yaml:"config"`
+}
+
+// Conversation is how conversations on a channel begin and end.
+type Conversation struct {
+	// EndKeyword, sent alone by the consumer, closes the conversation; "" disables it.
+	EndKeyword string `yaml:"end_keyword"`
+	// ClosingMessage is sent to the consumer when the agent closes; "" sends nothing.
+	ClosingMessage string `yaml:"closing_message"`
+	// CSATPrompt, when set, follows the closing message; the consumer's answer, a
+	// number from 1 to 5, is recorded in LiveEngage as CSAT.
+	CSATPrompt string `yaml:"csat_prompt"`
 }
 
 // Builtin reports whether the channel runs one of the adapters built into the daemon.
@@ -155,11 +186,23 @@ func (c *Config) setDefaults() {
 		},
 	}
 	c.Store = Store{Path: "leconnect.db"}
+	c.Delivery = Delivery{
+		Workers:      64,
+		RetryInitial: time.Second,
+		RetryMax:     time.Minute,
+		EchoWait:     2 * time.Minute,
+		ReorderWait:  2 * time.Second,
+		DrainTimeout: 10 * time.Second,
+	}
 	c.Log = Log{Level: "info", Format: "text"}
 }
 
 // setDefaults is called by the decoder on every new channel before it is filled in.
 func (ch *Channel) setDefaults() {
+	ch.Conversation = Conversation{
+		EndKeyword:     "/end",
+		ClosingMessage: "This conversation has ended. Thank you for contacting us.",
+	}
 	ch.Restart = Restart{
 		MaxCrashes:     5,
 		Window:         5 * time.Minute,
@@ -290,6 +333,20 @@ func (v *validator) validate() {
 	case s.TLS.Enabled():
 		s.TLS.CertFile = v.existingFile("server.tls.cert_file", s.TLS.CertFile, false)
 		s.TLS.KeyFile = v.existingFile("server.tls.key_file", s.TLS.KeyFile, false)
+	}
+
+	dl := c.Delivery
+	if dl.Workers <= 0 || dl.Workers > 10000 {
+		v.errorf("delivery.workers", "%d is out of range; expected a count from 1 to 10000 such as 64", dl.Workers)
+	}
+	for _, d := range []struct {
+		key string
+		val time.Duration
+	}{{"retry_initial", dl.RetryInitial}, {"retry_max", dl.RetryMax}, {"echo_wait", dl.EchoWait}, {"reorder_wait", dl.ReorderWait}, {"drain_timeout", dl.DrainTimeout}} {
+		v.positive("delivery."+d.key, d.val)
+	}
+	if dl.RetryInitial > 0 && dl.RetryMax < dl.RetryInitial {
+		v.errorf("delivery.retry_max", "%s is less than retry_initial (%s); expected a cap at least as long", dl.RetryMax, dl.RetryInitial)
 	}
 
 	le := &c.LiveEngage

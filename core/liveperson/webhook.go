@@ -161,6 +161,10 @@ func (v *Verifier) VerifyRequest(r *http.Request, maxBody int64) ([]byte, error)
 		return nil, ErrBodyTooLarge
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) { // the server bounds bodies too
+		return nil, ErrBodyTooLarge
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBodyUnreadable, err)
 	}

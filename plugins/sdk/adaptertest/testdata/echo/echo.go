@@ -35,6 +35,7 @@ type Adapter struct {
 	host    sdk.Host
 	seq     int
 	byKey   map[string][]string // idempotency key → message ids
+	users   map[string]string   // chat → the user last seen in it, for receipts
 	actions []Action
 }
 
@@ -61,7 +62,7 @@ type Inbound struct {
 }
 
 // New returns an unconfigured echo adapter.
-func New() *Adapter { return &Adapter{byKey: map[string][]string{}} }
+func New() *Adapter { return &Adapter{byKey: map[string][]string{}, users: map[string]string{}} }
 
 func (a *Adapter) Describe() sdk.Description {
 	return sdk.Description{
@@ -129,13 +130,16 @@ func (a *Adapter) Send(ctx context.Context, msg sdk.OutboundMessage) (sdk.SendRe
 		a.actions = append(a.actions, act)
 	}
 	a.byKey[msg.IdempotencyKey] = ids
-	host := a.host
+	host, user := a.host, a.users[msg.To.ChatID]
 	a.mu.Unlock()
+	if user == "" {
+		user = msg.To.ChatID
+	}
 	if host != nil {
 		err := host.Deliver(ctx, sdk.Event{
 			ID:       "receipt-" + strings.Join(ids, ","),
 			Address:  msg.To,
-			Consumer: sdk.Consumer{ID: msg.To.ChatID},
+			Consumer: sdk.Consumer{ID: user},
 			Receipt:  &sdk.Receipt{Status: sdk.ReceiptDelivered, MessageIDs: ids},
 		})
 		if err != nil {
@@ -227,6 +231,9 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not started", http.StatusServiceUnavailable)
 		return
 	}
+	a.mu.Lock()
+	a.users[in.Chat] = in.User
+	a.mu.Unlock()
 	// Acknowledge only after the core has stored the event.
 	if err := host.Deliver(r.Context(), ev); err != nil {
 		http.Error(w, "not accepted: "+err.Error(), http.StatusServiceUnavailable)

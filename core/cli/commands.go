@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+
+	"github.com/leconnect/leconnect/core/builtin"
+	"github.com/leconnect/leconnect/core/daemon"
+	"github.com/leconnect/leconnect/emulator/liveengage"
+)
+
+// Version is set at build time with -ldflags "-X github.com/leconnect/leconnect/core/cli.Version=v1.2.3".
+var Version = "dev"
+
+func versionCommand(_ context.Context, _ []string, stdout, _ io.Writer) error {
+	v := Version
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+		fmt.Fprintf(stdout, "leconnect %s %s\n", v, info.GoVersion)
+		return nil
+	}
+	fmt.Fprintf(stdout, "leconnect %s\n", v)
+	return nil
+}
+
+func runCommand(ctx context.Context, args []string, _, stderr io.Writer) error {
+	path, err := configFlag("run", args, stderr)
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own executable for built-in adapters: %w", err)
+	}
+	return daemon.Run(ctx, daemon.Options{ConfigPath: path, SelfExe: self, LogOutput: stderr})
+}
+
+func adapterCommand(_ context.Context, args []string, _, _ io.Writer) error {
+	if len(args) != 1 {
+		return usageError{"expected exactly one adapter name"}
+	}
+	return builtin.Serve(args[0])
+}
+
+func emulatorCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return liveengage.RunCommand(ctx, args, stdout, stderr)
+}

@@ -1,0 +1,224 @@
+package conversation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/leconnect/leconnect/core/liveperson"
+	"github.com/leconnect/leconnect/core/store"
+	"github.com/leconnect/leconnect/plugins/sdk"
+)
+
+// LiveEngage is what the engine needs of the LiveEngage client
+// (*liveperson.Client implements it).
+type LiveEngage interface {
+	CreateConversation(ctx context.Context, req liveperson.ConversationRequest) (liveperson.Conversation, error)
+	PublishText(ctx context.Context, conv liveperson.Conversation, text string, md ...liveperson.Metadata) (liveperson.PublishResult, error)
+	PublishFile(ctx context.Context, conv liveperson.Conversation, f liveperson.File, md ...liveperson.Metadata) (liveperson.PublishResult, error)
+	SetChatState(ctx context.Context, conv liveperson.Conversation, state liveperson.ChatState) error
+	SendAcceptStatus(ctx context.Context, conv liveperson.Conversation, status liveperson.AcceptStatus, sequences []int, md ...liveperson.Metadata) error
+	CloseConversation(ctx context.Context, conv liveperson.Conversation) error
+	SubmitCSAT(ctx context.Context, conv liveperson.Conversation, s liveperson.CSAT) error
+	DownloadFile(ctx context.Context, conv liveperson.Conversation, relativePath string) (liveperson.DownloadedFile, error)
+}
+
+// Adapter is what the engine needs of a running channel
+// (*pluginhost.Channel implements it).
+type Adapter interface {
+	Description() sdk.Description
+	Send(ctx context.Context, msg sdk.OutboundMessage) (sdk.SendResult, error)
+	SetTyping(ctx context.Context, to sdk.Address, active bool) error
+	MarkRead(ctx context.Context, at sdk.Address, messageIDs []string) error
+}
+
+// Adapters finds the running adapter of a channel.
+type Adapters interface {
+	Adapter(channel string) (Adapter, bool)
+}
+
+// ChannelSettings are a channel's conversation settings from the config.
+type ChannelSettings struct {
+	Routing liveperson.Routing
+	// EndKeyword, typed alone by the consumer, closes the conversation.
+	EndKeyword string
+	// ClosingMessage is sent to the consumer when the agent closes.
+	ClosingMessage string
+	// CSATPrompt, when set, is sent after the closing message; the
+	// consumer's next message, a number from 1 to 5, is sent as CSAT.
+	CSATPrompt string
+}
+
+// Options configure an Engine.
+type Options struct {
+	Store      store.Store
+	LiveEngage LiveEngage
+	Adapters   Adapters
+	// Settings returns a channel's settings; false for an unknown channel.
+	Settings func(channel string) (ChannelSettings, bool)
+	// Verifier checks LiveEngage webhook signatures.
+	Verifier *liveperson.Verifier
+	// MaxBodyBytes bounds a webhook body (413 beyond); default 1 MiB.
+	MaxBodyBytes int64
+	Logger       hclog.Logger
+	// Metrics registers the engine's metrics; nil for none.
+	Metrics prometheus.Registerer
+	// Workers bounds the conversations processed at once per direction; default 64.
+	Workers int
+	// RetryInitial and RetryMax bound the backoff between attempts at a
+	// transiently failing item; defaults 1s and 1m.
+	RetryInitial, RetryMax time.Duration
+	// EchoWait is how long a publish whose outcome a crash or a timeout left
+	// unknown waits for LiveEngage's echo before it is published again;
+	// default 2m (LiveEngage retries webhooks with backoff).
+	EchoWait time.Duration
+	// ReorderWait is how long an agent event waits for a missing earlier
+	// sequence of its conversation before it is delivered anyway; default 2s.
+	ReorderWait time.Duration
+	// DrainTimeout bounds how long Run waits for in-flight items at
+	// shutdown; unfinished items stay queued. Default 10s.
+	DrainTimeout time.Duration
+}
+
+// Engine moves events between channels and LiveEngage.
+type Engine struct {
+	opts    Options
+	log     hclog.Logger
+	metrics *metrics
+
+	// lastSeq is the last LiveEngage sequence delivered per conversation,
+	// for reordering (memory only: after a restart nothing is assumed).
+	seqMu   sync.Mutex
+	lastSeq map[string]int
+	// uncertain marks inbound items whose publish may have reached
+	// LiveEngage although the call failed (timeouts, 5xx).
+	uncertainMu sync.Mutex
+	uncertain   map[uint64]bool
+}
+
+// New builds an engine; Run starts it.
+func New(opts Options) (*Engine, error) {
+	if opts.Store == nil || opts.LiveEngage == nil || opts.Adapters == nil || opts.Settings == nil || opts.Verifier == nil {
+		return nil, errors.New("conversation engine: store, liveengage, adapters, settings and verifier are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 64
+	}
+	if opts.RetryInitial <= 0 {
+		opts.RetryInitial = time.Second
+	}
+	if opts.RetryMax <= 0 {
+		opts.RetryMax = time.Minute
+	}
+	if opts.EchoWait <= 0 {
+		opts.EchoWait = 2 * time.Minute
+	}
+	if opts.ReorderWait <= 0 {
+		opts.ReorderWait = 2 * time.Second
+	}
+	if opts.DrainTimeout <= 0 {
+		opts.DrainTimeout = 10 * time.Second
+	}
+	e := &Engine{opts: opts, log: opts.Logger, lastSeq: map[string]int{}, uncertain: map[uint64]bool{}}
+	e.metrics = newMetrics(opts.Metrics, opts.Store)
+	return e, nil
+}
+
+// Run delivers both queues until ctx ends, then lets in-flight items finish
+// for up to DrainTimeout. Items not finished stay queued for the next start.
+func (e *Engine) Run(ctx context.Context) error {
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	go func() {
+		<-ctx.Done()
+		t := time.AfterFunc(e.opts.DrainTimeout, cancelWork)
+		<-work.Done()
+		t.Stop()
+	}()
+	back := backoff{Initial: e.opts.RetryInitial, Max: e.opts.RetryMax}
+	in := &dispatcher{queue: e.opts.Store.Inbound(), handle: e.handleInbound, workers: e.opts.Workers, backoff: back,
+		log: e.log.Named("inbound"), onOutcome: e.metrics.observe(store.Inbound)}
+	out := &dispatcher{queue: e.opts.Store.Outbound(), handle: e.handleOutbound, workers: e.opts.Workers, backoff: back,
+		log: e.log.Named("outbound"), pick: e.pickOutbound, onOutcome: e.metrics.observe(store.Outbound)}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, d := range []*dispatcher{in, out} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = d.run(ctx, work)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Accept durably queues a channel's events; it is Host.Deliver. It returns
+// nil only once every event is committed or known as a duplicate.
+func (e *Engine) Accept(ctx context.Context, channel string, events []sdk.Event) error {
+	if _, ok := e.opts.Settings(channel); !ok {
+		return sdk.Permanent(fmt.Errorf("channel %q is not configured", channel))
+	}
+	msgs := make([]store.Message, 0, len(events))
+	for _, ev := range events {
+		payload, err := jsonMarshal(inboundPayload{V: payloadVersion, Channel: channel, Event: ev})
+		if err != nil {
+			return sdk.Permanent(fmt.Errorf("encode event %q: %w", ev.ID, err))
+		}
+		key := identityKey(channel, ev.Consumer.ID)
+		if ev.Receipt != nil {
+			// Receipts may wait for the agent message they name to be
+			// recorded (see receipt); that must not hold up messages.
+			key += receiptsKeySuffix
+		}
+		msgs = append(msgs, store.Message{
+			Key:       key,
+			DedupeKey: inboundDedupeKey(channel, ev.ID),
+			Payload:   payload,
+		})
+	}
+	res, err := e.opts.Store.Inbound().Enqueue(ctx, msgs...)
+	if err != nil {
+		return fmt.Errorf("store inbound events: %w", err)
+	}
+	e.metrics.accepted(store.Inbound, channel, res)
+	return nil
+}
+
+// ServeHTTP is POST /webhooks/liveperson: verify over the raw bytes, commit
+// every change, answer. It does not wait for adapters, so LiveEngage gets its
+// answer fast whatever they are doing.
+func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := e.opts.Verifier.VerifyRequest(r, e.opts.MaxBodyBytes)
+	if err != nil {
+		status := liveperson.WebhookStatus(err)
+		e.log.Warn("liveengage webhook refused", "status", status, "remote", r.RemoteAddr, "err", err)
+		e.metrics.webhookRefused(status)
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
+	msgs, err := outboundMessages(body)
+	if err != nil {
+		e.log.Warn("liveengage webhook refused", "status", http.StatusBadRequest, "remote", r.RemoteAddr, "err", err)
+		e.metrics.webhookRefused(http.StatusBadRequest)
+		http.Error(w, "malformed notification", http.StatusBadRequest)
+		return
+	}
+	res, err := e.opts.Store.Outbound().Enqueue(r.Context(), msgs...)
+	if err != nil {
+		e.log.Error("liveengage webhook not stored; LiveEngage will retry", "err", err)
+		http.Error(w, "not stored", http.StatusServiceUnavailable)
+		return
+	}
+	e.metrics.accepted(store.Outbound, "", res)
+	w.WriteHeader(http.StatusOK)
+}

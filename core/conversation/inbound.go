@@ -1,0 +1,435 @@
+package conversation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/leconnect/leconnect/core/liveperson"
+	"github.com/leconnect/leconnect/core/store"
+	"github.com/leconnect/leconnect/plugins/sdk"
+)
+
+// handleInbound takes one channel event to LiveEngage.
+func (e *Engine) handleInbound(ctx context.Context, item store.Item, attempt int) result {
+	var p inboundPayload
+	if err := decode(item.Payload, &p); err != nil {
+		return deadLetter(err)
+	}
+	settings, known := e.opts.Settings(p.Channel)
+	if !known {
+		return deadLetter(fmt.Errorf("channel %q is no longer configured", p.Channel))
+	}
+	in := &inbound{e: e, item: item, ev: p.Event, channel: p.Channel, settings: settings,
+		id: store.Identity{Channel: p.Channel, ConsumerID: p.Event.Consumer.ID}}
+	switch ev := p.Event; {
+	case ev.Message != nil:
+		return in.message(ctx, attempt)
+	case ev.Typing != nil:
+		return in.typing(ctx)
+	case ev.Receipt != nil:
+		return in.receipt(ctx)
+	case ev.End != nil:
+		return in.end(ctx)
+	}
+	return deadLetter(errors.New("event of no known kind"))
+}
+
+// inbound is one channel event on its way to LiveEngage.
+type inbound struct {
+	e        *Engine
+	item     store.Item
+	ev       sdk.Event
+	channel  string
+	settings ChannelSettings
+	id       store.Identity
+}
+
+func (in *inbound) log(msg string, args ...any) {
+	in.e.log.Info(msg, append([]any{"channel", in.channel, "event_id", in.ev.ID}, args...)...)
+}
+
+// consumer returns the stored record, or a new one for a first contact.
+func (in *inbound) consumer(ctx context.Context) (store.Consumer, error) {
+	c, err := in.e.opts.Store.GetConsumer(ctx, in.id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Consumer{Identity: in.id, ExtConsumerID: extConsumerID(in.channel, in.id.ConsumerID)}, nil
+	}
+	return c, err
+}
+
+func conversationOf(c store.Consumer) liveperson.Conversation {
+	return liveperson.Conversation{ExtConsumerID: c.ExtConsumerID, ConversationID: c.Conversation.ID, DialogID: c.Conversation.DialogID}
+}
+
+// update stores a change to the consumer's record.
+func (in *inbound) update(ctx context.Context, fn func(c *store.Consumer)) (store.Consumer, error) {
+	return store.UpdateConsumer(ctx, in.e.opts.Store, in.id, func(c *store.Consumer) error {
+		if c.ExtConsumerID == "" {
+			c.ExtConsumerID = extConsumerID(in.channel, in.id.ConsumerID)
+		}
+		fn(c)
+		return nil
+	})
+}
+
+func (in *inbound) message(ctx context.Context, attempt int) result {
+	m := in.ev.Message
+	c, err := in.consumer(ctx)
+	if err != nil {
+		return retryLater(err)
+	}
+	text := strings.TrimSpace(m.Text)
+
+	if c.Conversation.State == store.StateCSATPending {
+		if rate, isRate := csatRate(text); isRate && m.Choice == nil {
+			return in.csat(ctx, c, rate)
+		}
+		// Not an answer: the consumer moved on, and the next message opens a new conversation.
+	}
+	if kw := in.settings.EndKeyword; kw != "" && strings.EqualFold(text, kw) && len(m.Media) == 0 {
+		return in.close(ctx, c, "the consumer typed "+kw)
+	}
+
+	c, r := in.ensureOpen(ctx, c)
+	if r.outcome != outcomeDone {
+		return r
+	}
+	conv := conversationOf(c)
+	chat := in.ev.Address.ChatID
+	msgID := m.ID
+	if msgID == "" {
+		msgID = in.ev.ID
+	}
+	// Published before (a crash or a timeout came between LiveEngage's
+	// answer and our record of it)?
+	if _, err := in.e.opts.Store.LinkByChannelMessage(ctx, in.channel, chat, msgID); err == nil {
+		return ok()
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return retryLater(err)
+	}
+	extID := externalID(in.channel, in.ev.ID)
+	if in.item.Attempts > 0 || in.e.isUncertain(in.item.Seq) {
+		seq, seen, err := in.e.waitEcho(ctx, conv.ConversationID, extID)
+		if err != nil {
+			return retryLater(err)
+		}
+		if seen {
+			in.log("publish confirmed by LiveEngage's echo; not publishing again", "conversation_id", conv.ConversationID)
+			return in.linked(ctx, conv, chat, msgID, seq)
+		}
+	}
+	if in.item.Attempts == 0 && attempt == 1 {
+		if err := in.e.opts.Store.Inbound().MarkAttempted(ctx, in.item.Seq); err != nil {
+			return retryLater(err)
+		}
+	}
+	seq, err := in.publish(ctx, conv, m, extID)
+	switch {
+	case errors.Is(err, liveperson.ErrConversationClosed):
+		// Closed under us (by the agent, or expired): open a new one and
+		// publish there. Nothing was published, so nothing is uncertain.
+		in.e.setUncertain(in.item.Seq, false)
+		if _, uerr := in.update(ctx, func(c *store.Consumer) {
+			if c.Conversation.ID == conv.ConversationID {
+				c.Conversation.State = store.StateClosed
+				c.Conversation.ClosedAt = time.Now()
+			}
+		}); uerr != nil {
+			return retryLater(uerr)
+		}
+		return retryAfter(err, time.Millisecond)
+	case err != nil:
+		in.e.setUncertain(in.item.Seq, outcomeUnknown(err))
+		return liveEngageResult(err)
+	}
+	in.e.setUncertain(in.item.Seq, false)
+	in.e.metrics.published(in.channel)
+	return in.linked(ctx, conv, chat, msgID, seq)
+}
+
+// linked records which sequence a platform message got, for receipts and so
+// that a repeat of this item is recognised.
+func (in *inbound) linked(ctx context.Context, conv liveperson.Conversation, chat, msgID string, seq int) result {
+	err := in.e.opts.Store.PutLinks(ctx, store.MessageLink{Channel: in.channel, ChatID: chat, ChannelMessageID: msgID,
+		ConversationID: conv.ConversationID, Sequence: int64(seq)})
+	if err != nil {
+		in.e.setUncertain(in.item.Seq, true) // published; the retry must find the echo, not publish again
+		return retryLater(err)
+	}
+	return ok()
+}
+
+// publish sends the message's text, files or choice, tagged with extID so
+// LiveEngage's echo can be recognised. It returns the last sequence.
+func (in *inbound) publish(ctx context.Context, conv liveperson.Conversation, m *sdk.Message, extID string) (int, error) {
+	md := liveperson.Metadata{"type": "ExternalId", "id": extID}
+	le := in.e.opts.LiveEngage
+	if m.Choice != nil {
+		res, err := le.PublishText(ctx, conv, m.Choice.ID, md)
+		return res.Sequence, err
+	}
+	if len(m.Media) == 0 {
+		if m.Text == "" {
+			return 0, fmt.Errorf("%w: empty message", liveperson.ErrInvalidArgument)
+		}
+		res, err := le.PublishText(ctx, conv, m.Text, md)
+		return res.Sequence, err
+	}
+	// Files: LiveEngage hosts images; other kinds are announced in text. The
+	// caption travels with the (first) image.
+	seq, caption := -1, m.Text
+	for _, media := range m.Media {
+		if caption == "" {
+			caption = media.Caption
+		}
+		fileType, isImage := imageFileType(media)
+		var res liveperson.PublishResult
+		var err error
+		if isImage {
+			res, err = le.PublishFile(ctx, conv, liveperson.File{Data: media.Data, FileType: fileType, Caption: caption}, md)
+			caption = ""
+		} else {
+			res, err = le.PublishText(ctx, conv, strings.TrimSpace(caption+"\n[the consumer sent a "+media.Kind.String()+" file this connector cannot pass on]"), md)
+			caption = ""
+		}
+		if err != nil {
+			return 0, err
+		}
+		seq = res.Sequence
+	}
+	if caption != "" {
+		res, err := le.PublishText(ctx, conv, caption, md)
+		if err != nil {
+			return 0, err
+		}
+		seq = res.Sequence
+	}
+	return seq, nil
+}
+
+func imageFileType(m sdk.Media) (string, bool) {
+	switch strings.ToLower(m.ContentType) {
+	case "image/jpeg", "image/jpg":
+		return "JPG", true
+	case "image/png":
+		return "PNG", true
+	case "image/gif":
+		return "GIF", true
+	}
+	return "", false
+}
+
+// ensureOpen returns the consumer's record with an open conversation,
+// opening one (profile from the channel, routing from the config) if needed.
+func (in *inbound) ensureOpen(ctx context.Context, c store.Consumer) (store.Consumer, result) {
+	if c.Conversation.State == store.StateOpen && c.Conversation.ID != "" {
+		if c.Address.ChatID != in.ev.Address.ChatID || c.Address.ThreadID != in.ev.Address.ThreadID {
+			updated, err := in.update(ctx, func(c *store.Consumer) { c.Address = storeAddress(in.ev.Address) })
+			if err != nil {
+				return c, retryLater(err)
+			}
+			return updated, ok()
+		}
+		return c, ok()
+	}
+	req := liveperson.ConversationRequest{
+		ExtConsumerID: c.ExtConsumerID,
+		Profile:       profileOf(in.ev.Consumer),
+		Routing:       in.settings.Routing,
+		Features:      in.features(),
+	}
+	conv, err := in.e.opts.LiveEngage.CreateConversation(ctx, req)
+	if errors.Is(err, liveperson.ErrAlreadyOpen) {
+		conv, err = in.e.adopt(ctx, c)
+	}
+	if err != nil {
+		return c, liveEngageResult(err)
+	}
+	updated, err := in.update(ctx, func(c *store.Consumer) {
+		c.Address = storeAddress(in.ev.Address)
+		c.Conversation = store.Conversation{ID: conv.ConversationID, DialogID: conv.DialogID, State: store.StateOpen, OpenedAt: time.Now()}
+	})
+	if err != nil {
+		return c, retryLater(err)
+	}
+	in.log("conversation opened", "conversation_id", conv.ConversationID)
+	in.e.metrics.opened.Inc()
+	return updated, ok()
+}
+
+// features are the Client-Properties features the channel supports.
+func (in *inbound) features() []string {
+	a, running := in.e.opts.Adapters.Adapter(in.channel)
+	if !running {
+		return nil
+	}
+	caps := a.Description().Capabilities
+	var f []string
+	if caps.QuickReplies {
+		f = append(f, "QUICK_REPLIES")
+	}
+	if caps.Buttons {
+		f = append(f, "RICH_CONTENT")
+	}
+	if canSend(caps, sdk.MediaImage) {
+		f = append(f, "PHOTO_SHARING")
+	}
+	return f
+}
+
+func storeAddress(a sdk.Address) store.Address {
+	return store.Address{ChatID: a.ChatID, ThreadID: a.ThreadID}
+}
+
+func profileOf(c sdk.Consumer) liveperson.ConsumerProfile {
+	p := liveperson.ConsumerProfile{FirstName: c.FirstName, LastName: c.LastName, Email: c.Email, Phone: c.Phone,
+		Language: c.Locale, UserName: c.Username}
+	if p.FirstName == "" && p.LastName == "" {
+		p.FirstName = c.DisplayName
+	}
+	return p
+}
+
+func (in *inbound) csat(ctx context.Context, c store.Consumer, rate int) result {
+	err := in.e.opts.LiveEngage.SubmitCSAT(ctx, conversationOf(c), liveperson.CSAT{Rate: rate, Status: "FILLED"})
+	if err != nil && !errors.Is(err, liveperson.ErrConversationClosed) {
+		return liveEngageResult(err)
+	}
+	if _, err := in.update(ctx, func(c *store.Consumer) {
+		if c.Conversation.State == store.StateCSATPending {
+			c.Conversation.State = store.StateClosed
+		}
+	}); err != nil {
+		return retryLater(err)
+	}
+	in.log("csat recorded", "conversation_id", c.Conversation.ID, "rate", rate)
+	return ok()
+}
+
+// close ends the consumer's open conversation at their request.
+func (in *inbound) close(ctx context.Context, c store.Consumer, why string) result {
+	if c.Conversation.State != store.StateOpen {
+		return ok()
+	}
+	err := in.e.opts.LiveEngage.CloseConversation(ctx, conversationOf(c))
+	if err != nil && !errors.Is(err, liveperson.ErrConversationClosed) {
+		return liveEngageResult(err)
+	}
+	if _, err := in.update(ctx, func(s *store.Consumer) {
+		if s.Conversation.ID == c.Conversation.ID {
+			s.Conversation.State = store.StateClosed
+			s.Conversation.ClosedAt = time.Now()
+		}
+	}); err != nil {
+		return retryLater(err)
+	}
+	in.log("conversation closed by the consumer", "conversation_id", c.Conversation.ID, "reason", why)
+	return ok()
+}
+
+func (in *inbound) end(ctx context.Context) result {
+	c, err := in.consumer(ctx)
+	if err != nil {
+		return retryLater(err)
+	}
+	return in.close(ctx, c, in.ev.End.Reason)
+}
+
+// typing is momentary: it is published to an open conversation or dropped.
+func (in *inbound) typing(ctx context.Context) result {
+	c, err := in.consumer(ctx)
+	if err != nil {
+		return retryLater(err)
+	}
+	if c.Conversation.State != store.StateOpen {
+		return ok()
+	}
+	state := liveperson.ChatStatePause
+	if in.ev.Typing.Active {
+		state = liveperson.ChatStateComposing
+	}
+	if err := in.e.opts.LiveEngage.SetChatState(ctx, conversationOf(c), state); err != nil {
+		in.e.log.Debug("typing not published", "channel", in.channel, "err", err)
+	}
+	return ok()
+}
+
+// receipt tells LiveEngage the consumer received or read agent messages.
+func (in *inbound) receipt(ctx context.Context) result {
+	c, err := in.consumer(ctx)
+	if err != nil {
+		return retryLater(err)
+	}
+	if c.Conversation.State != store.StateOpen {
+		return ok()
+	}
+	var seqs []int
+	for _, id := range in.ev.Receipt.MessageIDs {
+		l, err := in.e.opts.Store.LinkByChannelMessage(ctx, in.channel, in.ev.Address.ChatID, id)
+		if errors.Is(err, store.ErrNotFound) {
+			// A fast platform can report delivery before the Send that
+			// created the message has returned and been recorded: wait a
+			// little. After that it is not an agent message we delivered.
+			if time.Since(in.item.EnqueuedAt) < receiptWait {
+				return retryAfter(fmt.Errorf("receipt for message %q not yet linked", id), 50*time.Millisecond)
+			}
+			continue
+		}
+		if err != nil {
+			return retryLater(err)
+		}
+		if l.ConversationID == c.Conversation.ID {
+			seqs = append(seqs, int(l.Sequence))
+		}
+	}
+	if len(seqs) == 0 {
+		return ok()
+	}
+	status := liveperson.AcceptStatusAccept
+	if in.ev.Receipt.Status == sdk.ReceiptRead {
+		status = liveperson.AcceptStatusRead
+	}
+	err = in.e.opts.LiveEngage.SendAcceptStatus(ctx, conversationOf(c), status, seqs)
+	if errors.Is(err, liveperson.ErrConversationClosed) {
+		return ok()
+	}
+	return liveEngageResult(err)
+}
+
+// receiptWait bounds how long a receipt waits for its message to be linked.
+const receiptWait = 10 * time.Second
+
+// csatRate reads a CSAT answer: a whole number from 1 to 5.
+func csatRate(text string) (int, bool) {
+	n, err := strconv.Atoi(strings.TrimSpace(text))
+	return n, err == nil && n >= 1 && n <= 5
+}
+
+// liveEngageResult turns a LiveEngage error into the engine's verdict: the
+// client already applied LivePerson's retry policy, so what is left is
+// either an outage (keep the item, try again later) or a request that can
+// never succeed (dead letter).
+func liveEngageResult(err error) result {
+	var api *liveperson.APIError
+	switch {
+	case err == nil:
+		return ok()
+	case errors.Is(err, liveperson.ErrBadRequest), errors.Is(err, liveperson.ErrInvalidArgument),
+		errors.Is(err, liveperson.ErrTooLarge):
+		return deadLetter(err)
+	case errors.As(err, &api) && api.RetryAfter > 0:
+		return retryAfter(err, api.RetryAfter)
+	}
+	return retryLater(err)
+}
+
+// outcomeUnknown reports failures after which LiveEngage may nonetheless
+// have taken the request: no answer, or a server error.
+func outcomeUnknown(err error) bool {
+	return errors.Is(err, liveperson.ErrServerError) || errors.Is(err, liveperson.ErrUnavailable) ||
+		errors.Is(err, context.DeadlineExceeded)
+}

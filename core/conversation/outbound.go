@@ -1,0 +1,314 @@
+package conversation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/leconnect/leconnect/core/liveperson"
+	"github.com/leconnect/leconnect/core/store"
+	"github.com/leconnect/leconnect/plugins/sdk"
+)
+
+// outboundMessages splits a verified notification into one queue message per
+// change: keyed by conversation (order), deduplicated by conversation +
+// sequence for messaging events and by conversation + update time for
+// conversation changes (LiveEngage retries and duplicates deliveries).
+func outboundMessages(body []byte) ([]store.Message, error) {
+	n, err := liveperson.ParseNotification(body)
+	if err != nil {
+		return nil, err
+	}
+	var msgs []store.Message
+	add := func(conv, dedupe string, seq *int, raw json.RawMessage) error {
+		if conv == "" {
+			return fmt.Errorf("%w: a change without a conversation id", liveperson.ErrMalformedNotification)
+		}
+		wrapped, err := json.Marshal(map[string]any{"kind": n.Kind, "type": n.Type, "body": map[string]any{"changes": []json.RawMessage{raw}}})
+		if err != nil {
+			return err
+		}
+		payload, err := json.Marshal(outboundPayload{V: payloadVersion, ConversationID: conv, Sequence: seq, Body: wrapped})
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, store.Message{Key: conv, DedupeKey: dedupe, Payload: payload})
+		return nil
+	}
+	for _, m := range n.Messaging {
+		conv := m.ConversationOrDialogID()
+		dedupe := ""
+		if m.Sequence != nil { // chat states carry none; repeating one is harmless
+			dedupe = "m\x00" + conv + "\x00" + strconv.Itoa(*m.Sequence)
+		}
+		if err := add(conv, dedupe, m.Sequence, m.Raw); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range n.Conversations {
+		dedupe := "c\x00" + c.ConversationID + "\x00" + c.Details.State + "\x00" + strconv.FormatInt(c.Details.MetaDataLastUpdateTs, 10)
+		if err := add(c.ConversationID, dedupe, nil, c.Raw); err != nil {
+			return nil, err
+		}
+	}
+	return msgs, nil
+}
+
+// pickOutbound chooses a conversation's next agent event: the lowest
+// LiveEngage sequence among those buffered, so that deliveries LiveEngage
+// reordered are put back in order. When the next sequence is missing it
+// waits (up to ReorderWait from the item's arrival) for it to show up.
+func (e *Engine) pickOutbound(items []store.Item) (int, time.Duration) {
+	best, bestSeq := 0, -1
+	for i, it := range items {
+		seq, ok := itemSequence(it)
+		if !ok {
+			if i == 0 {
+				return 0, 0 // unsequenced events keep queue order
+			}
+			break
+		}
+		if bestSeq < 0 || seq < bestSeq {
+			best, bestSeq = i, seq
+		}
+	}
+	if bestSeq < 0 {
+		return 0, 0
+	}
+	e.seqMu.Lock()
+	last, known := e.lastSeq[items[best].Key]
+	e.seqMu.Unlock()
+	if known && bestSeq > last+1 {
+		if wait := time.Until(items[best].EnqueuedAt.Add(e.opts.ReorderWait)); wait > 0 {
+			return best, wait
+		}
+	}
+	return best, 0
+}
+
+func itemSequence(it store.Item) (int, bool) {
+	var p struct {
+		Sequence *int `json:"sequence"`
+	}
+	if json.Unmarshal(it.Payload, &p) != nil || p.Sequence == nil {
+		return 0, false
+	}
+	return *p.Sequence, true
+}
+
+// handleOutbound delivers one LiveEngage change to the consumer's channel.
+func (e *Engine) handleOutbound(ctx context.Context, item store.Item, _ int) result {
+	var p outboundPayload
+	if err := decode(item.Payload, &p); err != nil {
+		return deadLetter(err)
+	}
+	n, err := liveperson.ParseNotification(p.Body)
+	if err != nil {
+		return deadLetter(err)
+	}
+	owner, err := e.opts.Store.ConversationOwner(ctx, p.ConversationID)
+	if errors.Is(err, store.ErrNotFound) {
+		// A conversation leconnect did not open, or opened just before a
+		// crash and has not recorded yet (see adopt).
+		e.metrics.unowned.Inc()
+		for _, c := range n.Conversations {
+			if err := e.rememberUnowned(ctx, c); err != nil {
+				return retryLater(err)
+			}
+		}
+		return ok()
+	}
+	if err != nil {
+		return retryLater(err)
+	}
+	c, err := e.opts.Store.GetConsumer(ctx, owner)
+	if err != nil {
+		return retryLater(err)
+	}
+	settings, known := e.opts.Settings(owner.Channel)
+	if !known {
+		return deadLetter(fmt.Errorf("channel %q is no longer configured", owner.Channel))
+	}
+	d := &delivery{e: e, owner: owner, consumer: c, settings: settings, conversationID: p.ConversationID}
+	if e.log.IsTrace() {
+		e.log.Trace("outbound", "conversation_id", p.ConversationID, "seq", item.Seq, "body", string(p.Body))
+	}
+	var r result
+	switch {
+	case len(n.Messaging) == 1:
+		r = d.messaging(ctx, n.Messaging[0])
+		if r.outcome == outcomeDone && p.Sequence != nil {
+			e.seqMu.Lock()
+			if last, ok := e.lastSeq[item.Key]; !ok || *p.Sequence > last {
+				e.lastSeq[item.Key] = *p.Sequence
+			}
+			e.seqMu.Unlock()
+		}
+	case len(n.Conversations) == 1:
+		r = d.conversationChange(ctx, n.Conversations[0])
+	default:
+		r = deadLetter(errors.New("queued notification does not hold exactly one change"))
+	}
+	return r
+}
+
+// delivery is one outbound change on its way to a consumer.
+type delivery struct {
+	e              *Engine
+	owner          store.Identity
+	consumer       store.Consumer
+	settings       ChannelSettings
+	conversationID string
+}
+
+func (d *delivery) adapter() (Adapter, error) {
+	a, ok := d.e.opts.Adapters.Adapter(d.owner.Channel)
+	if !ok {
+		return nil, sdk.NotConnected(fmt.Errorf("channel %q has no running adapter", d.owner.Channel))
+	}
+	return a, nil
+}
+
+func (d *delivery) address() sdk.Address {
+	return sdk.Address{ChatID: d.consumer.Address.ChatID, ThreadID: d.consumer.Address.ThreadID}
+}
+
+func (d *delivery) messaging(ctx context.Context, m liveperson.MessagingChange) result {
+	if m.FromConsumer() {
+		return d.e.recordEcho(ctx, d.owner, d.conversationID, m)
+	}
+	if m.MessageAudience == "AGENTS_AND_MANAGERS" {
+		d.e.metrics.filtered.Inc()
+		return ok() // private to agents
+	}
+	a, err := d.adapter()
+	if err != nil {
+		return adapterResult(err)
+	}
+	caps := a.Description().Capabilities
+	seq := -1
+	if m.Sequence != nil {
+		seq = *m.Sequence
+	}
+	switch ev := m.Event.(type) {
+	case *liveperson.ContentEvent:
+		msg, r := d.renderContent(ctx, caps, ev)
+		if r.outcome != outcomeDone {
+			return r
+		}
+		return d.send(ctx, a, msg, seq, "")
+	case *liveperson.RichContentEvent:
+		return d.send(ctx, a, renderRich(caps, ev), seq, "")
+	case *liveperson.ChatStateEvent:
+		if !caps.Typing {
+			return ok()
+		}
+		if err := a.SetTyping(ctx, d.address(), ev.ChatState == string(liveperson.ChatStateComposing)); err != nil {
+			d.e.log.Debug("typing not shown", "channel", d.owner.Channel, "conversation_id", d.conversationID, "err", err)
+		}
+		return ok() // typing is momentary: a late one is worse than none
+	case *liveperson.AcceptStatusEvent:
+		if ev.Status != string(liveperson.AcceptStatusRead) || !caps.ReadReceipts {
+			return ok()
+		}
+		var ids []string
+		for _, s := range ev.SequenceList {
+			links, err := d.e.opts.Store.LinksBySequence(ctx, d.conversationID, int64(s))
+			if err != nil {
+				return retryLater(err)
+			}
+			for _, l := range links {
+				if l.Channel == d.owner.Channel { // not the echo bookkeeping
+					ids = append(ids, l.ChannelMessageID)
+				}
+			}
+		}
+		if len(ids) == 0 {
+			d.e.log.Debug("agent read messages leconnect has no record of", "conversation_id", d.conversationID, "sequences", ev.SequenceList)
+			return ok()
+		}
+		return adapterResult(a.MarkRead(ctx, d.address(), ids))
+	}
+	return ok()
+}
+
+// send delivers one message and links the platform's ids to the LiveEngage
+// sequence for receipts. The idempotency key is stable across retries and
+// restarts, so a repeat is answered from the adapter's journal.
+func (d *delivery) send(ctx context.Context, a Adapter, msg sdk.OutboundMessage, seq int, suffix string) result {
+	msg.To = d.address()
+	msg.IdempotencyKey = "lc:" + d.conversationID + ":" + strconv.Itoa(seq) + suffix
+	res, err := a.Send(ctx, msg)
+	if err != nil {
+		return adapterResult(err)
+	}
+	d.e.metrics.delivered(d.owner.Channel)
+	if seq < 0 || len(res.MessageIDs) == 0 {
+		return ok()
+	}
+	links := make([]store.MessageLink, 0, len(res.MessageIDs))
+	for _, id := range res.MessageIDs {
+		links = append(links, store.MessageLink{Channel: d.owner.Channel, ChatID: msg.To.ChatID, ChannelMessageID: id,
+			ConversationID: d.conversationID, Sequence: int64(seq)})
+	}
+	if err := d.e.opts.Store.PutLinks(ctx, links...); err != nil {
+		// Delivered; only receipts for it are lost.
+		d.e.log.Warn("message delivered but not linked for receipts", "channel", d.owner.Channel, "conversation_id", d.conversationID, "err", err)
+	}
+	return ok()
+}
+
+// adapterResult turns an adapter's error into the engine's verdict.
+func adapterResult(err error) result {
+	if err == nil {
+		return ok()
+	}
+	switch sdk.KindOf(err) {
+	case sdk.KindPermanent:
+		return deadLetter(err)
+	case sdk.KindRetryAfter:
+		d, _ := sdk.RetryDelay(err)
+		return retryAfter(err, d)
+	}
+	return retryLater(err)
+}
+
+// conversationChange handles the agent closing the conversation: the
+// configured closing message, then the CSAT prompt.
+func (d *delivery) conversationChange(ctx context.Context, c liveperson.ConversationChange) result {
+	conv := d.consumer.Conversation
+	if !c.Details.Closed() || conv.ID != d.conversationID || conv.State != store.StateOpen {
+		return ok() // not a close of the open conversation (or the consumer closed it)
+	}
+	a, err := d.adapter()
+	if err != nil {
+		return adapterResult(err)
+	}
+	if d.settings.ClosingMessage != "" {
+		if r := d.send(ctx, a, sdk.OutboundMessage{Text: d.settings.ClosingMessage}, -1, ":closed"); r.outcome != outcomeDone {
+			return r
+		}
+	}
+	next := store.StateClosed
+	if d.settings.CSATPrompt != "" {
+		if r := d.send(ctx, a, sdk.OutboundMessage{Text: d.settings.CSATPrompt}, -1, ":csat"); r.outcome != outcomeDone {
+			return r
+		}
+		next = store.StateCSATPending
+	}
+	_, err = store.UpdateConsumer(ctx, d.e.opts.Store, d.owner, func(c *store.Consumer) error {
+		if c.Conversation.ID == d.conversationID && c.Conversation.State == store.StateOpen {
+			c.Conversation.State = next
+			c.Conversation.ClosedAt = time.Now()
+		}
+		return nil
+	})
+	if err != nil {
+		return retryLater(err)
+	}
+	d.e.log.Info("conversation closed by the agent", "channel", d.owner.Channel, "conversation_id", d.conversationID)
+	return ok()
+}

@@ -1,0 +1,189 @@
+package conversation
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/leconnect/leconnect/core/liveperson"
+	"github.com/leconnect/leconnect/plugins/sdk"
+)
+
+// renderContent turns an agent's ContentEvent into a message for the
+// channel, within what the adapter declared it can render: files are
+// fetched from LiveEngage, quick replies become choices or numbered text.
+func (d *delivery) renderContent(ctx context.Context, caps sdk.Capabilities, ev *liveperson.ContentEvent) (sdk.OutboundMessage, result) {
+	msg := sdk.OutboundMessage{Text: ev.Text}
+	if ev.File != nil {
+		kind := mediaKind(ev.File.FileType)
+		if !canSend(caps, kind) {
+			msg.Text = strings.TrimSpace(ev.File.Caption + "\n[the agent sent a file this channel cannot show]")
+		} else {
+			conv := liveperson.Conversation{ExtConsumerID: d.consumer.ExtConsumerID, ConversationID: d.conversationID}
+			f, err := d.e.opts.LiveEngage.DownloadFile(ctx, conv, ev.File.RelativePath)
+			if err != nil {
+				return msg, liveEngageResult(err)
+			}
+			msg.Text = ev.File.Caption
+			msg.Media = &sdk.Media{Kind: kind, ContentType: f.ContentType, FileName: fileName(ev.File), Data: f.Data}
+		}
+	}
+	if choices := quickReplies(ev.QuickReplies); len(choices) > 0 {
+		if caps.QuickReplies {
+			msg.QuickReplies = choices
+		} else {
+			msg.Text = withNumberedChoices(msg.Text, choices)
+		}
+	}
+	return msg, ok()
+}
+
+// renderRich flattens structured content: its texts become the message,
+// its buttons choices (or numbered text when the adapter has no buttons).
+func renderRich(caps sdk.Capabilities, ev *liveperson.RichContentEvent) sdk.OutboundMessage {
+	var texts []string
+	var buttons []sdk.Choice
+	walkElements(ev.Content, &texts, &buttons)
+	msg := sdk.OutboundMessage{Text: strings.Join(texts, "\n")}
+	if len(buttons) > 0 {
+		if caps.Buttons {
+			msg.Buttons = buttons
+		} else {
+			msg.Text = withNumberedChoices(msg.Text, buttons)
+		}
+	}
+	if choices := quickReplies(ev.QuickReplies); len(choices) > 0 {
+		if caps.QuickReplies {
+			msg.QuickReplies = choices
+		} else {
+			msg.Text = withNumberedChoices(msg.Text, choices)
+		}
+	}
+	return msg
+}
+
+// element is the part of a structured-content element the engine reads.
+type element struct {
+	Type     string            `json:"type"`
+	Text     string            `json:"text"`
+	Title    string            `json:"title"`
+	URL      string            `json:"url"`
+	Elements []json.RawMessage `json:"elements"`
+	Click    struct {
+		Actions []struct {
+			Type string `json:"type"`
+			Text string `json:"text"`
+			URI  string `json:"uri"`
+		} `json:"actions"`
+	} `json:"click"`
+}
+
+func walkElements(raw json.RawMessage, texts *[]string, buttons *[]sdk.Choice) {
+	var el element
+	if len(raw) == 0 || json.Unmarshal(raw, &el) != nil {
+		return
+	}
+	switch el.Type {
+	case "text":
+		if el.Text != "" {
+			*texts = append(*texts, el.Text)
+		}
+	case "image":
+		if el.Title != "" {
+			*texts = append(*texts, el.Title)
+		}
+	case "button":
+		if c, ok := choiceOf(el); ok {
+			*buttons = append(*buttons, c)
+		}
+	}
+	for _, child := range el.Elements {
+		walkElements(child, texts, buttons)
+	}
+}
+
+// choiceOf reads a button: what it shows, and the text it publishes back
+// (or the link it opens, shown instead).
+func choiceOf(el element) (sdk.Choice, bool) {
+	title := el.Title
+	for _, a := range el.Click.Actions {
+		switch a.Type {
+		case "publishText":
+			if title == "" {
+				title = a.Text
+			}
+			return sdk.Choice{ID: a.Text, Text: title}, a.Text != ""
+		case "link":
+			return sdk.Choice{ID: a.URI, Text: strings.TrimSpace(title + " " + a.URI)}, a.URI != ""
+		}
+	}
+	return sdk.Choice{ID: title, Text: title}, title != ""
+}
+
+// quickReplies reads {"type":"quickReplies","replies":[button, ...]}.
+func quickReplies(raw json.RawMessage) []sdk.Choice {
+	var qr struct {
+		Replies []json.RawMessage `json:"replies"`
+	}
+	if len(raw) == 0 || json.Unmarshal(raw, &qr) != nil {
+		return nil
+	}
+	var out []sdk.Choice
+	for _, r := range qr.Replies {
+		var el element
+		if json.Unmarshal(r, &el) == nil {
+			if c, ok := choiceOf(el); ok {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+func withNumberedChoices(text string, choices []sdk.Choice) string {
+	var b strings.Builder
+	b.WriteString(text)
+	for i, c := range choices {
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "%d. %s", i+1, c.Text)
+	}
+	return b.String()
+}
+
+func mediaKind(fileType string) sdk.MediaKind {
+	switch strings.ToUpper(fileType) {
+	case "JPG", "JPEG", "PNG", "GIF", "WEBP":
+		return sdk.MediaImage
+	case "MP3", "OGG", "WAV", "M4A":
+		return sdk.MediaAudio
+	case "MP4", "MOV":
+		return sdk.MediaVideo
+	}
+	return sdk.MediaFile
+}
+
+func canSend(caps sdk.Capabilities, kind sdk.MediaKind) bool {
+	for _, k := range caps.MediaKinds {
+		if k == kind {
+			return true
+		}
+	}
+	return false
+}
+
+func fileName(f *liveperson.HostedFile) string {
+	name := f.RelativePath
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name = name[i+1:]
+	}
+	if name == "" {
+		name = "file"
+	}
+	if ext := strings.ToLower(f.FileType); ext != "" && !strings.Contains(name, ".") {
+		name += "." + ext
+	}
+	return name
+}

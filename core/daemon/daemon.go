@@ -1,0 +1,366 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"reflect"
+	"sync"
+	"syscall"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/leconnect/leconnect/core/builtin"
+	"github.com/leconnect/leconnect/core/config"
+	"github.com/leconnect/leconnect/core/conversation"
+	"github.com/leconnect/leconnect/core/liveperson"
+	"github.com/leconnect/leconnect/core/pluginhost"
+	"github.com/leconnect/leconnect/core/server"
+	"github.com/leconnect/leconnect/core/store/boltstore"
+	"github.com/leconnect/leconnect/plugins/sdk"
+)
+
+// Options configure Run.
+type Options struct {
+	ConfigPath string
+	// SelfExe is this binary, re-executed for built-in adapters.
+	SelfExe string
+	// LogOutput receives the daemon's log; default stderr.
+	LogOutput io.Writer
+	// Ready, if set, receives the HTTP address once the daemon serves.
+	Ready chan<- string
+	// Reload triggers a config reload; default SIGHUP.
+	Reload <-chan os.Signal
+}
+
+// Run serves until ctx is cancelled (SIGINT/SIGTERM in the CLI), then shuts
+// down in reverse start order.
+func Run(ctx context.Context, opts Options) error {
+	reloader, warnings, err := config.NewReloader(opts.ConfigPath, config.WithBuiltinAdapters(builtin.Names()...))
+	if err != nil {
+		return err
+	}
+	cfg := reloader.Current()
+	if opts.LogOutput == nil {
+		opts.LogOutput = os.Stderr
+	}
+	log := hclog.New(&hclog.LoggerOptions{
+		Name: "leconnect", Level: cfg.Log.HCLogLevel(), JSONFormat: cfg.Log.JSON(), Output: opts.LogOutput,
+	})
+	for _, w := range warnings {
+		log.Warn("config: " + w.Error())
+	}
+
+	d := &daemon{opts: opts, log: log, reloader: reloader, cfg: cfg, channels: &channelSet{byName: map[string]*pluginhost.Channel{}},
+		metrics: prometheus.NewRegistry()}
+	d.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	var stops []func(context.Context) error
+	shutdown := func() error {
+		sctx, cancel := context.WithTimeout(context.Background(), d.cfg.Server.ShutdownTimeout)
+		defer cancel()
+		var errs []error
+		for i := len(stops) - 1; i >= 0; i-- {
+			errs = append(errs, stops[i](sctx))
+		}
+		return errors.Join(errs...)
+	}
+
+	st, err := boltstore.Open(cfg.Store.Path, boltstore.Options{Logger: log.Named("store")})
+	if err != nil {
+		return fmt.Errorf("%s: store.path: %w", cfg.Position("store.path"), err)
+	}
+	stops = append(stops, func(context.Context) error { return st.Close() })
+
+	le, err := liveperson.New(liveperson.Config{
+		AccountID: cfg.LiveEngage.AccountID, ClientID: cfg.LiveEngage.ClientID, ClientSecret: cfg.LiveEngage.ClientSecret,
+		DomainAPI: cfg.LiveEngage.DomainAPI,
+		Retry: liveperson.RetryPolicy{
+			RateLimitMin:      cfg.LiveEngage.Retry.RateLimitWait,
+			ServerErrorDelays: cfg.LiveEngage.Retry.ServerErrorWaits,
+			OuterInitial:      cfg.LiveEngage.Retry.OuterBackoff,
+			OuterMax:          cfg.LiveEngage.Retry.OuterBackoffMax,
+		},
+		ConsumerTokens: st,
+		Logger:         log.Named("liveengage"),
+		Metrics:        d.metrics,
+	})
+	if err != nil {
+		return errors.Join(fmt.Errorf("liveengage: %w", err), shutdown())
+	}
+	stops = append(stops, func(context.Context) error { le.Close(); return nil })
+	verifier, err := liveperson.NewVerifier(cfg.LiveEngage.AccountID, cfg.LiveEngage.ClientID, cfg.LiveEngage.ClientSecret)
+	if err != nil {
+		return errors.Join(fmt.Errorf("liveengage: %w", err), shutdown())
+	}
+
+	engine, err := conversation.New(conversation.Options{
+		Store: st, LiveEngage: le, Adapters: d.channels, Settings: d.settings, Verifier: verifier,
+		Logger: log.Named("engine"), Metrics: d.metrics, MaxBodyBytes: cfg.Server.MaxBodyBytes,
+		Workers: cfg.Delivery.Workers, RetryInitial: cfg.Delivery.RetryInitial, RetryMax: cfg.Delivery.RetryMax,
+		EchoWait: cfg.Delivery.EchoWait, ReorderWait: cfg.Delivery.ReorderWait, DrainTimeout: cfg.Delivery.DrainTimeout,
+	})
+	if err != nil {
+		return errors.Join(err, shutdown())
+	}
+	d.engine = engine
+	engineCtx, stopEngine := context.WithCancel(context.Background())
+	engineDone := make(chan error, 1)
+	go func() { engineDone <- engine.Run(engineCtx) }()
+	stops = append(stops, func(context.Context) error { stopEngine(); return <-engineDone })
+
+	for _, ch := range cfg.Channels {
+		if err := d.launch(ctx, cfg, ch); err != nil {
+			return errors.Join(err, shutdown())
+		}
+	}
+	stops = append(stops, d.channels.stopAll)
+
+	srv := server.New(server.Options{
+		Listen:       cfg.Server.Listen,
+		PublicURL:    cfg.Server.PublicURL,
+		ReadTimeout:  cfg.Server.ReadTimeout,
+		WriteTimeout: cfg.Server.WriteTimeout,
+		IdleTimeout:  cfg.Server.IdleTimeout,
+		MaxBodyBytes: cfg.Server.MaxBodyBytes,
+		CertFile:     cfg.Server.TLS.CertFile,
+		KeyFile:      cfg.Server.TLS.KeyFile,
+		Logger:       log.Named("http"),
+		Channels:     d.channels,
+		LiveEngage:   engine,
+		Metrics:      promhttp.HandlerFor(d.metrics, promhttp.HandlerOpts{}),
+		Checks: map[string]server.Check{
+			"store":      st.Ping,
+			"liveengage": le.Ready,
+			"channels":   d.channels.health,
+		},
+	})
+	if err := srv.Start(); err != nil {
+		return errors.Join(fmt.Errorf("%s: %w", cfg.Position("server.listen"), err), shutdown())
+	}
+	stops = append(stops, srv.Shutdown)
+	log.Info("leconnect is serving", "addr", srv.Addr(), "channels", len(cfg.Channels))
+	if opts.Ready != nil {
+		opts.Ready <- srv.Addr()
+	}
+
+	reload := opts.Reload
+	if reload == nil {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		reload = hup
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down")
+			err := shutdown()
+			if err != nil {
+				log.Error("shutdown", "err", err)
+			} else {
+				log.Info("stopped")
+			}
+			return err
+		case <-reload:
+			d.reload(ctx)
+		}
+	}
+}
+
+type daemon struct {
+	opts     Options
+	log      hclog.Logger
+	reloader *config.Reloader
+	channels *channelSet
+	metrics  *prometheus.Registry
+	engine   *conversation.Engine
+
+	mu  sync.RWMutex // guards cfg, replaced on reload
+	cfg *config.Config
+}
+
+// settings gives the engine a channel's current conversation settings.
+func (d *daemon) settings(channel string) (conversation.ChannelSettings, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	ch, ok := d.cfg.Channel(channel)
+	if !ok {
+		return conversation.ChannelSettings{}, false
+	}
+	return conversation.ChannelSettings{
+		Routing:        liveperson.Routing{SkillID: ch.Routing.SkillID, CampaignID: ch.Routing.CampaignID, EngagementID: ch.Routing.EngagementID},
+		EndKeyword:     ch.Conversation.EndKeyword,
+		ClosingMessage: ch.Conversation.ClosingMessage,
+		CSATPrompt:     ch.Conversation.CSATPrompt,
+	}, true
+}
+
+func (d *daemon) launch(ctx context.Context, cfg *config.Config, ch config.Channel) error {
+	ch2, err := pluginhost.Launch(ctx, ChannelSpec(cfg, ch),
+		pluginhost.Options{SelfExe: d.opts.SelfExe, Logger: d.log},
+		channelInbox{engine: d.engine, channel: ch.Name}, cfg.ChannelWebhookURL(ch.Name))
+	if err != nil {
+		var ce *pluginhost.ConfigError
+		if errors.As(err, &ce) {
+			var ps config.Problems
+			for _, f := range ce.Fields {
+				ps = append(ps, ch.Config.Problem(f.Field, f.Message))
+			}
+			return ps
+		}
+		return fmt.Errorf("%s: %w", cfg.Position("channels"), err)
+	}
+	d.channels.add(ch.Name, ch2, d.metrics)
+	d.log.Info("channel started", "channel", ch.Name, "adapter", ch2.Description().Name, "version", ch2.Description().Version)
+	return nil
+}
+
+// reload applies a changed config: channels added, removed or changed are
+// started, stopped or restarted; other sections need a restart.
+func (d *daemon) reload(ctx context.Context) {
+	old := d.cfg
+	cfg, warnings, err := d.reloader.Reload()
+	if err != nil {
+		d.log.Error("config reload failed; keeping the running config", "err", err)
+		return
+	}
+	for _, w := range warnings {
+		d.log.Warn("config: " + w.Error())
+	}
+	d.mu.Lock()
+	d.cfg = cfg
+	d.mu.Unlock()
+	d.log.SetLevel(cfg.Log.HCLogLevel())
+	if !reflect.DeepEqual(old.Server, cfg.Server) || !reflect.DeepEqual(old.LiveEngage, cfg.LiveEngage) || old.Store != cfg.Store || old.Delivery != cfg.Delivery {
+		d.log.Warn("server, liveengage, store and delivery settings change only on restart")
+	}
+	keep := map[string]bool{}
+	for _, ch := range cfg.Channels {
+		keep[ch.Name] = true
+		prev, existed := old.Channel(ch.Name)
+		if existed && reflect.DeepEqual(ChannelSpec(old, *prev), ChannelSpec(cfg, ch)) {
+			continue
+		}
+		if existed {
+			d.channels.remove(ctx, ch.Name, d.metrics)
+		}
+		if err := d.launch(ctx, cfg, ch); err != nil {
+			d.log.Error("channel not started after reload", "channel", ch.Name, "err", err)
+		}
+	}
+	for _, ch := range old.Channels {
+		if !keep[ch.Name] {
+			d.channels.remove(ctx, ch.Name, d.metrics)
+			d.log.Info("channel removed", "channel", ch.Name)
+		}
+	}
+	d.log.Info("config reloaded", "channels", len(cfg.Channels))
+}
+
+// channelInbox is Host.Deliver for one channel.
+type channelInbox struct {
+	engine  *conversation.Engine
+	channel string
+}
+
+func (c channelInbox) Deliver(ctx context.Context, events []sdk.Event) error {
+	return c.engine.Accept(ctx, c.channel, events)
+}
+
+// channelSet holds the running channels; reload changes it.
+type channelSet struct {
+	mu      sync.RWMutex
+	byName  map[string]*pluginhost.Channel
+	order   []string // start order, stopped in reverse
+	metrics map[string]prometheus.Collector
+}
+
+func (s *channelSet) Channel(name string) (server.Channel, bool) {
+	c, ok := s.get(name)
+	return c, ok
+}
+
+func (s *channelSet) Adapter(name string) (conversation.Adapter, bool) {
+	c, ok := s.get(name)
+	return c, ok
+}
+
+func (s *channelSet) get(name string) (*pluginhost.Channel, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c, ok := s.byName[name]
+	return c, ok
+}
+
+func (s *channelSet) add(name string, c *pluginhost.Channel, reg prometheus.Registerer) {
+	restarts := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "leconnect_adapter_restarts_total", Help: "Adapter processes restarted after a crash.",
+		ConstLabels: prometheus.Labels{"channel": name},
+	}, func() float64 { return float64(c.Status().Restarts) })
+	_ = reg.Register(restarts)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.metrics == nil {
+		s.metrics = map[string]prometheus.Collector{}
+	}
+	s.byName[name] = c
+	s.order = append(s.order, name)
+	s.metrics[name] = restarts
+}
+
+func (s *channelSet) remove(ctx context.Context, name string, reg prometheus.Registerer) {
+	s.mu.Lock()
+	c := s.byName[name]
+	delete(s.byName, name)
+	for i, n := range s.order {
+		if n == name {
+			s.order = append(s.order[:i], s.order[i+1:]...)
+			break
+		}
+	}
+	if m := s.metrics[name]; m != nil {
+		reg.Unregister(m)
+		delete(s.metrics, name)
+	}
+	s.mu.Unlock()
+	if c != nil {
+		_ = c.Stop(ctx)
+	}
+}
+
+func (s *channelSet) stopAll(ctx context.Context) error {
+	s.mu.Lock()
+	order := append([]string(nil), s.order...)
+	s.mu.Unlock()
+	var errs []error
+	for i := len(order) - 1; i >= 0; i-- {
+		s.mu.RLock()
+		c := s.byName[order[i]]
+		s.mu.RUnlock()
+		if c != nil {
+			errs = append(errs, c.Stop(ctx))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *channelSet) health(ctx context.Context) error {
+	s.mu.RLock()
+	chans := make([]*pluginhost.Channel, 0, len(s.byName))
+	for _, c := range s.byName {
+		chans = append(chans, c)
+	}
+	s.mu.RUnlock()
+	var errs []error
+	for _, c := range chans {
+		errs = append(errs, c.Health(ctx))
+	}
+	return errors.Join(errs...)
+}

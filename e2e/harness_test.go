@@ -1,0 +1,308 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/leconnect/leconnect/emulator/liveengage"
+	tgemu "github.com/leconnect/leconnect/emulator/telegram"
+)
+
+// Binaries built once for every test.
+var (
+	leconnectBin string
+	echoBin      string
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "leconnect-e2e")
+	if err != nil {
+		panic(err)
+	}
+	leconnectBin = filepath.Join(dir, "leconnect")
+	echoBin = filepath.Join(dir, "leconnect-echo")
+	for bin, pkg := range map[string]string{
+		leconnectBin: "github.com/leconnect/leconnect/core/cmd/leconnect",
+		echoBin:      "github.com/leconnect/leconnect/plugins/sdk/adaptertest/testdata/echo/cmd/leconnect-echo",
+	} {
+		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, out)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const (
+	accountID    = "12345678"
+	clientID     = "e2e-client"
+	clientSecret = "e2e-secret"
+	echoToken    = "echo-token"
+	tgSecret     = "tg-secret-token"
+)
+
+// env is one running system: the emulators in this process, the core as a
+// subprocess.
+type env struct {
+	t       *testing.T
+	dir     string
+	le      *liveengage.Emulator
+	leURL   string
+	tg      *tgemu.Emulator
+	tgURL   string
+	coreURL string
+	cfgPath string
+
+	mu   sync.Mutex
+	core *exec.Cmd
+	logs *lockedBuffer
+	done chan struct{}
+}
+
+type envOptions struct {
+	// Channel is "echo" (the test adapter, a third-party binary) or
+	// "telegram-webhook" / "telegram-polling" (the built-in adapter).
+	Channel string
+	// CSATPrompt enables the CSAT question after an agent close.
+	CSATPrompt string
+	// TelegramRate switches the Telegram emulator's rate limits (0 = default).
+	TelegramChatRate float64
+}
+
+func newEnv(t *testing.T, o envOptions) *env {
+	t.Helper()
+	e := &env{t: t, dir: t.TempDir()}
+	port := freePort(t)
+	e.coreURL = fmt.Sprintf("http://127.0.0.1:%d", port)
+
+	le, err := liveengage.New(liveengage.Options{
+		AccountID: accountID, ClientID: clientID, ClientSecret: clientSecret,
+		WebhookURL:    e.coreURL + "/webhooks/liveperson",
+		RetentionTime: time.Hour, // TTL mode: retried with backoff, in order per conversation
+		TimeScale:     0.01,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leSrv := httptest.NewServer(le.Handler())
+	t.Cleanup(func() { leSrv.Close(); le.Close() })
+	e.le, e.leURL = le, leSrv.URL
+
+	tgOpts := tgemu.Options{TimeScale: 0.01}
+	if o.TelegramChatRate != 0 {
+		tgOpts.ChatRate, tgOpts.GlobalRate = o.TelegramChatRate, o.TelegramChatRate
+	}
+	tg, err := tgemu.New(tgOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgSrv := httptest.NewServer(tg.Handler())
+	t.Cleanup(func() { tgSrv.Close(); tg.Close() })
+	e.tg, e.tgURL = tg, tgSrv.URL
+
+	e.cfgPath = filepath.Join(e.dir, "connector.yaml")
+	var cfg bytes.Buffer
+	err = configTemplate.Execute(&cfg, map[string]any{
+		"Port": port, "PublicURL": e.coreURL, "DomainAPI": leSrv.URL, "Store": filepath.Join(e.dir, "leconnect.db"),
+		"Channel": o.Channel, "EchoBin": echoBin, "TelegramURL": tgSrv.URL, "TelegramToken": tg.Token(),
+		"CSATPrompt": o.CSATPrompt,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.cfgPath, cfg.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.startCore()
+	t.Cleanup(func() {
+		e.stopCore(syscall.SIGKILL)
+		if t.Failed() {
+			t.Logf("core log:\n%s", e.logs.String())
+		}
+	})
+	return e
+}
+
+var configTemplate = template.Must(template.New("cfg").Parse(`
+server:
+  listen: 127.0.0.1:{{.Port}}
+  public_url: {{.PublicURL}}
+  shutdown_timeout: 5s
+liveengage:
+  account_id: "12345678"
+  client_id: e2e-client
+  client_secret: ${LE_CLIENT_SECRET}
+  domain_api: {{.DomainAPI}}
+  retry:
+    rate_limit_wait: 20ms
+    server_error_waits: [20ms, 50ms, 100ms]
+    outer_backoff: 200ms
+    outer_backoff_max: 1s
+store:
+  path: {{.Store}}
+delivery:
+  workers: 64
+  retry_initial: 20ms
+  retry_max: 500ms
+  echo_wait: 10s
+  reorder_wait: 300ms
+  drain_timeout: 3s
+log:
+  level: debug
+  format: json
+channels:
+{{- if eq .Channel "echo"}}
+  - name: echo
+    adapter: echo
+    path: {{.EchoBin}}
+    conversation:
+      csat_prompt: "{{.CSATPrompt}}"
+    restart: {initial_backoff: 50ms, max_backoff: 200ms}
+    config:
+      token: ${ECHO_TOKEN}
+{{- else}}
+  - name: tg
+    adapter: telegram
+    conversation:
+      csat_prompt: "{{.CSATPrompt}}"
+    restart: {initial_backoff: 50ms, max_backoff: 200ms}
+    config:
+      bot_token: ${TELEGRAM_BOT_TOKEN}
+      api_base_url: {{.TelegramURL}}
+{{- if eq .Channel "telegram-polling"}}
+      mode: polling
+      poll_timeout: 1s
+{{- else}}
+      mode: webhook
+      secret_token: ${TELEGRAM_SECRET_TOKEN}
+{{- end}}
+{{- end}}
+`))
+
+// startCore runs `leconnect run` and waits until /readyz answers 200.
+func (e *env) startCore() {
+	e.t.Helper()
+	cmd := exec.Command(leconnectBin, "run", "--config", e.cfgPath)
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"),
+		"LE_CLIENT_SECRET=" + clientSecret,
+		"ECHO_TOKEN=" + echoToken,
+		"TELEGRAM_BOT_TOKEN=" + e.tg.Token(),
+		"TELEGRAM_SECRET_TOKEN=" + tgSecret,
+	}
+	e.mu.Lock()
+	if e.logs == nil {
+		e.logs = &lockedBuffer{}
+	}
+	cmd.Stdout, cmd.Stderr = e.logs, e.logs
+	e.mu.Unlock()
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	e.mu.Lock()
+	e.core, e.done = cmd, done
+	e.mu.Unlock()
+	e.waitFor("the core to be ready", func() bool {
+		select {
+		case <-done:
+			e.t.Fatalf("the core exited during start:\n%s", e.logs.String())
+		default:
+		}
+		res, err := http.Get(e.coreURL + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	})
+}
+
+// stopCore signals the core and waits for it to exit.
+func (e *env) stopCore(sig syscall.Signal) {
+	e.mu.Lock()
+	cmd, done := e.core, e.done
+	e.core = nil
+	e.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		e.t.Errorf("the core did not exit within 30s of %v", sig)
+	}
+}
+
+// waitFor polls cond; the bound only keeps a broken test from hanging.
+func (e *env) waitFor(what string, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// post sends a request to the core.
+func (e *env) post(path string, header http.Header, body string) (int, string) {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.coreURL+path, strings.NewReader(body))
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
