@@ -67,6 +67,7 @@ type env struct {
 	tgURL   string
 	coreURL string
 	cfgPath string
+	env     []string // extra environment for the core
 
 	mu   sync.Mutex
 	core *exec.Cmd
@@ -75,9 +76,18 @@ type env struct {
 }
 
 type envOptions struct {
-	// Channel is "echo" (the test adapter, a third-party binary) or
-	// "telegram-webhook" / "telegram-polling" (the built-in adapter).
+	// Channel is "echo" (the test adapter, a third-party binary),
+	// "telegram-webhook" / "telegram-polling" (the built-in adapter), or
+	// "custom", with ChannelYAML.
 	Channel string
+	// ChannelYAML is the channels list for Channel "custom": a YAML list,
+	// indented by two spaces, e.g. "  - name: sms\n    adapter: sms\n ...".
+	// Secrets go in Env and are referenced as ${NAME}.
+	ChannelYAML string
+	// Env is added to the core's environment (NAME=value).
+	Env []string
+	// Faults, if set, configure the LiveEngage emulator before the core starts.
+	LiveEngageOptions func(*liveengage.Options)
 	// CSATPrompt enables the CSAT question after an agent close.
 	CSATPrompt string
 	// TelegramRate switches the Telegram emulator's rate limits (0 = default).
@@ -90,12 +100,16 @@ func newEnv(t *testing.T, o envOptions) *env {
 	port := freePort(t)
 	e.coreURL = fmt.Sprintf("http://127.0.0.1:%d", port)
 
-	le, err := liveengage.New(liveengage.Options{
+	leOpts := liveengage.Options{
 		AccountID: accountID, ClientID: clientID, ClientSecret: clientSecret,
 		WebhookURL:    e.coreURL + "/webhooks/liveperson",
 		RetentionTime: time.Hour, // TTL mode: retried with backoff, in order per conversation
 		TimeScale:     0.01,
-	})
+	}
+	if o.LiveEngageOptions != nil {
+		o.LiveEngageOptions(&leOpts)
+	}
+	le, err := liveengage.New(leOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +134,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	err = configTemplate.Execute(&cfg, map[string]any{
 		"Port": port, "PublicURL": e.coreURL, "DomainAPI": leSrv.URL, "Store": filepath.Join(e.dir, "leconnect.db"),
 		"Channel": o.Channel, "EchoBin": echoBin, "TelegramURL": tgSrv.URL, "TelegramToken": tg.Token(),
-		"CSATPrompt": o.CSATPrompt,
+		"CSATPrompt": o.CSATPrompt, "ChannelYAML": o.ChannelYAML,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +142,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err := os.WriteFile(e.cfgPath, cfg.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	e.env = o.Env
 	e.startCore()
 	t.Cleanup(func() {
 		e.stopCore(syscall.SIGKILL)
@@ -166,7 +181,9 @@ log:
   level: debug
   format: json
 channels:
-{{- if eq .Channel "echo"}}
+{{- if eq .Channel "custom"}}
+{{.ChannelYAML}}
+{{- else if eq .Channel "echo"}}
   - name: echo
     adapter: echo
     path: {{.EchoBin}}
@@ -205,6 +222,7 @@ func (e *env) startCore() {
 		"TELEGRAM_BOT_TOKEN=" + e.tg.Token(),
 		"TELEGRAM_SECRET_TOKEN=" + tgSecret,
 	}
+	cmd.Env = append(cmd.Env, e.env...)
 	e.mu.Lock()
 	if e.logs == nil {
 		e.logs = &lockedBuffer{}
