@@ -203,7 +203,7 @@ channels:
       api_base_url: {{.TelegramURL}}
 {{- if eq .Channel "telegram-polling"}}
       mode: polling
-      poll_timeout: 1s
+      poll_timeout: 1
 {{- else}}
       mode: webhook
       secret_token: ${TELEGRAM_SECRET_TOKEN}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -211,8 +212,14 @@ func (in *inbound) publish(ctx context.Context, conv liveperson.Conversation, m 
 	return seq, nil
 }
 
+// imageFileType names an image for LiveEngage's hosted files. The bytes
+// decide, not the declared type: platforms and adapters get it wrong.
 func imageFileType(m sdk.Media) (string, bool) {
-	switch strings.ToLower(m.ContentType) {
+	contentType := http.DetectContentType(m.Data)
+	if !strings.HasPrefix(contentType, "image/") {
+		contentType = m.ContentType
+	}
+	switch strings.ToLower(contentType) {
 	case "image/jpeg", "image/jpg":
 		return "JPG", true
 	case "image/png":
