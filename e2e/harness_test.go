@@ -84,8 +84,10 @@ type envOptions struct {
 	// indented by two spaces, e.g. "  - name: sms\n    adapter: sms\n ...".
 	// Secrets go in Env and are referenced as ${NAME}.
 	ChannelYAML string
-	// Env is added to the core's environment (NAME=value).
-	Env []string
+	// Env is added to the core's environment (NAME=value); EnvFunc adds
+	// values that depend on the running emulators.
+	Env     []string
+	EnvFunc func(*env) []string
 	// Faults, if set, configure the LiveEngage emulator before the core starts.
 	LiveEngageOptions func(*liveengage.Options)
 	// CSATPrompt enables the CSAT question after an agent close.
@@ -143,6 +145,9 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	e.env = o.Env
+	if o.EnvFunc != nil {
+		e.env = append(e.env, o.EnvFunc(e)...)
+	}
 	e.startCore()
 	t.Cleanup(func() {
 		e.stopCore(syscall.SIGKILL)
@@ -175,7 +180,7 @@ delivery:
   retry_initial: 20ms
   retry_max: 500ms
   echo_wait: 10s
-  reorder_wait: 300ms
+  reorder_wait: 1s
   drain_timeout: 3s
 log:
   level: debug

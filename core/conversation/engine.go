@@ -100,6 +100,8 @@ type Engine struct {
 	// LiveEngage although the call failed (timeouts, 5xx).
 	uncertainMu sync.Mutex
 	uncertain   map[uint64]bool
+	// started is when Run began; the reorder wait counts from it at the earliest.
+	started time.Time
 }
 
 // New builds an engine; Run starts it.
@@ -136,6 +138,7 @@ func New(opts Options) (*Engine, error) {
 // Run delivers both queues until ctx ends, then lets in-flight items finish
 // for up to DrainTimeout. Items not finished stay queued for the next start.
 func (e *Engine) Run(ctx context.Context) error {
+	e.started = time.Now()
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	go func() {

@@ -67,9 +67,9 @@ func (e *Engine) pickOutbound(items []store.Item) (int, time.Duration) {
 		seq, ok := itemSequence(it)
 		if !ok {
 			if i == 0 {
-				return 0, 0 // unsequenced events keep queue order
+				return 0, 0 // unsequenced events (chat states, conversation changes) go in arrival order
 			}
-			break
+			continue // a late sequenced event may sit behind one
 		}
 		if bestSeq < 0 || seq < bestSeq {
 			best, bestSeq = i, seq
@@ -81,8 +81,16 @@ func (e *Engine) pickOutbound(items []store.Item) (int, time.Duration) {
 	e.seqMu.Lock()
 	last, known := e.lastSeq[items[best].Key]
 	e.seqMu.Unlock()
-	if known && bestSeq > last+1 {
-		if wait := time.Until(items[best].EnqueuedAt.Add(e.opts.ReorderWait)); wait > 0 {
+	// A gap after the last sequence delivered, or no knowledge of it (after a
+	// restart): give a late delivery the chance to fill the gap. Deliveries
+	// LiveEngage could not make while we were down come back only once we
+	// are up again, so the wait counts from then at the earliest.
+	if !known || bestSeq > last+1 {
+		since := items[best].EnqueuedAt
+		if since.Before(e.started) {
+			since = e.started
+		}
+		if wait := time.Until(since.Add(e.opts.ReorderWait)); wait > 0 {
 			return best, wait
 		}
 	}
