@@ -25,6 +25,7 @@ Usage:
   leconnect run      --config FILE   serve: LiveEngage webhooks, channel adapters, health and metrics
   leconnect validate --config FILE   check a config file offline (adapters check their own blocks)
   leconnect manifest --config FILE   print the App Installation Manifest to register with LivePerson
+  leconnect dlq list|replay|drop     inspect and retry messages that could not be delivered
   leconnect emulator [flags]         run the LiveEngage emulator (see leconnect emulator -h)
   leconnect adapter NAME             run a built-in adapter (the core starts these itself)
   leconnect version                  print the version
@@ -38,6 +39,7 @@ var commands = map[string]command{
 	"manifest": manifestCommand,
 	"emulator": emulatorCommand,
 	"adapter":  adapterCommand,
+	"dlq":      dlqCommand,
 	"version":  versionCommand,
 }
 

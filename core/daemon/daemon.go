@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/leconnect/leconnect/core/admin"
 	"github.com/leconnect/leconnect/core/builtin"
 	"github.com/leconnect/leconnect/core/config"
 	"github.com/leconnect/leconnect/core/conversation"
@@ -77,6 +78,12 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("%s: store.path: %w", cfg.Position("store.path"), err)
 	}
 	stops = append(stops, func(context.Context) error { return st.Close() })
+	// The store is locked while we run: `leconnect dlq` reaches it here.
+	if stopAdmin, err := admin.Serve(admin.SocketPath(cfg.Store.Path), admin.Handler(st.DeadLetters())); err != nil {
+		log.Warn("no admin socket; `leconnect dlq` works only while the daemon is stopped", "err", err)
+	} else {
+		stops = append(stops, func(context.Context) error { return stopAdmin() })
+	}
 
 	le, err := liveperson.New(liveperson.Config{
 		AccountID: cfg.LiveEngage.AccountID, ClientID: cfg.LiveEngage.ClientID, ClientSecret: cfg.LiveEngage.ClientSecret,
