@@ -59,7 +59,7 @@ const (
 // env is one running system: the emulators in this process, the core as a
 // subprocess.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	le      *liveengage.Emulator
 	leURL   string
@@ -96,7 +96,7 @@ type envOptions struct {
 	TelegramChatRate float64
 }
 
-func newEnv(t *testing.T, o envOptions) *env {
+func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir()}
 	port := freePort(t)
@@ -304,7 +304,7 @@ func (e *env) post(path string, header http.Header, body string) (int, string) {
 	return res.StatusCode, string(b)
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"strconv"
@@ -36,6 +37,7 @@ func SocketPath(storePath string) string { return storePath + ".sock" }
 //	GET    /dlq?after=ID&limit=N   entries, oldest first
 //	POST   /dlq/{id}/replay        move an entry back to its queue
 //	DELETE /dlq/{id}               drop an entry
+//	GET    /debug/pprof/...        Go profiles
 func Handler(d store.DeadLetters) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /dlq", func(w http.ResponseWriter, r *http.Request) {
@@ -61,6 +63,10 @@ func Handler(d store.DeadLetters) http.Handler {
 		}
 		reply(w, struct{}{}, d.Drop(r.Context(), id))
 	})
+	// Profiles, for operators only: the socket is private to the daemon's user.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
 }
 

@@ -27,9 +27,14 @@ type result struct {
 	// wait, when positive, is how long to wait before the retry (a platform's
 	// retry-after); otherwise the dispatcher's backoff applies.
 	wait time.Duration
+	// links are stored in the same commit as the ack of a done item.
+	links []store.MessageLink
 }
 
 func ok() result { return result{outcome: outcomeDone} }
+
+// okLinked is done, with links recorded atomically with the ack.
+func okLinked(links ...store.MessageLink) result { return result{outcome: outcomeDone, links: links} }
 func retryAfter(err error, d time.Duration) result {
 	return result{outcome: outcomeRetry, err: err, wait: d}
 }
@@ -232,7 +237,7 @@ func (d *dispatcher) process(ctx context.Context, it store.Item) bool {
 		}
 		switch r.outcome {
 		case outcomeDone:
-			if err := d.ack(ctx, it); err != nil {
+			if err := d.ack(ctx, it, r.links); err != nil {
 				return false
 			}
 			return true
@@ -257,10 +262,15 @@ func (d *dispatcher) process(ctx context.Context, it store.Item) bool {
 
 // ack retries a failing ack a few times: the item's effect happened already,
 // so giving up would repeat it after a restart.
-func (d *dispatcher) ack(ctx context.Context, it store.Item) error {
+func (d *dispatcher) ack(ctx context.Context, it store.Item, links []store.MessageLink) error {
 	var err error
 	for i := 0; i < 5; i++ {
-		if err = d.queue.Ack(context.WithoutCancel(ctx), it.Seq); err == nil {
+		if len(links) > 0 {
+			err = d.queue.AckLinked(context.WithoutCancel(ctx), it.Seq, links...)
+		} else {
+			err = d.queue.Ack(context.WithoutCancel(ctx), it.Seq)
+		}
+		if err == nil {
 			return nil
 		}
 		d.log.Error("ack", "queue", d.queue.Name(), "seq", it.Seq, "err", err)

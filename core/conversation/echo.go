@@ -28,22 +28,20 @@ const (
 // recordEcho keeps LiveEngage's echo of a consumer event we published, so a
 // publish whose answer a crash or timeout swallowed is recognised instead
 // of being published twice.
-func (e *Engine) recordEcho(ctx context.Context, _ store.Identity, conversationID string, m liveperson.MessagingChange) result {
+func (e *Engine) recordEcho(conversationID string, m liveperson.MessagingChange) result {
 	if _, isContent := m.Event.(*liveperson.ContentEvent); !isContent || m.Sequence == nil {
 		return ok()
 	}
+	var links []store.MessageLink
 	for _, md := range m.Metadata {
 		id, _ := md["id"].(string)
 		if md["type"] != "ExternalId" || !strings.HasPrefix(id, externalIDPrefix) {
 			continue
 		}
-		err := e.opts.Store.PutLinks(ctx, store.MessageLink{Channel: echoLinks, ChatID: conversationID, ChannelMessageID: id,
+		links = append(links, store.MessageLink{Channel: echoLinks, ChatID: conversationID, ChannelMessageID: id,
 			ConversationID: conversationID, Sequence: int64(*m.Sequence)})
-		if err != nil {
-			return retryLater(err)
-		}
 	}
-	return ok()
+	return okLinked(links...)
 }
 
 // waitEcho waits up to EchoWait for LiveEngage's echo of the publish tagged

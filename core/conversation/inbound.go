@@ -120,7 +120,7 @@ func (in *inbound) message(ctx context.Context, attempt int) result {
 		}
 		if seen {
 			in.log("publish confirmed by LiveEngage's echo; not publishing again", "conversation_id", conv.ConversationID)
-			return in.linked(ctx, conv, chat, msgID, seq)
+			return in.linked(conv, chat, msgID, seq)
 		}
 	}
 	if in.item.Attempts == 0 && attempt == 1 {
@@ -149,19 +149,15 @@ func (in *inbound) message(ctx context.Context, attempt int) result {
 	}
 	in.e.setUncertain(in.item.Seq, false)
 	in.e.metrics.published(in.channel)
-	return in.linked(ctx, conv, chat, msgID, seq)
+	return in.linked(conv, chat, msgID, seq)
 }
 
-// linked records which sequence a platform message got, for receipts and so
-// that a repeat of this item is recognised.
-func (in *inbound) linked(ctx context.Context, conv liveperson.Conversation, chat, msgID string, seq int) result {
-	err := in.e.opts.Store.PutLinks(ctx, store.MessageLink{Channel: in.channel, ChatID: chat, ChannelMessageID: msgID,
+// linked records, with the ack, which sequence a platform message got: for
+// receipts, and so that a repeat of this item is recognised. Should that
+// commit fail, the item stays attempted and a retry finds LiveEngage's echo.
+func (in *inbound) linked(conv liveperson.Conversation, chat, msgID string, seq int) result {
+	return okLinked(store.MessageLink{Channel: in.channel, ChatID: chat, ChannelMessageID: msgID,
 		ConversationID: conv.ConversationID, Sequence: int64(seq)})
-	if err != nil {
-		in.e.setUncertain(in.item.Seq, true) // published; the retry must find the echo, not publish again
-		return retryLater(err)
-	}
-	return ok()
 }
 
 // publish sends the message's text, files or choice, tagged with extID so
@@ -263,6 +259,13 @@ func (in *inbound) ensureOpen(ctx context.Context, c store.Consumer) (store.Cons
 	if err != nil {
 		return c, retryLater(err)
 	}
+	// A conversation we just opened has delivered nothing yet: its first
+	// sequence needs no reorder wait.
+	in.e.seqMu.Lock()
+	if _, known := in.e.lastSeq[conv.ConversationID]; !known {
+		in.e.lastSeq[conv.ConversationID] = -1
+	}
+	in.e.seqMu.Unlock()
 	in.log("conversation opened", "conversation_id", conv.ConversationID)
 	in.e.metrics.opened.Inc()
 	return updated, ok()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/leconnect/leconnect/core/liveperson"
@@ -42,7 +43,7 @@ func outboundMessages(body []byte) ([]store.Message, error) {
 		conv := m.ConversationOrDialogID()
 		dedupe := ""
 		if m.Sequence != nil { // chat states carry none; repeating one is harmless
-			dedupe = "m\x00" + conv + "\x00" + strconv.Itoa(*m.Sequence)
+			dedupe = "m\x00" + conv + "\x00" + strconv.Itoa(*m.Sequence) // itemSequence reads it back
 		}
 		if err := add(conv, dedupe, m.Sequence, m.Raw); err != nil {
 			return nil, err
@@ -97,14 +98,15 @@ func (e *Engine) pickOutbound(items []store.Item) (int, time.Duration) {
 	return best, 0
 }
 
+// itemSequence reads a queued messaging event's sequence from its dedupe
+// key ("m" NUL conversation NUL sequence, see outboundMessages): pick runs
+// over every buffered item of a conversation, so it must not parse payloads.
 func itemSequence(it store.Item) (int, bool) {
-	var p struct {
-		Sequence *int `json:"sequence"`
-	}
-	if json.Unmarshal(it.Payload, &p) != nil || p.Sequence == nil {
+	if !strings.HasPrefix(it.DedupeKey, "m\x00") {
 		return 0, false
 	}
-	return *p.Sequence, true
+	seq, err := strconv.Atoi(it.DedupeKey[strings.LastIndexByte(it.DedupeKey, 0)+1:])
+	return seq, err == nil
 }
 
 // handleOutbound delivers one LiveEngage change to the consumer's channel.
@@ -186,7 +188,7 @@ func (d *delivery) address() sdk.Address {
 
 func (d *delivery) messaging(ctx context.Context, m liveperson.MessagingChange) result {
 	if m.FromConsumer() {
-		return d.e.recordEcho(ctx, d.owner, d.conversationID, m)
+		return d.e.recordEcho(d.conversationID, m)
 	}
 	if m.MessageAudience == "AGENTS_AND_MANAGERS" {
 		d.e.metrics.filtered.Inc()
@@ -262,11 +264,7 @@ func (d *delivery) send(ctx context.Context, a Adapter, msg sdk.OutboundMessage,
 		links = append(links, store.MessageLink{Channel: d.owner.Channel, ChatID: msg.To.ChatID, ChannelMessageID: id,
 			ConversationID: d.conversationID, Sequence: int64(seq)})
 	}
-	if err := d.e.opts.Store.PutLinks(ctx, links...); err != nil {
-		// Delivered; only receipts for it are lost.
-		d.e.log.Warn("message delivered but not linked for receipts", "channel", d.owner.Channel, "conversation_id", d.conversationID, "err", err)
-	}
-	return ok()
+	return okLinked(links...)
 }
 
 // adapterResult turns an adapter's error into the engine's verdict.
@@ -287,6 +285,11 @@ func adapterResult(err error) result {
 // conversationChange handles the agent closing the conversation: the
 // configured closing message, then the CSAT prompt.
 func (d *delivery) conversationChange(ctx context.Context, c liveperson.ConversationChange) result {
+	if c.Details.Closed() {
+		d.e.seqMu.Lock()
+		delete(d.e.lastSeq, d.conversationID) // bounded memory: closed conversations need no reordering state
+		d.e.seqMu.Unlock()
+	}
 	conv := d.consumer.Conversation
 	if !c.Details.Closed() || conv.ID != d.conversationID || conv.State != store.StateOpen {
 		return ok() // not a close of the open conversation (or the consumer closed it)

@@ -369,6 +369,25 @@ func (q *memQueue) Ack(ctx context.Context, seqs ...uint64) error {
 	return nil
 }
 
+func (q *memQueue) AckLinked(ctx context.Context, seq uint64, links ...MessageLink) error {
+	for _, l := range links {
+		if err := l.Validate(); err != nil {
+			return err
+		}
+	}
+	m := q.m
+	if err := m.lock(ctx); err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	exp := m.opts.Now().Add(m.opts.LinkTTL)
+	for _, l := range links {
+		m.links[linkKey{l.Channel, l.ChatID, l.ChannelMessageID}] = memLink{l: l, expires: exp}
+	}
+	delete(q.items, seq)
+	return nil
+}
+
 func (q *memQueue) MarkAttempted(ctx context.Context, seq uint64) error {
 	m := q.m
 	if err := m.lock(ctx); err != nil {

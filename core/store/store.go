@@ -311,6 +311,9 @@ type Queue interface {
 	Pending(ctx context.Context, after uint64, limit int) ([]Item, error)
 	// Ack deletes items; unknown seqs are ignored, so Ack is idempotent.
 	Ack(ctx context.Context, seqs ...uint64) error
+	// AckLinked acks seq and stores links in one commit: what an item did
+	// and that it is done become durable together (one fsync, not two).
+	AckLinked(ctx context.Context, seq uint64, links ...MessageLink) error
 	// MarkAttempted durably increments a pending item's Attempts (see Item);
 	// ErrNotFound when seq is not pending.
 	MarkAttempted(ctx context.Context, seq uint64) error

@@ -421,38 +421,41 @@ func (s *Store) PutLinks(ctx context.Context, links ...store.MessageLink) error 
 		}
 	}
 	exp := s.now().Add(s.opts.LinkTTL)
-	err := s.write(ctx, func(tx *bolt.Tx) error {
-		lb, rb, eb := tx.Bucket(bLinks), tx.Bucket(bLinkSeq), tx.Bucket(bExpiry)
-		for _, l := range links {
-			key := linkKey(l.Channel, l.ChatID, l.ChannelMessageID)
-			if old := lb.Get(key); old != nil {
-				var rec linkRec
-				if err := decode(old, &rec); err != nil {
-					return err
-				}
-				// The platform message may have been relinked: drop the old reverse entry.
-				if err := rb.Delete(append(linkSeqPrefix(rec.ConversationID, rec.Sequence), key...)); err != nil {
-					return err
-				}
-			}
-			v, err := encode(linkRec{V: recordVersion, MessageLink: l, ExpiresAt: exp.UnixNano()})
-			if err != nil {
+	err := s.write(ctx, func(tx *bolt.Tx) error { return putLinksTx(tx, exp, links) })
+	if err != nil {
+		return fmt.Errorf("put message links: %w", err)
+	}
+	return nil
+}
+
+// putLinksTx stores links (and their reverse and expiry entries) in tx.
+func putLinksTx(tx *bolt.Tx, exp time.Time, links []store.MessageLink) error {
+	lb, rb, eb := tx.Bucket(bLinks), tx.Bucket(bLinkSeq), tx.Bucket(bExpiry)
+	for _, l := range links {
+		key := linkKey(l.Channel, l.ChatID, l.ChannelMessageID)
+		if old := lb.Get(key); old != nil {
+			var rec linkRec
+			if err := decode(old, &rec); err != nil {
 				return err
 			}
-			if err := lb.Put(key, v); err != nil {
-				return err
-			}
-			if err := rb.Put(append(linkSeqPrefix(l.ConversationID, l.Sequence), key...), []byte{}); err != nil {
-				return err
-			}
-			if err := eb.Put(expiryKey(exp, kindLink, key), []byte{}); err != nil {
+			// The platform message may have been relinked: drop the old reverse entry.
+			if err := rb.Delete(append(linkSeqPrefix(rec.ConversationID, rec.Sequence), key...)); err != nil {
 				return err
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("put message links: %w", err)
+		v, err := encode(linkRec{V: recordVersion, MessageLink: l, ExpiresAt: exp.UnixNano()})
+		if err != nil {
+			return err
+		}
+		if err := lb.Put(key, v); err != nil {
+			return err
+		}
+		if err := rb.Put(append(linkSeqPrefix(l.ConversationID, l.Sequence), key...), []byte{}); err != nil {
+			return err
+		}
+		if err := eb.Put(expiryKey(exp, kindLink, key), []byte{}); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -147,6 +147,33 @@ func (q *queue) Ack(ctx context.Context, seqs ...uint64) error {
 	return nil
 }
 
+func (q *queue) AckLinked(ctx context.Context, seq uint64, links ...store.MessageLink) error {
+	for _, l := range links {
+		if err := l.Validate(); err != nil {
+			return err
+		}
+	}
+	exp := q.s.now().Add(q.s.opts.LinkTTL)
+	err := q.s.write(ctx, func(tx *bolt.Tx) error {
+		if err := putLinksTx(tx, exp, links); err != nil {
+			return err
+		}
+		b := tx.Bucket(queueBucket(q.name))
+		k := u64(seq)
+		if b.Get(k) == nil {
+			return nil
+		}
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+		return addDepth(tx, q.name, -1)
+	})
+	if err != nil {
+		return fmt.Errorf("ack %s: %w", q.name, err)
+	}
+	return nil
+}
+
 func (q *queue) MarkAttempted(ctx context.Context, seq uint64) error {
 	var miss error
 	err := q.s.write(ctx, func(tx *bolt.Tx) error {

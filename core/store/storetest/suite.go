@@ -75,6 +75,7 @@ func Run(t *testing.T, open Opener) {
 			t.Run("Dedupe", func(t *testing.T) { testDedupe(t, open, q) })
 			t.Run("AllOrNothing", func(t *testing.T) { testAllOrNothing(t, open, q) })
 			t.Run("AckAndDepth", func(t *testing.T) { testAck(t, open, q) })
+			t.Run("AckLinked", func(t *testing.T) { testAckLinked(t, open, q) })
 			t.Run("Attempts", func(t *testing.T) { testAttempts(t, open, q) })
 			t.Run("ConcurrentPerKeyOrder", func(t *testing.T) { testConcurrentOrder(t, open, q) })
 			t.Run("Wait", func(t *testing.T) { testWait(t, open, q) })
@@ -548,6 +549,44 @@ func testAllOrNothing(t *testing.T, open Opener, qn store.QueueName) {
 	r := mustEnqueue(t, e.ctx, q, store.Message{Key: "k", DedupeKey: "d1"}, store.Message{Key: "k", DedupeKey: "d2"})
 	if r[0].Duplicate || r[1].Duplicate {
 		t.Fatalf("dedupe keys of a rejected batch were kept: %+v", r)
+	}
+}
+
+// AckLinked removes the item and stores its links together; links are
+// stored even for an item already acked (a repeat after a crash).
+func testAckLinked(t *testing.T, open Opener, qn store.QueueName) {
+	e := setup(t, open)
+	q := queueOf(e.s, qn)
+	res := mustEnqueue(t, e.ctx, q, store.Message{Key: "a", Payload: []byte("1")}, store.Message{Key: "a", Payload: []byte("2")})
+	link := store.MessageLink{Channel: "tg", ChatID: "42", ChannelMessageID: "m1", ConversationID: "c1", Sequence: 7}
+	if err := q.AckLinked(e.ctx, res[0].Seq, link); err != nil {
+		t.Fatalf("AckLinked: %v", err)
+	}
+	items, err := q.Pending(e.ctx, 0, 10)
+	if err != nil || len(items) != 1 || items[0].Seq != res[1].Seq {
+		t.Fatalf("Pending after AckLinked = %v, %v; want only the second item", items, err)
+	}
+	if n, err := q.Depth(e.ctx); err != nil || n != 1 {
+		t.Fatalf("Depth = %d, %v; want 1", n, err)
+	}
+	if got, err := e.s.LinkByChannelMessage(e.ctx, "tg", "42", "m1"); err != nil || got != link {
+		t.Fatalf("LinkByChannelMessage = %+v, %v", got, err)
+	}
+	if got, err := e.s.LinksBySequence(e.ctx, "c1", 7); err != nil || len(got) != 1 || got[0] != link {
+		t.Fatalf("LinksBySequence = %+v, %v", got, err)
+	}
+	again := store.MessageLink{Channel: "tg", ChatID: "42", ChannelMessageID: "m2", ConversationID: "c1", Sequence: 8}
+	if err := q.AckLinked(e.ctx, res[0].Seq, again); err != nil {
+		t.Fatalf("AckLinked of an acked item: %v", err)
+	}
+	if _, err := e.s.LinkByChannelMessage(e.ctx, "tg", "42", "m2"); err != nil {
+		t.Fatalf("links of a repeated AckLinked not stored: %v", err)
+	}
+	if err := q.AckLinked(e.ctx, res[1].Seq, store.MessageLink{Channel: "tg"}); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("AckLinked with an invalid link = %v; want ErrInvalid", err)
+	}
+	if n, _ := q.Depth(e.ctx); n != 1 {
+		t.Fatalf("an invalid AckLinked acked the item")
 	}
 }
 
