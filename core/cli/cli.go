@@ -27,6 +27,7 @@ Usage:
   leconnect manifest --config FILE   print the App Installation Manifest to register with LivePerson
   leconnect dlq list|replay|drop     inspect and retry messages that could not be delivered
   leconnect emulator [flags]         run the LiveEngage emulator (see leconnect emulator -h)
+  leconnect demo [--listen ADDR]     the whole system on this machine, shown in a browser
   leconnect adapter NAME             run a built-in adapter (the core starts these itself)
   leconnect version                  print the version
 `
@@ -38,6 +39,7 @@ var commands = map[string]command{
 	"validate": validateCommand,
 	"manifest": manifestCommand,
 	"emulator": emulatorCommand,
+	"demo":     demoCommand,
 	"adapter":  adapterCommand,
 	"dlq":      dlqCommand,
 	"version":  versionCommand,

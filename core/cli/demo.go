@@ -1,0 +1,34 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/leconnect/leconnect/demo"
+)
+
+// demoCommand runs `leconnect demo`: the emulators, the core and the demo
+// page on loopback, until Ctrl-C.
+func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:0", "address of the demo page (host:port; port 0 picks a free one)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected arguments %q", fs.Args())}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own executable for built-in adapters: %w", err)
+	}
+	return demo.Run(ctx, demo.Options{Listen: *listen, SelfExe: self, Stdout: stdout})
+}

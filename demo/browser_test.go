@@ -1,0 +1,133 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumBinaries are the names Debian, Ubuntu and Google give the browser.
+var chromiumBinaries = []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}
+
+// readmeScreenshot is the README's screenshot; the test rewrites it only when
+// LECONNECT_UPDATE_SCREENSHOT=1, so test runs leave the tree clean.
+const readmeScreenshot = "../docs/demo.png"
+
+// The Must-show of issue 7 in a real headless Chromium: type as a Telegram
+// user, see it in the agent workspace, answer as the agent, see the answer
+// on the phone, close the conversation (and answer the CSAT question);
+// then save the screenshot for the README.
+func TestBrowserConversation(t *testing.T) {
+	var browser string
+	for _, name := range chromiumBinaries {
+		if p, err := exec.LookPath(name); err == nil {
+			browser = p
+			break
+		}
+	}
+	if browser == "" {
+		t.Skipf("SKIP: no Chromium binary found on PATH (looked for %v); install it with `apt-get install -y chromium`", chromiumBinaries)
+	}
+	d := startDemo(t)
+
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(browser),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1440, 980),
+	)
+	defer cancelAlloc()
+	ctx, cancelCtx := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
+	defer cancelCtx()
+	// Bounds a broken run only; each wait below has its own bound too.
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+
+	start := time.Now()
+	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		t.Logf("%6.2fs %s", time.Since(start).Seconds(), what)
+	}
+	// waitJS waits until a JavaScript expression is truthy.
+	waitJS := func(what, expr string) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(30*time.Second), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+			dump, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("main").innerText`))
+			t.Fatalf("waiting for %s: %v\npage text:\n%s", what, err, dump)
+		}
+		t.Logf("%6.2fs %s", time.Since(start).Seconds(), what)
+	}
+	phone := `.phone[data-channel="telegram"]`
+	// clickJS clicks in the page: lists re-render on every live event, so a
+	// node found by a separate query may be gone by the time it is clicked.
+	clickJS := func(sel string) chromedp.Action[chromedp.Void] {
+		return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%s).click()`, strconv.Quote(sel)))
+	}
+	hasText := func(sel, text string) string {
+		return fmt.Sprintf(`[...document.querySelectorAll(%s)].some(e => e.textContent.includes(%s))`, strconv.Quote(sel), strconv.Quote(text))
+	}
+
+	step("open the page", chromedp.Navigate(d.url), chromedp.WaitVisible(phone+" .phone-input"))
+	step("type as the Telegram user",
+		chromedp.SendKeys(phone+" .phone-input", "Hi! My parcel has not arrived."),
+		chromedp.Click(phone+" .phone-send"))
+	waitJS("the user's bubble on the phone", hasText(phone+" .bubble.user", "Hi! My parcel has not arrived."))
+	waitJS("the conversation in the agent workspace", hasText("#conv-list .conv", "Ann Example"))
+	step("open it", clickJS(`#conv-list .conv`))
+	waitJS("the message in the agent workspace", hasText("#agent-messages .msg.CONSUMER", "Hi! My parcel has not arrived."))
+
+	step("reply as the agent, with quick replies",
+		chromedp.SendKeys("#agent-text", "Sorry about that, Ann. Shall I send a new one?"),
+		chromedp.SendKeys("#agent-qr", "Yes please, No thanks"),
+		chromedp.Click("#agent-send"))
+	waitJS("the reply on the phone", hasText(phone+" .bubble.business", "Sorry about that, Ann. Shall I send a new one?"))
+	waitJS("quick-reply buttons on the phone", hasText(phone+" .bubble.business button", "Yes please"))
+	step("tap a quick reply", clickJS(phone+` .bubble.business button`))
+	waitJS("the tapped answer in the agent workspace", hasText("#agent-messages .msg.CONSUMER", "Yes please"))
+
+	step("close the conversation", chromedp.Click("#agent-close"))
+	waitJS("the conversation closed in the workspace", `document.querySelector("#thread-head").dataset.state === "CLOSE"`)
+	waitJS("the closing message on the phone", hasText(phone+" .bubble.business", "This conversation has ended"))
+	waitJS("the CSAT question on the phone", hasText(phone+" .bubble.business", csatPrompt))
+	step("answer the CSAT question",
+		chromedp.SendKeys(phone+" .phone-input", "5"),
+		chromedp.Click(phone+" .phone-send"))
+	waitJS("CSAT shown in the workspace", hasText("#thread-head .badge", "CSAT 5/5"))
+
+	// Some traffic in the list and the metrics makes a livelier picture.
+	step("switch traffic on", chromedp.Click("#traffic"))
+	waitJS("traffic conversations in the list", `document.querySelectorAll("#conv-list .conv").length >= 4`)
+	waitJS("the core's metrics on the page", hasText("#metrics", "messages_in_total"))
+	step("switch traffic off", chromedp.Click("#traffic"))
+
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	screenshotPath := filepath.Join(t.TempDir(), "demo.png")
+	if os.Getenv("LECONNECT_UPDATE_SCREENSHOT") == "1" {
+		screenshotPath = readmeScreenshot
+	}
+	if err := os.WriteFile(screenshotPath, png, 0o644); err != nil {
+		t.Fatalf("save the screenshot: %v", err)
+	}
+	abs, _ := filepath.Abs(screenshotPath)
+	t.Logf("screenshot saved to %s (%d bytes)", abs, len(png))
+}
