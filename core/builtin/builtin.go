@@ -10,12 +10,14 @@ import (
 	"strings"
 
 	"github.com/leconnect/leconnect/plugins/sdk"
+	"github.com/leconnect/leconnect/plugins/slack"
 	"github.com/leconnect/leconnect/plugins/sms"
 	"github.com/leconnect/leconnect/plugins/telegram"
 )
 
 // adapters maps each built-in adapter's name to its constructor.
 var adapters = map[string]func() sdk.Adapter{
+	"slack":    func() sdk.Adapter { return slack.New() },
 	"sms":      func() sdk.Adapter { return sms.New() },
 	"telegram": func() sdk.Adapter { return telegram.New() },
 }
