@@ -21,6 +21,7 @@ const journalTTL = 7 * 24 * time.Hour
 // concurrent appends share one fsync.
 type journal struct {
 	path string
+	lock *os.File // held while open: one adapter process per journal
 
 	mu      sync.Mutex
 	entries map[string]journalEntry
@@ -36,13 +37,30 @@ type journalEntry struct {
 	At  time.Time `json:"t"`
 }
 
+// journalLockWait bounds how long a new adapter process waits for the one it
+// replaces to finish its last sends and release the journal.
+const journalLockWait = 2 * drainTimeout
+
 // openJournal loads dir/send-journal.jsonl, dropping entries older than the
-// TTL and a torn last line (from a crash mid-write), and rewrites it compacted.
+// TTL and a torn last line (from a crash mid-write), and rewrites it
+// compacted. It first takes the journal's lock: the process being replaced
+// (its core died) may still be journaling its last sends, and reading before
+// it is done would forget them.
 func openJournal(dir string, now time.Time) (*journal, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("send journal: %w", err)
 	}
-	j := &journal{path: filepath.Join(dir, "send-journal.jsonl"), entries: map[string]journalEntry{}}
+	lock, err := lockFile(filepath.Join(dir, "send-journal.lock"), journalLockWait)
+	if err != nil {
+		return nil, fmt.Errorf("send journal: %w", err)
+	}
+	j := &journal{path: filepath.Join(dir, "send-journal.jsonl"), entries: map[string]journalEntry{}, lock: lock}
+	ok := false
+	defer func() {
+		if !ok {
+			lock.Close()
+		}
+	}()
 	if f, err := os.Open(j.path); err == nil {
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 64<<10), 16<<20)
@@ -66,6 +84,7 @@ func openJournal(dir string, now time.Time) (*journal, error) {
 	if err := j.compact(); err != nil {
 		return nil, err
 	}
+	ok = true
 	return j, nil
 }
 
@@ -153,13 +172,25 @@ func (j *journal) flush() {
 	}
 }
 
+// close waits for pending writes, closes the file and releases the lock.
 func (j *journal) close() error {
-	j.mu.Lock()
+	for {
+		j.mu.Lock()
+		if !j.writing {
+			break
+		}
+		j.mu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
 	defer j.mu.Unlock()
 	if j.f == nil {
 		return nil
 	}
 	err := j.f.Close()
 	j.f = nil
+	if j.lock != nil {
+		err = errors.Join(err, j.lock.Close()) // closing releases the flock
+		j.lock = nil
+	}
 	return err
 }

@@ -60,3 +60,23 @@ func TestJournalSurvivesReopenAndTornLines(t *testing.T) {
 		t.Fatalf("appending after compaction: %v", err)
 	}
 }
+
+// A second process must wait for the journal until the first releases it.
+func TestJournalIsExclusive(t *testing.T) {
+	dir := t.TempDir()
+	j, err := openJournal(dir, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lockFile(filepath.Join(dir, "send-journal.lock"), 50*time.Millisecond); err == nil {
+		t.Fatal("the journal's lock was taken twice")
+	}
+	if err := j.close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := lockFile(filepath.Join(dir, "send-journal.lock"), 50*time.Millisecond)
+	if err != nil {
+		t.Fatalf("lock after close: %v", err)
+	}
+	l.Close()
+}

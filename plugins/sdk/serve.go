@@ -49,6 +49,10 @@ func Serve(a Adapter) {
 		fmt.Fprintf(os.Stderr, "leconnect adapter: %v\n", err)
 		os.Exit(1)
 	}
+	// Our stderr is a pipe to the core. When the core dies, a write to it
+	// would kill this process with SIGPIPE before in-flight sends reach the
+	// journal; ignored, the write fails and the drain goes on.
+	signal.Ignore(syscall.SIGPIPE)
 	p := &grpcPlugin{impl: a}
 	go exitWhenOrphaned(p, os.Getppid(), time.Second)
 	plugin.Serve(&plugin.ServeConfig{

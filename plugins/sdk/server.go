@@ -152,6 +152,7 @@ func (s *adapterServer) Send(ctx context.Context, req *pb.SendRequest) (*pb.Send
 		unlock := s.sending.lock(key)
 		defer unlock()
 		if ids, ok := j.lookup(key); ok {
+			s.logger.Debug("repeated send answered from the journal", "key", key)
 			return &pb.SendResponse{MessageIds: ids}, nil
 		}
 	}
@@ -190,6 +191,7 @@ func (s *adapterServer) drain(timeout time.Duration) {
 	s.mu.Lock()
 	if s.journal != nil {
 		_ = s.journal.close()
+		s.journal = nil
 	}
 	s.mu.Unlock()
 }
@@ -260,6 +262,7 @@ func (s *adapterServer) Health(ctx context.Context, _ *pb.HealthRequest) (*pb.He
 }
 
 func (s *adapterServer) Close(ctx context.Context, _ *pb.CloseRequest) (*pb.CloseResponse, error) {
+	s.drain(drainTimeout) // in-flight Sends finish and reach the journal, which is released
 	err := s.impl.Close(ctx)
 	s.mu.Lock()
 	s.stop()

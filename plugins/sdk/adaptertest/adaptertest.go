@@ -105,7 +105,11 @@ func Run(t *testing.T, newAdapter func() sdk.Adapter, opts Options) {
 		if err := c.Start(ctx, host, webhookURL, stateDir); err != nil {
 			t.Fatalf("Start: %v", err)
 		}
+		closed := false
 		t.Cleanup(func() {
+			if closed {
+				return
+			}
 			if err := c.Close(context.Background()); err != nil {
 				t.Errorf("Close: %v", err)
 			}
@@ -127,30 +131,6 @@ func Run(t *testing.T, newAdapter func() sdk.Adapter, opts Options) {
 			}
 			if fmt.Sprint(again.MessageIDs) != fmt.Sprint(res.MessageIDs) {
 				t.Fatalf("Send retried with the same idempotency key sent again: ids %v, then %v", res.MessageIDs, again.MessageIDs)
-			}
-		})
-		// The core repeats an unacknowledged Send after a crash: a restarted
-		// adapter with the same state dir must answer it without sending again.
-		t.Run("SendIsIdempotentAcrossRestarts", func(t *testing.T) {
-			msg := sdk.OutboundMessage{IdempotencyKey: "conformance-restart", To: opts.Address, Text: "sent once, whatever happens"}
-			first, err := c.Send(ctx, msg)
-			if err != nil {
-				t.Fatalf("Send: %v", err)
-			}
-			c2 := connect(t, newAdapter())
-			if fe, err := c2.Configure(ctx, "conformance", opts.Config); err != nil || len(fe) > 0 {
-				t.Fatalf("Configure = %v, %v", fe, err)
-			}
-			if err := c2.Start(ctx, &recordingHost{}, webhookURL, stateDir); err != nil {
-				t.Fatalf("Start: %v", err)
-			}
-			defer c2.Close(ctx)
-			again, err := c2.Send(ctx, msg)
-			if err != nil {
-				t.Fatalf("Send repeated after a restart: %v", err)
-			}
-			if fmt.Sprint(again.MessageIDs) != fmt.Sprint(first.MessageIDs) {
-				t.Fatalf("Send repeated after a restart sent again: ids %v, then %v", first.MessageIDs, again.MessageIDs)
 			}
 		})
 		if desc.Capabilities.QuickReplies {
@@ -244,6 +224,36 @@ func Run(t *testing.T, newAdapter func() sdk.Adapter, opts Options) {
 				}
 			})
 		}
+		// Last, as it closes the adapter. The core repeats an unacknowledged
+		// Send after a crash: a restarted adapter with the same state dir must
+		// answer it without sending again.
+		t.Run("SendIsIdempotentAcrossRestarts", func(t *testing.T) {
+			msg := sdk.OutboundMessage{IdempotencyKey: "conformance-restart", To: opts.Address, Text: "sent once, whatever happens"}
+			first, err := c.Send(ctx, msg)
+			if err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+			// The old process is closed first: only one holds the journal.
+			closed = true
+			if err := c.Close(ctx); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			c2 := connect(t, newAdapter())
+			if fe, err := c2.Configure(ctx, "conformance", opts.Config); err != nil || len(fe) > 0 {
+				t.Fatalf("Configure = %v, %v", fe, err)
+			}
+			if err := c2.Start(ctx, &recordingHost{}, webhookURL, stateDir); err != nil {
+				t.Fatalf("Start: %v", err)
+			}
+			defer c2.Close(ctx)
+			again, err := c2.Send(ctx, msg)
+			if err != nil {
+				t.Fatalf("Send repeated after a restart: %v", err)
+			}
+			if fmt.Sprint(again.MessageIDs) != fmt.Sprint(first.MessageIDs) {
+				t.Fatalf("Send repeated after a restart sent again: ids %v, then %v", first.MessageIDs, again.MessageIDs)
+			}
+		})
 	})
 }
 
