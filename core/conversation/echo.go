@@ -23,7 +23,19 @@ const (
 	// id, ConversationID = an open conversation of that consumer that no
 	// record owns (opened just before a crash).
 	adoptLinks = "\x00adopt"
+	// lastLinks: ConversationID = lastSequenceKey(conversation); Sequence =
+	// the last sequence the outbound side has handled in it.
+	lastLinks = "\x00last"
 )
+
+func lastSequenceKey(conversationID string) string { return lastLinks + "\x00" + conversationID }
+
+// lastSequenceMark records the last sequence handled in a conversation (one
+// link per conversation, overwritten by each ack).
+func lastSequenceMark(conversationID string, seq int) store.MessageLink {
+	return store.MessageLink{Channel: lastLinks, ChatID: "last", ChannelMessageID: conversationID,
+		ConversationID: lastSequenceKey(conversationID), Sequence: int64(seq)}
+}
 
 // recordEcho keeps LiveEngage's echo of a consumer event we published, so a
 // publish whose answer a crash or timeout swallowed is recognised instead

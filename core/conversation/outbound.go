@@ -79,9 +79,7 @@ func (e *Engine) pickOutbound(items []store.Item) (int, time.Duration) {
 	if bestSeq < 0 {
 		return 0, 0
 	}
-	e.seqMu.Lock()
-	last, known := e.lastSeq[items[best].Key]
-	e.seqMu.Unlock()
+	last, known := e.lastDelivered(items[best].Key)
 	// A gap after the last sequence delivered, or no knowledge of it (after a
 	// restart): give a late delivery the chance to fill the gap. Deliveries
 	// LiveEngage could not make while we were down come back only once we
@@ -101,6 +99,30 @@ func (e *Engine) pickOutbound(items []store.Item) (int, time.Duration) {
 // itemSequence reads a queued messaging event's sequence from its dedupe
 // key ("m" NUL conversation NUL sequence, see outboundMessages): pick runs
 // over every buffered item of a conversation, so it must not parse payloads.
+// lastDelivered is the last sequence handled in a conversation: from memory,
+// or after a restart from the highest sequence the store has linked in it.
+func (e *Engine) lastDelivered(conversationID string) (int, bool) {
+	e.seqMu.Lock()
+	last, known := e.lastSeq[conversationID]
+	e.seqMu.Unlock()
+	if known {
+		return last, true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	seq, found, err := e.opts.Store.LastLinkedSequence(ctx, lastSequenceKey(conversationID))
+	if err != nil || !found {
+		return 0, false
+	}
+	e.seqMu.Lock()
+	defer e.seqMu.Unlock()
+	if cur, ok := e.lastSeq[conversationID]; ok {
+		return cur, true
+	}
+	e.lastSeq[conversationID] = int(seq)
+	return int(seq), true
+}
+
 func itemSequence(it store.Item) (int, bool) {
 	if !strings.HasPrefix(it.DedupeKey, "m\x00") {
 		return 0, false
@@ -152,10 +174,14 @@ func (e *Engine) handleOutbound(ctx context.Context, item store.Item, _ int) res
 		r = d.messaging(ctx, n.Messaging[0])
 		if r.outcome == outcomeDone && p.Sequence != nil {
 			e.seqMu.Lock()
-			if last, ok := e.lastSeq[item.Key]; !ok || *p.Sequence > last {
-				e.lastSeq[item.Key] = *p.Sequence
+			last, ok := e.lastSeq[item.Key]
+			if !ok || *p.Sequence > last {
+				last = *p.Sequence
+				e.lastSeq[item.Key] = last
 			}
 			e.seqMu.Unlock()
+			// Remembered with the ack, for reordering after a restart.
+			r.links = append(r.links, lastSequenceMark(p.ConversationID, last))
 		}
 	case len(n.Conversations) == 1:
 		r = d.conversationChange(ctx, n.Conversations[0])
@@ -255,6 +281,7 @@ func (d *delivery) send(ctx context.Context, a Adapter, msg sdk.OutboundMessage,
 	if err != nil {
 		return adapterResult(err)
 	}
+	d.e.log.Debug("delivered", "channel", d.owner.Channel, "conversation_id", d.conversationID, "key", msg.IdempotencyKey, "message_ids", res.MessageIDs)
 	d.e.metrics.delivered(d.owner.Channel)
 	if seq < 0 || len(res.MessageIDs) == 0 {
 		return ok()
