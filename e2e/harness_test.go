@@ -69,10 +69,11 @@ type env struct {
 	cfgPath string
 	env     []string // extra environment for the core
 
-	mu   sync.Mutex
-	core *exec.Cmd
-	logs *lockedBuffer
-	done chan struct{}
+	mu      sync.Mutex
+	core    *exec.Cmd
+	exitErr error // how the last core exited; read after done is closed
+	logs    *lockedBuffer
+	done    chan struct{}
 }
 
 type envOptions struct {
@@ -180,7 +181,7 @@ delivery:
   retry_initial: 20ms
   retry_max: 500ms
   echo_wait: 10s
-  reorder_wait: 1s
+  reorder_wait: 3s
   drain_timeout: 3s
 log:
   level: debug
@@ -238,7 +239,7 @@ func (e *env) startCore() {
 		e.t.Fatal(err)
 	}
 	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
+	go func() { e.exitErr = cmd.Wait(); close(done) }()
 	e.mu.Lock()
 	e.core, e.done = cmd, done
 	e.mu.Unlock()
@@ -257,14 +258,14 @@ func (e *env) startCore() {
 	})
 }
 
-// stopCore signals the core and waits for it to exit.
-func (e *env) stopCore(sig syscall.Signal) {
+// stopCore signals the core, waits for it to exit and returns how it exited.
+func (e *env) stopCore(sig syscall.Signal) error {
 	e.mu.Lock()
 	cmd, done := e.core, e.done
 	e.core = nil
 	e.mu.Unlock()
 	if cmd == nil {
-		return
+		return nil
 	}
 	_ = cmd.Process.Signal(sig)
 	select {
@@ -274,6 +275,7 @@ func (e *env) stopCore(sig syscall.Signal) {
 		<-done
 		e.t.Errorf("the core did not exit within 30s of %v", sig)
 	}
+	return e.exitErr
 }
 
 // waitFor polls cond; the bound only keeps a broken test from hanging.

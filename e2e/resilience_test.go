@@ -106,7 +106,22 @@ func TestCrashSafety(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: -short skips the crash test")
 	}
-	const users, perUser = 50, 20
+	trafficThroughRestart(t, 50, 20, true, syscall.SIGKILL)
+}
+
+// SIGTERM in the middle of traffic: the core drains what is in flight,
+// exits cleanly, and after a restart everything arrives exactly once.
+func TestGracefulShutdownUnderTraffic(t *testing.T) {
+	e := trafficThroughRestart(t, 10, 10, false, syscall.SIGTERM)
+	if !strings.Contains(e.logs.String(), `"@message":"stopped"`) {
+		t.Fatal("the core did not report a clean stop")
+	}
+}
+
+// trafficThroughRestart runs users Telegram conversations of perUser
+// messages each way, stops the core with sig at about 40% and starts it
+// again, then checks that every message arrived exactly once and in order.
+func trafficThroughRestart(t *testing.T, users, perUser int, faults bool, sig syscall.Signal) *env {
 	e := newEnv(t, envOptions{Channel: "custom", TelegramChatRate: -1, ChannelYAML: `  - name: tg
     adapter: telegram
     restart: {initial_backoff: 50ms, max_backoff: 200ms}
@@ -118,15 +133,17 @@ func TestCrashSafety(t *testing.T) {
       per_chat_rate: 1000
       per_chat_burst: 1000
       global_rate: 10000`, EnvFunc: func(e *env) []string { return []string{"TELEGRAM_URL=" + e.tgURL} }})
-	err := e.le.SetFaults(liveengage.Faults{
-		Endpoints: map[string]liveengage.EndpointFaults{
-			liveengage.EndpointSend:         {Rate429: 0.03, Rate5xx: 0.03},
-			liveengage.EndpointConversation: {Rate429: 0.05, Rate5xx: 0.05},
-		},
-		Webhooks: liveengage.WebhookFaults{DuplicateRate: 0.05, ReorderRate: 0.05},
-	})
-	if err != nil {
-		t.Fatal(err)
+	if faults {
+		err := e.le.SetFaults(liveengage.Faults{
+			Endpoints: map[string]liveengage.EndpointFaults{
+				liveengage.EndpointSend:         {Rate429: 0.03, Rate5xx: 0.03},
+				liveengage.EndpointConversation: {Rate429: 0.05, Rate5xx: 0.05},
+			},
+			Webhooks: liveengage.WebhookFaults{DuplicateRate: 0.05, ReorderRate: 0.05},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	var progress atomic.Int64 // messages handed to either side
@@ -170,21 +187,25 @@ func TestCrashSafety(t *testing.T) {
 		}()
 	}
 
-	// Kill the core mid-stream, then start it again on the same store.
-	e.waitFor("traffic to be under way", func() bool { return progress.Load() >= users*perUser*2*2/5 })
-	e.stopCore(syscall.SIGKILL)
-	t.Logf("killed the core at %d of %d messages handed over", progress.Load(), users*perUser*2)
+	// Stop the core mid-stream, then start it again on the same store.
+	total := int64(users * perUser * 2)
+	e.waitFor("traffic to be under way", func() bool { return progress.Load() >= total*2/5 })
+	exit := e.stopCore(sig)
+	t.Logf("stopped the core with %v at %d of %d messages handed over (exit: %v)", sig, progress.Load(), total, exit)
+	if sig == syscall.SIGTERM && exit != nil {
+		t.Errorf("a graceful stop exited with %v", exit)
+	}
 	time.Sleep(200 * time.Millisecond)
 	e.startCore()
 	wg.Wait()
 
 	// Everything arrives, exactly once and in order.
-	want := func(u int, kind string) []string {
+	want := func(u int, kind string) string {
 		out := make([]string, perUser)
 		for i := range out {
 			out[i] = fmt.Sprintf("u%d %s%02d", u, kind, i)
 		}
-		return out
+		return strings.Join(out, ",")
 	}
 	var diff []string
 	settled := func() bool {
@@ -197,15 +218,15 @@ func TestCrashSafety(t *testing.T) {
 		}
 		for u := 0; u < users; u++ {
 			c := byFirst[fmt.Sprintf("u%d m00", u)]
-			if got, w := strings.Join(texts(c, "CONSUMER"), ","), strings.Join(want(u, "m"), ","); got != w {
+			if got := strings.Join(texts(c, "CONSUMER"), ","); got != want(u, "m") {
 				diff = append(diff, fmt.Sprintf("user %d in LiveEngage: %s", u, got))
 			}
 			var sent []string
 			for _, m := range e.tg.Sent(int64(1000 + u)) {
 				sent = append(sent, m.Text)
 			}
-			if got, w := strings.Join(sent, ","), strings.Join(want(u, "a"), ","); got != w {
-				diff = append(diff, fmt.Sprintf("user %d on Telegram: %s", u, got))
+			if got := strings.Join(sent, ","); got != want(u, "a") {
+				diff = append(diff, fmt.Sprintf("user %d (conversation %s) on Telegram: %s", u, c.ID, got))
 			}
 		}
 		return len(diff) == 0
@@ -213,13 +234,14 @@ func TestCrashSafety(t *testing.T) {
 	deadline := time.Now().Add(90 * time.Second)
 	for !settled() {
 		if time.Now().After(deadline) {
-			t.Fatalf("after the crash, %d conversations differ from what was sent:\n%s", len(diff), strings.Join(diff, "\n"))
+			t.Fatalf("after the restart, %d conversations differ from what was sent:\n%s", len(diff), strings.Join(diff, "\n"))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Logf("all %d messages arrived exactly once and in order; duplicates dropped: %v, echo timeouts: %v",
-		users*perUser*2, metric(e, `leconnect_events_duplicate_total{queue="outbound"}`)+metric(e, `leconnect_events_duplicate_total{queue="inbound"}`),
+	t.Logf("all %d messages arrived exactly once and in order; duplicates dropped: %v, echo timeouts: %v", total,
+		metric(e, `leconnect_events_duplicate_total{queue="outbound"}`)+metric(e, `leconnect_events_duplicate_total{queue="inbound"}`),
 		metric(e, "leconnect_echo_timeouts_total"))
+	return e
 }
 
 // conversationWith finds the conversation whose first consumer message is text.
