@@ -22,8 +22,9 @@ const readmeScreenshot = "../docs/demo.png"
 
 // The Must-show of issue 7 in a real headless Chromium: type as a Telegram
 // user, see it in the agent workspace, answer as the agent, see the answer
-// on the phone, close the conversation (and answer the CSAT question);
-// then save the screenshot for the README.
+// on the phone, close the conversation (and answer the CSAT question); then
+// a message from the Slack phone and one from the SMS phone, each seen in
+// the workspace and answered; then save the screenshot for the README.
 func TestBrowserConversation(t *testing.T) {
 	var browser string
 	for _, name := range chromiumBinaries {
@@ -48,7 +49,7 @@ func TestBrowserConversation(t *testing.T) {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1440, 980),
+		chromedp.WindowSize(1600, 980),
 	)
 	defer cancelAlloc()
 	ctx, cancelCtx := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
@@ -111,12 +112,40 @@ func TestBrowserConversation(t *testing.T) {
 		chromedp.Click(phone+" .phone-send"))
 	waitJS("CSAT shown in the workspace", hasText("#thread-head .badge", "CSAT 5/5"))
 
+	// Slack and SMS: a message from each phone reaches the workspace, and
+	// the agent's answer (with quick replies) reaches the phone, as Block
+	// Kit buttons on Slack and numbered options on SMS.
+	clickConv := func(text string) chromedp.Action[chromedp.Void] {
+		return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`[...document.querySelectorAll("#conv-list .conv")].find(e => e.textContent.includes(%s)).click()`, strconv.Quote(text)))
+	}
+	for _, tc := range []struct{ channel, text, answer, option string }{
+		{"slack", "Hello from Slack! Is the shop open on Sunday?", "Yes, 10 to 4. Anything else?", "No thanks"},
+		{"sms", "Hi, can I change my delivery address?", "Of course. Which one?", "Home"},
+	} {
+		ph := fmt.Sprintf(`.phone[data-channel=%q]`, tc.channel)
+		step("type on the "+tc.channel+" phone",
+			chromedp.SendKeys(ph+" .phone-input", tc.text),
+			chromedp.Click(ph+" .phone-send"))
+		waitJS("the "+tc.channel+" bubble on the phone", hasText(ph+" .bubble.user", tc.text))
+		waitJS("the "+tc.channel+" conversation in the agent workspace", hasText("#conv-list .conv", tc.text))
+		step("open it", clickConv(tc.text))
+		waitJS("the "+tc.channel+" message in the agent workspace", hasText("#agent-messages .msg.CONSUMER", tc.text))
+		step("answer the "+tc.channel+" consumer, with quick replies",
+			chromedp.SendKeys("#agent-text", tc.answer),
+			chromedp.SendKeys("#agent-qr", tc.option+", Other"),
+			chromedp.Click("#agent-send"))
+		waitJS("the answer on the "+tc.channel+" phone", hasText(ph+" .bubble.business", tc.answer))
+		waitJS("the options on the "+tc.channel+" phone", hasText(ph+" .bubble.business button", tc.option))
+	}
+
 	// Some traffic in the list and the metrics makes a livelier picture.
 	step("switch traffic on", chromedp.Click("#traffic"))
 	waitJS("traffic conversations in the list", `document.querySelectorAll("#conv-list .conv").length >= 4`)
 	waitJS("the core's metrics on the page", hasText("#metrics", "messages_in_total"))
 	step("switch traffic off", chromedp.Click("#traffic"))
 
+	// A fixed viewport: the window's own leaves the right edge off the picture.
+	step("set the screenshot's viewport", chromedp.EmulateViewport(1600, 880))
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)

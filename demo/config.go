@@ -18,6 +18,12 @@ const (
 	tgToken      = "7000001:DEMO-bot-token"
 	tgSecret     = "demo-webhook-secret"
 	csatPrompt   = "How did we do? Reply 1 to 5."
+
+	slackBotToken      = "xoxb-demo-bot-token"
+	slackAppToken      = "xapp-1-demo-app-token" // events mode does not use it; the emulator wants one
+	slackSigningSecret = "demo-slack-signing-secret"
+	twilioAccountSID   = "ACd3m00000000000000000000000000000"
+	twilioAuthToken    = "demo-twilio-auth-token"
 )
 
 // Environment variables carrying the secrets to the core, referenced from the
@@ -26,6 +32,10 @@ var secretEnv = map[string]string{
 	"LECONNECT_DEMO_LE_CLIENT_SECRET":    clientSecret,
 	"LECONNECT_DEMO_TELEGRAM_BOT_TOKEN":  tgToken,
 	"LECONNECT_DEMO_TELEGRAM_SECRET_TOK": tgSecret,
+	"LECONNECT_DEMO_SLACK_BOT_TOKEN":     slackBotToken,
+	"LECONNECT_DEMO_SLACK_SIGNING_SEC":   slackSigningSecret,
+	"LECONNECT_DEMO_TWILIO_ACCOUNT_SID":  twilioAccountSID,
+	"LECONNECT_DEMO_TWILIO_AUTH_TOKEN":   twilioAuthToken,
 }
 
 // envUsers counts running demos in this process (tests run several), so the
@@ -57,12 +67,15 @@ func setSecretEnv() (unset func(), err error) {
 }
 
 type configParams struct {
-	Listen, PublicURL, DomainAPI, Store, TelegramURL string
-	CSATPrompt                                       string
+	Listen, PublicURL, DomainAPI, Store string
+	TelegramURL, SlackURL, SMSURL       string
+	SMSNumber                           string
+	CSATPrompt                          string
 }
 
 // The core's config: short retry intervals so a hiccup heals within the
-// demo, the built-in Telegram adapter in webhook mode.
+// demo; the built-in Telegram adapter in webhook mode, Slack over the
+// Events API, SMS through Twilio.
 var configTemplate = template.Must(template.New("connector.yaml").Parse(`# Written by leconnect demo; removed when it stops.
 server:
   listen: "{{.Listen}}"
@@ -101,6 +114,28 @@ channels:
       api_base_url: "{{.TelegramURL}}"
       mode: webhook
       secret_token: "${LECONNECT_DEMO_TELEGRAM_SECRET_TOK}"
+  - name: slack
+    adapter: slack
+    conversation:
+      csat_prompt: "{{.CSATPrompt}}"
+    restart: {initial_backoff: 200ms, max_backoff: 2s}
+    config:
+      bot_token: "${LECONNECT_DEMO_SLACK_BOT_TOKEN}"
+      signing_secret: "${LECONNECT_DEMO_SLACK_SIGNING_SEC}"
+      mode: events
+      api_base_url: "{{.SlackURL}}/api"
+      rate_scale: 10
+  - name: sms
+    adapter: sms
+    conversation:
+      csat_prompt: "{{.CSATPrompt}}"
+    restart: {initial_backoff: 200ms, max_backoff: 2s}
+    config:
+      provider: twilio
+      account_sid: "${LECONNECT_DEMO_TWILIO_ACCOUNT_SID}"
+      auth_token: "${LECONNECT_DEMO_TWILIO_AUTH_TOKEN}"
+      from: "{{.SMSNumber}}"
+      api_base_url: "{{.SMSURL}}"
 `))
 
 func writeConfig(dir string, p configParams) (string, error) {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/leconnect/leconnect/core/daemon"
 	"github.com/leconnect/leconnect/emulator/liveengage"
+	slackemu "github.com/leconnect/leconnect/emulator/slack"
+	smsemu "github.com/leconnect/leconnect/emulator/sms"
 	tgemu "github.com/leconnect/leconnect/emulator/telegram"
 )
 
@@ -107,9 +109,40 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	stops = append(stops, func() { tg.Close(); stopTG() })
 
+	// Slack over the Events API: the emulator signs each event and POSTs it
+	// to the core's webhook for the channel. No post rate limit here: the
+	// adapter keeps to Slack's tiers itself.
+	sl, err := slackemu.New(slackemu.Options{BotToken: slackBotToken, AppToken: slackAppToken, SigningSecret: slackSigningSecret,
+		RequestURL: coreURL + "/channels/slack/webhook", TimeScale: 0.1, PostRate: -1})
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	slURL, stopSL, err := serve(sl.Handler())
+	if err != nil {
+		return fmt.Errorf("demo: slack emulator: %w", err)
+	}
+	sl.SetPublicURL(slURL)
+	stops = append(stops, func() { sl.Close(); stopSL() })
+
+	// SMS through Twilio: the number's "a message comes in" webhook is the
+	// core's, as set in Twilio's console.
+	sms, err := smsemu.New(smsemu.Options{AccountSID: twilioAccountSID, AuthToken: twilioAuthToken, TimeScale: 0.1})
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	smsURL, stopSMS, err := serve(sms.Handler())
+	if err != nil {
+		return fmt.Errorf("demo: sms emulator: %w", err)
+	}
+	sms.SetBaseURL(smsURL)
+	stops = append(stops, func() { sms.Close(); stopSMS() })
+	if err := sms.AddNumber(smsemu.Number{Provider: smsemu.Twilio, Number: demoSMSNumber, WebhookURL: coreURL + "/channels/sms/webhook"}); err != nil {
+		return fmt.Errorf("demo: sms number: %w", err)
+	}
+
 	cfgPath, err := writeConfig(dir, configParams{
 		Listen: fmt.Sprintf("127.0.0.1:%d", corePort), PublicURL: coreURL, DomainAPI: leURL,
-		Store: filepath.Join(dir, "leconnect.db"), TelegramURL: tgURL, CSATPrompt: csatPrompt,
+		Store: filepath.Join(dir, "leconnect.db"), TelegramURL: tgURL, SlackURL: slURL, SMSURL: smsURL, SMSNumber: demoSMSNumber, CSATPrompt: csatPrompt,
 	})
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
@@ -153,13 +186,13 @@ func Run(ctx context.Context, opts Options) (err error) {
 		coreErr = <-coreDone
 	})
 
-	phones := []Phone{newTelegramPhone(tg)}
+	phones := []Phone{newTelegramPhone(tg), newSlackPhone(sl), newSMSPhone(sms)}
 	for _, p := range phones {
 		if err := p.Start(); err != nil {
 			return fmt.Errorf("demo: %s phone: %w", p.Info().Channel, err)
 		}
 	}
-	tr := newTraffic(le, tg, opts.TrafficInterval)
+	tr := newTraffic(le, trafficChannels{tg: tg, sl: sl, sms: sms}, opts.TrafficInterval)
 	trafficCtx, stopTraffic := context.WithCancel(context.Background())
 	trafficDone := make(chan struct{})
 	go func() { defer close(trafficDone); tr.run(trafficCtx) }()

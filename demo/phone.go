@@ -50,7 +50,16 @@ type PhoneMessage struct {
 	From    string        `json:"from"` // "user" or "business"
 	Text    string        `json:"text"`
 	Buttons []PhoneButton `json:"buttons,omitempty"`
-	Time    int64         `json:"time"` // Unix ms
+	// Image is a picture the business sent, as a path relative to the
+	// phone's API (media/ID, served by the phone's Media); "" = none.
+	Image string `json:"image,omitempty"`
+	Time  int64  `json:"time"` // Unix ms
+}
+
+// MediaPhone is a Phone whose business messages can carry files the page
+// shows (PhoneMessage.Image).
+type MediaPhone interface {
+	Media(id string) (data []byte, contentType string, ok bool)
 }
 
 // PhoneButton is a button under a business message.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/leconnect/leconnect/emulator/liveengage"
+	smsemu "github.com/leconnect/leconnect/emulator/sms"
 	tgemu "github.com/leconnect/leconnect/emulator/telegram"
 )
 
@@ -30,9 +31,10 @@ type serverDeps struct {
 	coreURL string
 }
 
-// server is the page and its API. The agent workspace talks to the
-// LiveEngage emulator's own agent API (/emulator/api/, mounted as is), the
-// phones to /demo/api/phones/.
+// server is the page and its API. The agent workspace is the LiveEngage
+// emulator's own (its workspace.js and workspace.css under /emulator/,
+// talking to its agent API /emulator/api/, all mounted as is); the phones
+// talk to /demo/api/phones/.
 type server struct {
 	serverDeps
 	mux    *http.ServeMux
@@ -51,7 +53,7 @@ func newServer(d serverDeps) *server {
 	s.mux.HandleFunc("GET /demo/api/phones/{channel}/events", s.phoneEvents)
 	s.mux.HandleFunc("POST /demo/api/phones/{channel}/send", s.send)
 	s.mux.HandleFunc("POST /demo/api/phones/{channel}/press", s.press)
-	s.mux.HandleFunc("GET /demo/api/conversations", s.conversations)
+	s.mux.HandleFunc("GET /demo/api/phones/{channel}/media/{id}", s.media)
 	s.mux.HandleFunc("GET /demo/api/traffic", s.getTraffic)
 	s.mux.HandleFunc("POST /demo/api/traffic", s.setTraffic)
 	s.mux.HandleFunc("GET /demo/api/metrics", s.metrics)
@@ -122,7 +124,7 @@ func (s *server) phoneEvents(w http.ResponseWriter, r *http.Request) {
 		wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		err := p.WaitChange(wctx, t.Version)
 		cancel()
-		if ctx.Err() != nil || errors.Is(err, tgemu.ErrClosed) {
+		if ctx.Err() != nil || errors.Is(err, tgemu.ErrClosed) || errors.Is(err, smsemu.ErrClosed) {
 			return
 		}
 	}
@@ -167,34 +169,27 @@ func (s *server) press(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, p.Timeline())
 }
 
-// conversationsResp is the workspace's view: the newest conversations only,
-// so a demo left running with traffic does not ship thousands to the page.
-type conversationsResp struct {
-	Open          int                       `json:"open"`
-	Total         int                       `json:"total"`
-	Conversations []liveengage.Conversation `json:"conversations"`
-}
-
-// conversations lists the newest ?limit= conversations (default 60), newest
-// first, plus ?include= (the selected one) wherever it is.
-func (s *server) conversations(w http.ResponseWriter, r *http.Request) {
-	limit, err := strconv.Atoi(r.URL.Query().Get("limit"))
-	if err != nil || limit <= 0 {
-		limit = 60
+// media serves a picture the business sent to a phone (PhoneMessage.Image).
+func (s *server) media(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.phone(w, r)
+	if !ok {
+		return
 	}
-	include := r.URL.Query().Get("include")
-	all := s.le.Conversations()
-	out := conversationsResp{Total: len(all), Conversations: []liveengage.Conversation{}}
-	for i := len(all) - 1; i >= 0; i-- {
-		c := all[i]
-		if c.State == "OPEN" {
-			out.Open++
-		}
-		if len(out.Conversations) < limit || c.ID == include {
-			out.Conversations = append(out.Conversations, c)
-		}
+	mp, ok := p.(MediaPhone)
+	var data []byte
+	var ct string
+	if ok {
+		data, ct, ok = mp.Media(r.PathValue("id"))
 	}
-	writeJSON(w, http.StatusOK, out)
+	if !ok {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no media " + r.PathValue("id")})
+		return
+	}
+	if ct == "" {
+		ct = http.DetectContentType(data)
+	}
+	w.Header().Set("Content-Type", ct)
+	_, _ = w.Write(data)
 }
 
 type trafficResp struct {

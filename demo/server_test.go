@@ -1,6 +1,8 @@
 package demo
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"reflect"
 	"strings"
@@ -34,6 +36,53 @@ func TestSumMetrics(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("sumMetrics = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// fakePhone is a Phone with one picture, for the media route.
+type fakePhone struct {
+	Phone
+	channel string
+}
+
+func (p fakePhone) Info() PhoneInfo { return PhoneInfo{Channel: p.channel} }
+func (p fakePhone) Media(id string) ([]byte, string, bool) {
+	if id == "pic" {
+		return testPNG, "", true
+	}
+	return nil, "", false
+}
+
+// textPhone has no pictures at all.
+type textPhone struct{ Phone }
+
+func (textPhone) Info() PhoneInfo { return PhoneInfo{Channel: "text"} }
+
+func TestMediaRoute(t *testing.T) {
+	s := &server{serverDeps: serverDeps{phones: []Phone{fakePhone{channel: "sms"}, textPhone{}}}}
+	for _, tc := range []struct {
+		name, channel, id string
+		status            int
+		contentType       string
+	}{
+		{"picture", "sms", "pic", http.StatusOK, "image/png"},
+		{"unknown picture", "sms", "nope", http.StatusNotFound, "application/json"},
+		{"phone without media", "text", "pic", http.StatusNotFound, "application/json"},
+		{"unknown phone", "fax", "pic", http.StatusNotFound, "application/json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, "/demo/api/phones/"+tc.channel+"/media/"+tc.id, nil)
+			req.SetPathValue("channel", tc.channel)
+			req.SetPathValue("id", tc.id)
+			rec := httptest.NewRecorder()
+			s.media(rec, req)
+			if rec.Code != tc.status || rec.Header().Get("Content-Type") != tc.contentType {
+				t.Fatalf("status %d, Content-Type %q; want %d, %q", rec.Code, rec.Header().Get("Content-Type"), tc.status, tc.contentType)
+			}
+			if tc.status == http.StatusOK && rec.Body.String() != string(testPNG) {
+				t.Errorf("body is %d bytes, want the PNG", rec.Body.Len())
 			}
 		})
 	}

@@ -3,21 +3,24 @@ package demo
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/leconnect/leconnect/emulator/liveengage"
+	slackemu "github.com/leconnect/leconnect/emulator/slack"
+	smsemu "github.com/leconnect/leconnect/emulator/sms"
 	tgemu "github.com/leconnect/leconnect/emulator/telegram"
 )
 
-// traffic plays scripted consumers on Telegram and an agent answering them
-// in LiveEngage, one step per tick while switched on, so the live view and
-// the core's /metrics show load. Every step goes through the real path:
-// Telegram emulator → adapter → core → LiveEngage emulator and back.
+// traffic plays scripted consumers on Telegram, Slack and SMS and an agent
+// answering them in LiveEngage, one step per tick while switched on, so the
+// live view and the core's /metrics show load. Every step goes through the
+// real path: channel emulator → adapter → core → LiveEngage emulator and
+// back.
 type traffic struct {
 	le       *liveengage.Emulator
-	tg       *tgemu.Emulator
 	interval time.Duration
 
 	on    atomic.Bool
@@ -29,23 +32,59 @@ type traffic struct {
 	next    int
 }
 
-// trafficUsers is how many scripted consumers take turns.
-const trafficUsers = 8
+// trafficOpener starts every scripted conversation; the page can hide
+// conversations that begin with it.
+const trafficOpener = "Hi, where is my order #"
+
+// consumerLine is how a scripted consumer talks on its channel.
+type consumerLine interface {
+	// join makes the consumer known to the channel, once.
+	join() error
+	send(text string) error
+	// lastReceived is the text of the business's newest message.
+	lastReceived() string
+}
 
 // player is one scripted consumer and its conversation with the agent.
 type player struct {
-	user  tgemu.User
-	round int    // which order this round is about
-	step  int    // position in the script
-	conv  string // its LiveEngage conversation id, once found
-	waits int    // turns spent waiting for the conversation or the CSAT question
+	name   string
+	line   consumerLine
+	index  int
+	joined bool
+	round  int    // which order this round is about
+	step   int    // position in the script
+	conv   string // its LiveEngage conversation id, once found
+	waits  int    // turns spent waiting for the conversation or the CSAT question
 }
 
-func newTraffic(le *liveengage.Emulator, tg *tgemu.Emulator, interval time.Duration) *traffic {
-	t := &traffic{le: le, tg: tg, interval: interval, wake: make(chan struct{}, 1)}
-	names := []string{"Ben", "Chloé", "Dmitri", "Elif", "Farah", "Gustavo", "Hana", "Iker"}
-	for i := range trafficUsers {
-		t.players = append(t.players, &player{user: tgemu.User{ID: int64(200001 + i), FirstName: names[i%len(names)], LastName: "(traffic)"}})
+// trafficChannels are the emulators the scripted consumers use; nil ones
+// get no players.
+type trafficChannels struct {
+	tg  *tgemu.Emulator
+	sl  *slackemu.Emulator
+	sms *smsemu.Emulator
+}
+
+func newTraffic(le *liveengage.Emulator, ch trafficChannels, interval time.Duration) *traffic {
+	t := &traffic{le: le, interval: interval, wake: make(chan struct{}, 1)}
+	add := func(name string, line consumerLine) {
+		t.players = append(t.players, &player{name: name, line: line, index: len(t.players)})
+	}
+	if ch.tg != nil {
+		for i, name := range []string{"Ben", "Chloé", "Dmitri", "Elif"} {
+			add(name, &telegramLine{tg: ch.tg, user: tgemu.User{ID: int64(200001 + i), FirstName: name, LastName: "(traffic)"}})
+		}
+	}
+	if ch.sl != nil {
+		for i, name := range []string{"Farah", "Gustavo"} {
+			id := fmt.Sprintf("U0TRAFFIC%d", i+1)
+			add(name, &slackLine{sl: ch.sl, user: slackemu.User{ID: id, Name: name + " (traffic)", RealName: name + " (traffic)"}})
+		}
+	}
+	if ch.sms != nil {
+		for i, name := range []string{"Hana", "Iker"} {
+			add(name, &smsLine{sms: ch.sms, phone: fmt.Sprintf("+1415555300%d", i+1)})
+		}
 	}
 	return t
 }
@@ -86,20 +125,27 @@ func (t *traffic) run(ctx context.Context) {
 // retried on the player's next turn.
 func (t *traffic) step() {
 	t.mu.Lock()
+	if len(t.players) == 0 {
+		t.mu.Unlock()
+		return
+	}
 	p := t.players[t.next]
 	t.next = (t.next + 1) % len(t.players)
 	t.mu.Unlock()
-	if p.step == 0 && p.round == 0 {
-		if err := t.tg.AddUser(p.user); err != nil {
+	if !p.joined {
+		if err := p.line.join(); err != nil {
 			return
 		}
+		p.joined = true
 	}
-	order := 1000 + int(p.user.ID%1000)*100 + p.round
-	opener := fmt.Sprintf("Hi, where is my order #%d?", order)
+	// Order numbers tell players apart: #1xxx for the first, #2xxx for
+	// the second ...
+	order := 1000*(p.index+1) + p.round
+	opener := fmt.Sprintf("%s%d?", trafficOpener, order)
 	var err error
 	switch p.step {
 	case 0:
-		_, err = t.tg.SendText(p.user.ID, opener)
+		err = p.line.send(opener)
 	case 1:
 		p.conv = t.find(opener)
 		if p.conv == "" {
@@ -110,28 +156,27 @@ func (t *traffic) step() {
 			break
 		}
 		if err = t.le.AgentTyping(p.conv, "COMPOSING"); err == nil {
-			_, err = t.le.AgentSend(p.conv, fmt.Sprintf("Hello %s, let me check order #%d.", p.user.FirstName, order))
+			_, err = t.le.AgentSend(p.conv, fmt.Sprintf("Hello %s, let me check order #%d.", p.name, order))
 		}
 	case 2:
-		_, err = t.tg.SendText(p.user.ID, "Thank you!")
+		err = p.line.send("Thank you!")
 	case 3:
 		_, err = t.le.AgentSend(p.conv, "It ships tomorrow. Anything else?")
 	case 4:
-		_, err = t.tg.SendText(p.user.ID, "No, that's all.")
+		err = p.line.send("No, that's all.")
 	case 5:
 		err = t.le.AgentClose(p.conv, false)
 	case 6:
 		// The answer to the CSAT question the core asks after the close,
 		// once it has arrived: sent earlier, it would open a new
 		// conversation instead. After a few turns without it, move on.
-		sent := t.tg.Sent(p.user.ID)
-		if len(sent) == 0 || sent[len(sent)-1].Text != csatPrompt {
+		if p.line.lastReceived() != csatPrompt {
 			if p.waits++; p.waits < 5 {
 				return
 			}
 			break
 		}
-		_, err = t.tg.SendText(p.user.ID, fmt.Sprint(3+p.round%3))
+		err = p.line.send(fmt.Sprint(3 + p.round%3))
 	}
 	p.waits = 0
 	t.steps.Add(1)
@@ -165,4 +210,66 @@ func (t *traffic) find(text string) string {
 		}
 	}
 	return ""
+}
+
+type telegramLine struct {
+	tg   *tgemu.Emulator
+	user tgemu.User
+}
+
+func (l *telegramLine) join() error { return l.tg.AddUser(l.user) }
+func (l *telegramLine) send(text string) error {
+	_, err := l.tg.SendText(l.user.ID, text)
+	return err
+}
+func (l *telegramLine) lastReceived() string {
+	sent := l.tg.Sent(l.user.ID)
+	if len(sent) == 0 {
+		return ""
+	}
+	return sent[len(sent)-1].Text
+}
+
+type slackLine struct {
+	sl   *slackemu.Emulator
+	user slackemu.User
+}
+
+func (l *slackLine) join() error { return l.sl.AddUser(l.user) }
+func (l *slackLine) send(text string) error {
+	_, err := l.sl.PostMessage(slackemu.UserMessage{User: l.user.ID, Text: text})
+	return err
+}
+func (l *slackLine) lastReceived() string {
+	posted := l.sl.Posted(l.sl.DM(l.user.ID))
+	if len(posted) == 0 {
+		return ""
+	}
+	return posted[len(posted)-1].Text
+}
+
+type smsLine struct {
+	sms   *smsemu.Emulator
+	phone string
+}
+
+func (l *smsLine) join() error { return nil }
+func (l *smsLine) send(text string) error {
+	sent, err := l.sms.PhoneSend(l.phone, demoSMSNumber, text)
+	if err != nil {
+		return err
+	}
+	for _, d := range sent.Deliveries {
+		if d.StatusCode/100 != 2 {
+			return fmt.Errorf("sms webhook answered %d: %s", d.StatusCode, strings.TrimSpace(d.Body))
+		}
+	}
+	return nil
+}
+func (l *smsLine) lastReceived() string {
+	got := l.sms.Received(l.phone)
+	if len(got) == 0 {
+		return ""
+	}
+	return got[len(got)-1].Text
 }

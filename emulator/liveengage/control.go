@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -31,7 +32,7 @@ func (e *Emulator) controlRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET "+p+"webhooks", e.apiWebhooks)
 	m.HandleFunc("POST "+p+"reset", e.apiReset)
 	m.HandleFunc("GET "+p+"events", e.apiEvents)
-	m.HandleFunc("GET /emulator/", e.apiPage)
+	m.Handle("GET /emulator/", workspaceHandler())
 }
 
 func apiError(w http.ResponseWriter, err error) {
@@ -68,8 +69,37 @@ func decodeAPI(r *http.Request, v any) error {
 	return nil
 }
 
+// apiListConversations answers the array of issue 3, oldest first. With
+// ?limit=N only the newest N are listed (still oldest first), plus the one
+// named by ?include=ID wherever it is, so a page left open under load does
+// not fetch thousands; X-Total-Count and X-Open-Count then count them all.
 func (e *Emulator) apiListConversations(w http.ResponseWriter, r *http.Request) {
-	writeAPI(w, http.StatusOK, e.Conversations())
+	all := e.Conversations()
+	q := r.URL.Query()
+	if !q.Has("limit") {
+		writeAPI(w, http.StatusOK, all)
+		return
+	}
+	limit, err := strconv.Atoi(q.Get("limit"))
+	if err != nil || limit < 0 {
+		apiError(w, fmt.Errorf("limit %q: want a whole number >= 0: %w", q.Get("limit"), ErrInvalidInput))
+		return
+	}
+	include := q.Get("include")
+	open := 0
+	out := make([]Conversation, 0, min(limit+1, len(all)))
+	for i, c := range all {
+		if c.State == "OPEN" {
+			open++
+		}
+		if i >= len(all)-limit || (include != "" && c.ID == include) {
+			out = append(out, c)
+		}
+	}
+	w.Header().Set("X-Total-Count", strconv.Itoa(len(all)))
+	w.Header().Set("X-Open-Count", strconv.Itoa(open))
+	w.Header().Set("Access-Control-Expose-Headers", "X-Total-Count, X-Open-Count")
+	writeAPI(w, http.StatusOK, out)
 }
 
 func (e *Emulator) apiGetConversation(w http.ResponseWriter, r *http.Request) {

@@ -186,11 +186,6 @@ func TestControlAPI(t *testing.T) {
 			t.Errorf("reset: %d, %d conversations", r.status, len(h.emu.Conversations()))
 		}
 	})
-	t.Run("console page", func(t *testing.T) {
-		if r := h.do("GET", "/emulator/", nil, nil); r.status != 200 || !bytes.Contains(r.body, []byte("EventSource")) {
-			t.Errorf("status %d", r.status)
-		}
-	})
 }
 
 func TestSSE(t *testing.T) {
