@@ -2,17 +2,17 @@ package liveengage
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/leconnect/leconnect/emulator/internal/serve"
 )
 
 // listFlag collects a repeatable flag.
@@ -97,25 +97,7 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("emulator: listen on %s: %w", *listen, err)
 	}
-	srv := &http.Server{Handler: emu.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	_, _ = fmt.Fprintf(stdout, "LiveEngage emulator listening on http://%s (account %s)\n", ln.Addr(), *account)
 	log.Info("serving", "addr", ln.Addr().String(), "account", *account, "webhooks", opts.WebhookURL != "" || len(opts.Webhooks) > 0)
-	select {
-	case err := <-errc:
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return fmt.Errorf("emulator: serve: %w", err)
-	case <-ctx.Done():
-	}
-	// End SSE streams first: Shutdown waits for active connections.
-	emu.hub.close()
-	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil {
-		return fmt.Errorf("emulator: shutdown: %w", err)
-	}
-	return nil
+	return serve.Run(ctx, "emulator", ln, emu.Handler(), emu.hub.close /* ends SSE streams */)
 }

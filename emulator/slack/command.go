@@ -2,16 +2,16 @@ package slack
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/leconnect/leconnect/emulator/internal/serve"
 )
 
 // RunCommand serves the emulator standalone (for the demo, or a future
@@ -60,24 +60,6 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("slack emulator: listen on %s: %w", *listen, err)
 	}
 	e.SetPublicURL("http://" + ln.Addr().String())
-	srv := &http.Server{Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	_, _ = fmt.Fprintf(stdout, "Slack emulator listening on http://%s (control API /fake/slack/api/)\n", ln.Addr())
-	select {
-	case err := <-errc:
-		e.Close()
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return fmt.Errorf("slack emulator: serve: %w", err)
-	case <-ctx.Done():
-	}
-	e.Close() // closes WebSockets, so Shutdown does not wait for them
-	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil {
-		return fmt.Errorf("slack emulator: shutdown: %w", err)
-	}
-	return nil
+	return serve.Run(ctx, "slack emulator", ln, e.Handler(), e.Close /* closes WebSockets */)
 }

@@ -2,16 +2,15 @@ package sms
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/leconnect/leconnect/emulator/internal/serve"
 )
 
 // numberFlag collects repeatable -number provider:+E164:webhookURL flags.
@@ -70,24 +69,6 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("sms emulator: listen on %s: %w", *listen, err)
 	}
 	e.SetBaseURL("http://" + ln.Addr().String())
-	srv := &http.Server{Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	_, _ = fmt.Fprintf(stdout, "SMS emulator (Twilio, Vonage) listening on http://%s (control API %s)\n", ln.Addr(), controlPrefix)
-	select {
-	case err := <-errc:
-		e.Close()
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return fmt.Errorf("sms emulator: serve: %w", err)
-	case <-ctx.Done():
-	}
-	e.Close()
-	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil {
-		return fmt.Errorf("sms emulator: shutdown: %w", err)
-	}
-	return nil
+	return serve.Run(ctx, "sms emulator", ln, e.Handler(), e.Close)
 }

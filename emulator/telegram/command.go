@@ -2,17 +2,17 @@ package telegram
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/leconnect/leconnect/emulator/internal/serve"
 )
 
 // userFlag collects repeatable -user ID[:FirstName[:username]] flags.
@@ -78,24 +78,6 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		e.Close()
 		return fmt.Errorf("telegram emulator: listen on %s: %w", *listen, err)
 	}
-	srv := &http.Server{Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	_, _ = fmt.Fprintf(stdout, "Telegram emulator listening on http://%s (control API /fake/telegram/api/)\n", ln.Addr())
-	select {
-	case err := <-errc:
-		e.Close()
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return fmt.Errorf("telegram emulator: serve: %w", err)
-	case <-ctx.Done():
-	}
-	e.Close() // ends long polls, so Shutdown does not wait for them
-	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil {
-		return fmt.Errorf("telegram emulator: shutdown: %w", err)
-	}
-	return nil
+	return serve.Run(ctx, "telegram emulator", ln, e.Handler(), e.Close /* ends long polls */)
 }
