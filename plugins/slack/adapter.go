@@ -33,8 +33,8 @@ type Adapter struct {
 	unhealth error    // why the adapter cannot work right now
 	closed   bool
 
-	sends *ledger    // idempotency keys of messages already sent
-	seen  *recentSet // events delivered recently (retries, app_mention + message pairs)
+	sends *sdk.PartLedger // idempotency keys of messages already sent
+	seen  *recentSet      // events delivered recently (retries, app_mention + message pairs)
 	wg    sync.WaitGroup
 }
 
@@ -50,7 +50,7 @@ func New() *Adapter {
 	return &Adapter{
 		httpClient: &http.Client{},
 		log:        hclog.NewNullLogger(),
-		sends:      newLedger(10000),
+		sends:      sdk.NewPartLedger(10000),
 		seen:       newRecentSet(4096),
 	}
 }

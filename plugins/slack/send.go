@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -53,16 +52,17 @@ func (a *Adapter) Send(ctx context.Context, msg sdk.OutboundMessage) (sdk.SendRe
 	if err != nil {
 		return sdk.SendResult{}, sdk.Permanent(err)
 	}
-	entry := a.sends.acquire(msg.IdempotencyKey)
-	defer entry.release()
-	for i := len(entry.ids); i < len(parts); i++ {
+	ids, err := a.sends.Send(msg.IdempotencyKey, len(parts), func(i int) (string, error) {
 		id, err := a.sendPart(ctx, api, msg.To, parts[i])
 		if err != nil {
-			return sdk.SendResult{}, classify(err)
+			return "", classify(err)
 		}
-		entry.ids = append(entry.ids, id)
+		return id, nil
+	})
+	if err != nil {
+		return sdk.SendResult{}, err
 	}
-	return sdk.SendResult{MessageIDs: append([]string(nil), entry.ids...)}, nil
+	return sdk.SendResult{MessageIDs: ids}, nil
 }
 
 func plan(msg sdk.OutboundMessage) ([]part, error) {
@@ -243,44 +243,3 @@ func splitText(s string, limit int) []string {
 	}
 	return out
 }
-
-// ledger remembers, per idempotency key, the ids of the parts already
-// sent, for the last max keys.
-type ledger struct {
-	mu      sync.Mutex
-	max     int
-	entries map[string]*ledgerEntry
-	order   []string
-}
-
-type ledgerEntry struct {
-	lock sync.Mutex // held by the Send working on the key
-	ids  []string
-}
-
-func newLedger(max int) *ledger { return &ledger{max: max, entries: map[string]*ledgerEntry{}} }
-
-// acquire returns the key's entry, locked; an empty key gets a fresh one.
-func (l *ledger) acquire(key string) *ledgerEntry {
-	if key == "" {
-		e := &ledgerEntry{}
-		e.lock.Lock()
-		return e
-	}
-	l.mu.Lock()
-	e, ok := l.entries[key]
-	if !ok {
-		e = &ledgerEntry{}
-		l.entries[key] = e
-		l.order = append(l.order, key)
-		if len(l.order) > l.max {
-			delete(l.entries, l.order[0])
-			l.order = l.order[1:]
-		}
-	}
-	l.mu.Unlock()
-	e.lock.Lock()
-	return e
-}
-
-func (e *ledgerEntry) release() { e.lock.Unlock() }

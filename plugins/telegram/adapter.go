@@ -34,8 +34,8 @@ type Adapter struct {
 	unhealth error                  // why the adapter cannot work right now
 	closed   bool                   // Close was called: start no more goroutines
 
-	sends   *ledger      // idempotency keys of messages already sent
-	choices *choiceStore // long choice ids behind callback_data tokens
+	sends   *sdk.PartLedger // idempotency keys of messages already sent
+	choices *choiceStore    // long choice ids behind callback_data tokens
 	wg      sync.WaitGroup
 }
 
@@ -47,7 +47,7 @@ func New() *Adapter {
 		httpClient: &http.Client{},
 		log:        hclog.NewNullLogger(),
 		typing:     map[string]*typingLoop{},
-		sends:      newLedger(10000),
+		sends:      sdk.NewPartLedger(10000),
 		choices:    newChoiceStore(10000),
 	}
 }

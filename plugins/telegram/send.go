@@ -55,23 +55,24 @@ func (a *Adapter) Send(ctx context.Context, msg sdk.OutboundMessage) (sdk.SendRe
 	a.stopTyping(msg.To) // Telegram clears "typing…" when the message arrives
 
 	lim := a.rateLimiter()
-	entry := a.sends.acquire(msg.IdempotencyKey)
-	defer entry.release()
-	for i := len(entry.ids); i < len(parts); i++ {
+	ids, err := a.sends.Send(msg.IdempotencyKey, len(parts), func(i int) (string, error) {
 		if err := lim.wait(ctx, msg.To.ChatID, cfg.requestTimeout); err != nil {
-			return sdk.SendResult{}, fmt.Errorf("telegram: wait for rate limit: %w", err)
+			return "", fmt.Errorf("telegram: wait for rate limit: %w", err)
 		}
 		id, err := a.sendPart(ctx, api, msg.To, parts[i])
 		if err != nil {
 			if isBlocked(err) {
 				a.blocked(ctx, cfg, host, msg, err)
-				return sdk.SendResult{}, sdk.Permanent(fmt.Errorf("telegram: the user blocked the bot or deleted their account; nothing more can be sent to chat %s: %w", msg.To.ChatID, err))
+				return "", sdk.Permanent(fmt.Errorf("telegram: the user blocked the bot or deleted their account; nothing more can be sent to chat %s: %w", msg.To.ChatID, err))
 			}
-			return sdk.SendResult{}, classify(err)
+			return "", classify(err)
 		}
-		entry.ids = append(entry.ids, id)
+		return id, nil
+	})
+	if err != nil {
+		return sdk.SendResult{}, err
 	}
-	return sdk.SendResult{MessageIDs: append([]string(nil), entry.ids...)}, nil
+	return sdk.SendResult{MessageIDs: ids}, nil
 }
 
 // blocked tells the core the conversation is over: LiveEngage should close
@@ -260,50 +261,6 @@ func splitText(s string, limit int) []string {
 func lastSpace(s string) int {
 	return strings.LastIndexFunc(s, func(r rune) bool { return r == ' ' || r == '\t' })
 }
-
-// ledger remembers, per idempotency key, the ids of the parts already
-// sent. Entries are kept for the last max keys; the process is the limit of
-// the memory (the core's dedupe covers restarts).
-type ledger struct {
-	mu      sync.Mutex
-	max     int
-	entries map[string]*ledgerEntry
-	order   []string
-}
-
-type ledgerEntry struct {
-	lock sync.Mutex // held by the Send working on the key
-	ids  []string
-}
-
-func newLedger(max int) *ledger { return &ledger{max: max, entries: map[string]*ledgerEntry{}} }
-
-// acquire returns the key's entry, locked: a concurrent Send with the same
-// key waits, then finds the ids the first one sent. An empty key gets a
-// fresh, unrecorded entry.
-func (l *ledger) acquire(key string) *ledgerEntry {
-	if key == "" {
-		e := &ledgerEntry{}
-		e.lock.Lock()
-		return e
-	}
-	l.mu.Lock()
-	e, ok := l.entries[key]
-	if !ok {
-		e = &ledgerEntry{}
-		l.entries[key] = e
-		l.order = append(l.order, key)
-		if len(l.order) > l.max {
-			delete(l.entries, l.order[0])
-			l.order = l.order[1:]
-		}
-	}
-	l.mu.Unlock()
-	e.lock.Lock()
-	return e
-}
-
-func (e *ledgerEntry) release() { e.lock.Unlock() }
 
 // choiceStore maps callback_data back to choices whose ids do not fit
 // Telegram's 64-byte callback_data: those travel as "h:" plus a hash.
