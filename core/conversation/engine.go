@@ -148,8 +148,14 @@ func (e *Engine) Run(ctx context.Context) error {
 		t.Stop()
 	}()
 	back := backoff{Initial: e.opts.RetryInitial, Max: e.opts.RetryMax}
+	observeIn := e.metrics.observe(store.Inbound)
 	in := &dispatcher{queue: e.opts.Store.Inbound(), handle: e.handleInbound, workers: e.opts.Workers, backoff: back,
-		log: e.log.Named("inbound"), onOutcome: e.metrics.observe(store.Inbound)}
+		log: e.log.Named("inbound"), onOutcome: func(it store.Item, r result, took time.Duration) {
+			if r.outcome != outcomeRetry {
+				e.setUncertain(it.Seq, false) // finished one way or the other
+			}
+			observeIn(it, r, took)
+		}}
 	out := &dispatcher{queue: e.opts.Store.Outbound(), handle: e.handleOutbound, workers: e.opts.Workers, backoff: back,
 		log: e.log.Named("outbound"), pick: e.pickOutbound, onOutcome: e.metrics.observe(store.Outbound)}
 	var wg sync.WaitGroup
