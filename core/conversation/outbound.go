@@ -309,6 +309,10 @@ func adapterResult(err error) result {
 	return retryLater(err)
 }
 
+// attrAgentClosed marks (in the consumer's record) the conversation the
+// agent closed, so its closing messages are sent once it is no longer open.
+const attrAgentClosed = "agent_closed"
+
 // conversationChange handles the agent closing the conversation: the
 // configured closing message, then the CSAT prompt.
 func (d *delivery) conversationChange(ctx context.Context, c liveperson.ConversationChange) result {
@@ -318,8 +322,34 @@ func (d *delivery) conversationChange(ctx context.Context, c liveperson.Conversa
 		d.e.seqMu.Unlock()
 	}
 	conv := d.consumer.Conversation
-	if !c.Details.Closed() || conv.ID != d.conversationID || conv.State != store.StateOpen {
-		return ok() // not a close of the open conversation (or the consumer closed it)
+	if !c.Details.Closed() || conv.ID != d.conversationID {
+		return ok()
+	}
+	// The record moves on first, so the consumer's answer to the CSAT prompt
+	// can never arrive before the engine knows it is one; a retry after a
+	// failed send finds the conversation marked as closed by the agent and
+	// sends again (the adapter's journal drops what already went out).
+	if conv.State == store.StateOpen {
+		next := store.StateClosed
+		if d.settings.CSATPrompt != "" {
+			next = store.StateCSATPending
+		}
+		_, err := store.UpdateConsumer(ctx, d.e.opts.Store, d.owner, func(c *store.Consumer) error {
+			if c.Conversation.ID == d.conversationID && c.Conversation.State == store.StateOpen {
+				c.Conversation.State = next
+				c.Conversation.ClosedAt = time.Now()
+				if c.Attrs == nil {
+					c.Attrs = map[string]string{}
+				}
+				c.Attrs[attrAgentClosed] = d.conversationID
+			}
+			return nil
+		})
+		if err != nil {
+			return retryLater(err)
+		}
+	} else if d.consumer.Attrs[attrAgentClosed] != d.conversationID {
+		return ok() // closed by the consumer (end keyword, STOP): nothing to say
 	}
 	a, err := d.adapter()
 	if err != nil {
@@ -330,22 +360,10 @@ func (d *delivery) conversationChange(ctx context.Context, c liveperson.Conversa
 			return r
 		}
 	}
-	next := store.StateClosed
 	if d.settings.CSATPrompt != "" {
 		if r := d.send(ctx, a, sdk.OutboundMessage{Text: d.settings.CSATPrompt}, -1, ":csat"); r.outcome != outcomeDone {
 			return r
 		}
-		next = store.StateCSATPending
-	}
-	_, err = store.UpdateConsumer(ctx, d.e.opts.Store, d.owner, func(c *store.Consumer) error {
-		if c.Conversation.ID == d.conversationID && c.Conversation.State == store.StateOpen {
-			c.Conversation.State = next
-			c.Conversation.ClosedAt = time.Now()
-		}
-		return nil
-	})
-	if err != nil {
-		return retryLater(err)
 	}
 	d.e.log.Info("conversation closed by the agent", "channel", d.owner.Channel, "conversation_id", d.conversationID)
 	return ok()

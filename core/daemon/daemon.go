@@ -117,17 +117,20 @@ func Run(ctx context.Context, opts Options) error {
 		return errors.Join(err, shutdown())
 	}
 	d.engine = engine
-	engineCtx, stopEngine := context.WithCancel(context.Background())
-	engineDone := make(chan error, 1)
-	go func() { engineDone <- engine.Run(engineCtx) }()
-	stops = append(stops, func(context.Context) error { stopEngine(); return <-engineDone })
 
+	// Adapters start before the engine's workers and stop after them, so
+	// that no send is cut short by its adapter closing. (Accept, which the
+	// adapters call, works before Run.)
 	for _, ch := range cfg.Channels {
 		if err := d.launch(ctx, cfg, ch); err != nil {
 			return errors.Join(err, shutdown())
 		}
 	}
 	stops = append(stops, d.channels.stopAll)
+	engineCtx, stopEngine := context.WithCancel(context.Background())
+	engineDone := make(chan error, 1)
+	go func() { engineDone <- engine.Run(engineCtx) }()
+	stops = append(stops, func(context.Context) error { stopEngine(); return <-engineDone })
 
 	srv := server.New(server.Options{
 		Listen:       cfg.Server.Listen,
