@@ -63,6 +63,10 @@ type dispatcher struct {
 	// onOutcome observes every verdict (metrics).
 	onOutcome func(item store.Item, r result, took time.Duration)
 
+	// stopping is closed when the dispatcher stops reading: workers finish
+	// the attempt in progress but start no retry.
+	stopping <-chan struct{}
+
 	mu       sync.Mutex
 	keys     map[string][]store.Item // buffered items per key; present while a worker runs for the key
 	buffered int
@@ -92,6 +96,7 @@ func (d *dispatcher) run(ctx, work context.Context) error {
 		d.maxBuffered = 10000
 	}
 	d.keys = map[string][]store.Item{}
+	d.stopping = ctx.Done()
 	d.changed = make(chan struct{})
 	d.sem = make(chan struct{}, d.workers)
 	defer d.wg.Wait()
@@ -155,9 +160,18 @@ func (d *dispatcher) worker(ctx context.Context, key string) {
 	case <-ctx.Done():
 		d.finishKey(key)
 		return
+	case <-d.stopping:
+		d.finishKey(key)
+		return
 	}
 	defer func() { <-d.sem }()
 	for {
+		select {
+		case <-d.stopping: // finish the item in hand, start no other
+			d.finishKey(key)
+			return
+		default:
+		}
 		d.mu.Lock()
 		items := d.keys[key]
 		if len(items) == 0 {
@@ -174,13 +188,17 @@ func (d *dispatcher) worker(ctx context.Context, key string) {
 		if wait > 0 {
 			// Wait for the missing item, waking when anything changes.
 			t := time.NewTimer(wait)
+			stopped := false
 			select {
 			case <-t.C:
 			case <-changed:
 			case <-ctx.Done():
+				stopped = true
+			case <-d.stopping:
+				stopped = true
 			}
 			t.Stop()
-			if ctx.Err() != nil {
+			if stopped {
 				d.finishKey(key)
 				return
 			}
@@ -248,6 +266,11 @@ func (d *dispatcher) process(ctx context.Context, it store.Item) bool {
 				return false
 			}
 			return true
+		}
+		select {
+		case <-d.stopping:
+			return false // shutting down: the item stays queued for the next start
+		default:
 		}
 		wait := r.wait
 		if wait <= 0 {
