@@ -90,6 +90,14 @@ func (s *appTokenSource) token(ctx context.Context) (string, error) {
 // renew starts (or joins) the one AppJWT fetch.
 func (s *appTokenSource) renew() *flight[appToken] {
 	return s.fl.do("", func() (appToken, error) {
+		// A caller that read the cache just before the previous fetch
+		// stored its token gets here after it: use that token.
+		s.mu.Lock()
+		cur := s.cur
+		s.mu.Unlock()
+		if cur.value != "" && s.c.now().Before(cur.renewAt) {
+			return cur, nil
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.c.cfg.FetchTimeout)
 		defer cancel()
 		t, err := s.c.fetchAppJWT(ctx)

@@ -59,6 +59,15 @@ func (r *resolver) invalidate() {
 }
 
 func (r *resolver) refresh() (map[string]string, error) {
+	// A caller that read the cache just before the previous refresh stored
+	// its result gets here after it: use that result.
+	r.mu.Lock()
+	if r.hosts != nil && !r.stale && r.c.now().Sub(r.fetchedAt) < r.c.cfg.DomainTTL {
+		hosts := r.hosts
+		r.mu.Unlock()
+		return hosts, nil
+	}
+	r.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), r.c.cfg.FetchTimeout)
 	defer cancel()
 	hosts, err := r.c.resolveAll(ctx)
