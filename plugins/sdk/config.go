@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Config is a channel's own config block, as the core read it from its YAML
@@ -155,6 +156,20 @@ func (fe *FieldErrors) Merge(err error) {
 		return
 	}
 	fe.Add("", "%v", err)
+}
+
+// Duration parses an optional duration key: "" gives def; a value that is
+// not a duration between lo and hi is recorded as a problem and gives def.
+func (fe *FieldErrors) Duration(field, value string, def, lo, hi time.Duration) time.Duration {
+	if value == "" {
+		return def
+	}
+	d, err := time.ParseDuration(value)
+	if err != nil || d < lo || d > hi {
+		fe.Add(field, "must be a duration between %s and %s such as %q, got %q", lo, hi, def.String(), value)
+		return def
+	}
+	return d
 }
 
 // Err returns nil when there are no problems, else fe itself.

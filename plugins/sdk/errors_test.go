@@ -133,3 +133,18 @@ func TestEventValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestFieldErrorsDuration(t *testing.T) {
+	var fe FieldErrors
+	def, lo, hi := 4*time.Second, time.Second, time.Minute
+	for _, tt := range []struct {
+		in   string
+		want time.Duration
+		bad  bool
+	}{{"", def, false}, {"2s", 2 * time.Second, false}, {"soon", def, true}, {"500ms", def, true}, {"2h", def, true}} {
+		before := len(fe)
+		if got := fe.Duration("k", tt.in, def, lo, hi); got != tt.want || (len(fe) > before) != tt.bad {
+			t.Errorf("Duration(%q) = %v with %d new problems; want %v, problem %v", tt.in, got, len(fe)-before, tt.want, tt.bad)
+		}
+	}
+}

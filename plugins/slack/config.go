@@ -123,20 +123,8 @@ func parseConfig(c sdk.Config) (settings, error) {
 		}
 		s.rateScale = cfg.RateScale
 	}
-	s.requestTimeout = parseDuration(&fe, "request_timeout", cfg.RequestTimeout, s.requestTimeout, 100*time.Millisecond, 10*time.Minute)
-	s.ackBudget = parseDuration(&fe, "ack_budget", cfg.AckBudget, s.ackBudget, 10*time.Millisecond, 3*time.Second)
-	s.reconnectBackoff = parseDuration(&fe, "reconnect_backoff", cfg.ReconnectBackoff, s.reconnectBackoff, time.Millisecond, time.Minute)
+	s.requestTimeout = fe.Duration("request_timeout", cfg.RequestTimeout, s.requestTimeout, 100*time.Millisecond, 10*time.Minute)
+	s.ackBudget = fe.Duration("ack_budget", cfg.AckBudget, s.ackBudget, 10*time.Millisecond, 3*time.Second)
+	s.reconnectBackoff = fe.Duration("reconnect_backoff", cfg.ReconnectBackoff, s.reconnectBackoff, time.Millisecond, time.Minute)
 	return s, fe.Err()
-}
-
-func parseDuration(fe *sdk.FieldErrors, field, v string, def, lo, hi time.Duration) time.Duration {
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < lo || d > hi {
-		fe.Add(field, "must be a duration between %s and %s such as %q, got %q", lo, hi, def.String(), v)
-		return def
-	}
-	return d
 }

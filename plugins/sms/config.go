@@ -172,24 +172,12 @@ func parseConfig(c sdk.Config) (settings, error) {
 		}
 		s.maxText = cfg.MaxTextLength
 	}
-	s.mediaTTL = parseDuration(&fe, "media_url_ttl", cfg.MediaURLTTL, s.mediaTTL, time.Minute, 7*24*time.Hour)
-	s.requestTimeout = parseDuration(&fe, "request_timeout", cfg.RequestTimeout, s.requestTimeout, 100*time.Millisecond, 10*time.Minute)
+	s.mediaTTL = fe.Duration("media_url_ttl", cfg.MediaURLTTL, s.mediaTTL, time.Minute, 7*24*time.Hour)
+	s.requestTimeout = fe.Duration("request_timeout", cfg.RequestTimeout, s.requestTimeout, 100*time.Millisecond, 10*time.Minute)
 	return s, fe.Err()
 }
 
 func absoluteHTTP(v string) bool {
 	u, err := url.Parse(v)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
-}
-
-func parseDuration(fe *sdk.FieldErrors, field, v string, def, lo, hi time.Duration) time.Duration {
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < lo || d > hi {
-		fe.Add(field, "must be a duration between %s and %s such as %q, got %q", lo, hi, def.String(), v)
-		return def
-	}
-	return d
 }

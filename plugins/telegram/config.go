@@ -190,19 +190,7 @@ func parseConfig(c sdk.Config) (settings, error) {
 		}
 		s.globalRate = cfg.GlobalRate
 	}
-	s.typingInterval = parseDuration(&fe, "typing_interval", cfg.TypingInterval, s.typingInterval, 10*time.Millisecond, 5*time.Second)
-	s.requestTimeout = parseDuration(&fe, "request_timeout", cfg.RequestTimeout, s.requestTimeout, 100*time.Millisecond, 10*time.Minute)
+	s.typingInterval = fe.Duration("typing_interval", cfg.TypingInterval, s.typingInterval, 10*time.Millisecond, 5*time.Second)
+	s.requestTimeout = fe.Duration("request_timeout", cfg.RequestTimeout, s.requestTimeout, 100*time.Millisecond, 10*time.Minute)
 	return s, fe.Err()
-}
-
-func parseDuration(fe *sdk.FieldErrors, field, v string, def, lo, hi time.Duration) time.Duration {
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < lo || d > hi {
-		fe.Add(field, "must be a duration between %s and %s such as %q, got %q", lo, hi, def.String(), v)
-		return def
-	}
-	return d
 }
