@@ -25,6 +25,7 @@ import (
 var (
 	leconnectBin string
 	echoBin      string
+	hostileBin   string
 )
 
 func TestMain(m *testing.M) {
@@ -34,12 +35,19 @@ func TestMain(m *testing.M) {
 	}
 	leconnectBin = filepath.Join(dir, "leconnect")
 	echoBin = filepath.Join(dir, "leconnect-echo")
+	hostileBin = filepath.Join(dir, "leconnect-hostile")
 	for bin, pkg := range map[string]string{
 		leconnectBin: "github.com/leconnect/leconnect/core/cmd/leconnect",
 		echoBin:      "github.com/leconnect/leconnect/plugins/sdk/adaptertest/testdata/echo/cmd/leconnect-echo",
+		hostileBin:   "github.com/leconnect/leconnect/core/pluginhost/testdata/hostile/cmd/leconnect-hostile",
 	} {
 		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, out)
+			os.Exit(1)
+		}
+		// The core refuses group- or world-writable adapters; a umask of 002 would make them so.
+		if err := os.Chmod(bin, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
 	}
@@ -69,6 +77,8 @@ type env struct {
 	cfgPath string
 	env     []string // extra environment for the core
 
+	notAllReady bool // start waits for /healthz only
+
 	mu      sync.Mutex
 	core    *exec.Cmd
 	exitErr error // how the last core exited; read after done is closed
@@ -95,6 +105,9 @@ type envOptions struct {
 	CSATPrompt string
 	// TelegramRate switches the Telegram emulator's rate limits (0 = default).
 	TelegramChatRate float64
+	// NotAllReady starts the test once the core serves (/healthz), not once
+	// every channel is ready (/readyz): for channels that never will be.
+	NotAllReady bool
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -137,7 +150,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	err = configTemplate.Execute(&cfg, map[string]any{
 		"Port": port, "PublicURL": e.coreURL, "DomainAPI": leSrv.URL, "Store": filepath.Join(e.dir, "leconnect.db"),
 		"Channel": o.Channel, "EchoBin": echoBin, "TelegramURL": tgSrv.URL, "TelegramToken": tg.Token(),
-		"CSATPrompt": o.CSATPrompt, "ChannelYAML": o.ChannelYAML,
+		"CSATPrompt": o.CSATPrompt, "ChannelYAML": o.ChannelYAML, "HostileBin": hostileBin,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -146,6 +159,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		t.Fatal(err)
 	}
 	e.env = o.Env
+	e.notAllReady = o.NotAllReady
 	if o.EnvFunc != nil {
 		e.env = append(e.env, o.EnvFunc(e)...)
 	}
@@ -217,7 +231,8 @@ channels:
 {{- end}}
 `))
 
-// startCore runs `leconnect run` and waits until /readyz answers 200.
+// startCore runs `leconnect run` and waits until /readyz answers 200 (or
+// /healthz, with notAllReady).
 func (e *env) startCore() {
 	e.t.Helper()
 	cmd := exec.Command(leconnectBin, "run", "--config", e.cfgPath)
@@ -249,7 +264,11 @@ func (e *env) startCore() {
 			e.t.Fatalf("the core exited during start:\n%s", e.logs.String())
 		default:
 		}
-		res, err := http.Get(e.coreURL + "/readyz")
+		probe := "/readyz"
+		if e.notAllReady {
+			probe = "/healthz"
+		}
+		res, err := http.Get(e.coreURL + probe)
 		if err != nil {
 			return false
 		}

@@ -125,8 +125,46 @@ type Channel struct {
 	Routing      Routing       `yaml:"routing"`
 	Conversation Conversation  `yaml:"conversation"`
 	Restart      Restart       `yaml:"restart"`
+	Timeouts     Timeouts      `yaml:"timeouts"`
+	Limits       Limits        `yaml:"limits"`
 	Config       AdapterConfig `yaml:"config"`
 }
+
+// Timeouts bound each call the core makes to a channel's adapter. A call past its
+// deadline fails; MaxMissed in a row of one kind (Health checks included) and the
+// adapter process is killed and restarted under the restart policy.
+type Timeouts struct {
+	Describe       time.Duration `yaml:"describe"`
+	Configure      time.Duration `yaml:"configure"`
+	Start          time.Duration `yaml:"start"`
+	Webhook        time.Duration `yaml:"webhook"`
+	Send           time.Duration `yaml:"send"`
+	Typing         time.Duration `yaml:"typing"`
+	MarkRead       time.Duration `yaml:"mark_read"`
+	Health         time.Duration `yaml:"health"`
+	Close          time.Duration `yaml:"close"`
+	HealthInterval time.Duration `yaml:"health_interval"`
+	MaxMissed      int           `yaml:"max_missed"`
+}
+
+// Limits bound what a channel's adapter may hand the core, so that the core's memory
+// stays bounded whatever an adapter sends. A Deliver call over a bound is refused
+// whole with a typed error, and nothing of it is stored.
+type Limits struct {
+	MaxTextChars      int   `yaml:"max_text_chars"`
+	MaxMediaBytes     int64 `yaml:"max_media_bytes"`
+	MaxBatchEvents    int   `yaml:"max_batch_events"`
+	MaxInFlightBytes  int64 `yaml:"max_in_flight_bytes"`
+	LogLinesPerSecond int   `yaml:"log_lines_per_second"`
+}
+
+// Bounds on the limits themselves.
+const (
+	// MaxTextChars is the Send API's limit on a whole request: no longer text can be published.
+	MaxTextChars = 5000
+	// MaxInFlightBytes is the largest gRPC message an adapter and the core exchange (64 MiB).
+	MaxInFlightBytes = 64 << 20
+)
 
 // Conversation is how conversations on a channel begin and end.
 type Conversation struct {
@@ -208,6 +246,15 @@ func (ch *Channel) setDefaults() {
 		Window:         5 * time.Minute,
 		InitialBackoff: time.Second,
 		MaxBackoff:     30 * time.Second,
+	}
+	ch.Timeouts = Timeouts{
+		Describe: 10 * time.Second, Configure: 30 * time.Second, Start: 30 * time.Second,
+		Webhook: 10 * time.Second, Send: time.Minute, Typing: 5 * time.Second, MarkRead: 10 * time.Second,
+		Health: 5 * time.Second, Close: 10 * time.Second, HealthInterval: 10 * time.Second, MaxMissed: 3,
+	}
+	ch.Limits = Limits{
+		MaxTextChars: MaxTextChars, MaxMediaBytes: 16 << 20, MaxBatchEvents: 100,
+		MaxInFlightBytes: 32 << 20, LogLinesPerSecond: 1000,
 	}
 }
 
@@ -444,6 +491,36 @@ func (v *validator) channel(i int, ch *Channel, names map[string]int) {
 	v.positive(p+".restart.max_backoff", rs.MaxBackoff)
 	if rs.InitialBackoff > 0 && rs.MaxBackoff < rs.InitialBackoff {
 		v.errorf(p+".restart.max_backoff", "%s is less than initial_backoff (%s); expected a cap at least as long", rs.MaxBackoff, rs.InitialBackoff)
+	}
+	to := ch.Timeouts
+	for _, d := range []struct {
+		key string
+		val time.Duration
+	}{
+		{"describe", to.Describe}, {"configure", to.Configure}, {"start", to.Start}, {"webhook", to.Webhook},
+		{"send", to.Send}, {"typing", to.Typing}, {"mark_read", to.MarkRead}, {"health", to.Health},
+		{"close", to.Close}, {"health_interval", to.HealthInterval},
+	} {
+		v.positive(p+".timeouts."+d.key, d.val)
+	}
+	if to.MaxMissed <= 0 {
+		v.errorf(p+".timeouts.max_missed", "%d is not positive; expected a count such as 3", to.MaxMissed)
+	}
+	lim := ch.Limits
+	if lim.MaxTextChars <= 0 || lim.MaxTextChars > MaxTextChars {
+		v.errorf(p+".limits.max_text_chars", "%d is out of range; expected 1 to %d (LiveEngage takes no longer request)", lim.MaxTextChars, MaxTextChars)
+	}
+	if lim.MaxBatchEvents <= 0 {
+		v.errorf(p+".limits.max_batch_events", "%d is not positive; expected a count such as 100", lim.MaxBatchEvents)
+	}
+	if lim.LogLinesPerSecond <= 0 {
+		v.errorf(p+".limits.log_lines_per_second", "%d is not positive; expected a rate such as 1000", lim.LogLinesPerSecond)
+	}
+	switch {
+	case lim.MaxInFlightBytes <= 0 || lim.MaxInFlightBytes > MaxInFlightBytes:
+		v.errorf(p+".limits.max_in_flight_bytes", "%d is out of range; expected a byte count from 1 to %d (64 MiB)", lim.MaxInFlightBytes, MaxInFlightBytes)
+	case lim.MaxMediaBytes <= 0 || lim.MaxMediaBytes >= lim.MaxInFlightBytes:
+		v.errorf(p+".limits.max_media_bytes", "%d is out of range; expected a byte count above 0 and below max_in_flight_bytes (%d), or no media that large could ever be delivered", lim.MaxMediaBytes, lim.MaxInFlightBytes)
 	}
 	if ch.Config.path == "" {
 		// No `config:` key: the adapter gets {} and its field errors point at the channel.

@@ -24,7 +24,6 @@ import (
 	"github.com/leconnect/leconnect/core/pluginhost"
 	"github.com/leconnect/leconnect/core/server"
 	"github.com/leconnect/leconnect/core/store/boltstore"
-	"github.com/leconnect/leconnect/plugins/sdk"
 )
 
 // Options configure Run.
@@ -60,7 +59,11 @@ func Run(ctx context.Context, opts Options) error {
 
 	d := &daemon{opts: opts, log: log, reloader: reloader, cfg: cfg, channels: &channelSet{byName: map[string]*pluginhost.Channel{}},
 		metrics: prometheus.NewRegistry()}
-	d.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	d.refusedDeliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "leconnect_deliver_refused_total",
+		Help: "Deliver calls from adapters refused over a bound (limit: max_text_chars, max_media_bytes, max_batch_events, max_in_flight_bytes); nothing of them was stored.",
+	}, []string{"channel", "limit"})
+	d.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), d.refusedDeliveries)
 
 	var stops []func(context.Context) error
 	shutdown := func() error {
@@ -118,13 +121,13 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	d.engine = engine
 
-	// Adapters start before the engine's workers and stop after them, so
-	// that no send is cut short by its adapter closing. (Accept, which the
-	// adapters call, works before Run.)
+	// Channels start in the background, each on its own: a hung or failing
+	// adapter holds up neither the HTTP listener nor the other channels, and
+	// items for a channel not yet running wait in the store. Channels stop
+	// after the engine's workers, so that no send is cut short by its
+	// adapter closing. (Accept, which the adapters call, works before Run.)
 	for _, ch := range cfg.Channels {
-		if err := d.launch(ctx, cfg, ch); err != nil {
-			return errors.Join(err, shutdown())
-		}
+		d.launch(cfg, ch)
 	}
 	stops = append(stops, d.channels.stopAll)
 	engineCtx, stopEngine := context.WithCancel(context.Background())
@@ -192,6 +195,8 @@ type daemon struct {
 	metrics  *prometheus.Registry
 	engine   *conversation.Engine
 
+	refusedDeliveries *prometheus.CounterVec
+
 	mu  sync.RWMutex // guards cfg, replaced on reload
 	cfg *config.Config
 }
@@ -212,24 +217,38 @@ func (d *daemon) settings(channel string) (conversation.ChannelSettings, bool) {
 	}, true
 }
 
-func (d *daemon) launch(ctx context.Context, cfg *config.Config, ch config.Channel) error {
-	ch2, err := pluginhost.Launch(ctx, ChannelSpec(cfg, ch),
-		pluginhost.Options{SelfExe: d.opts.SelfExe, Logger: d.log},
+// launch starts supervising a channel's adapter and returns at once: a
+// slow, hung or failing adapter holds up neither the daemon nor the other
+// channels. How the start went is logged when it is known.
+func (d *daemon) launch(cfg *config.Config, ch config.Channel) {
+	c := pluginhost.Launch(ChannelSpec(cfg, ch),
+		pluginhost.Options{SelfExe: d.opts.SelfExe, Logger: d.log, Refused: d.refused},
 		channelInbox{engine: d.engine, channel: ch.Name}, cfg.ChannelWebhookURL(ch.Name))
-	if err != nil {
-		var ce *pluginhost.ConfigError
-		if errors.As(err, &ce) {
-			var ps config.Problems
-			for _, f := range ce.Fields {
-				ps = append(ps, ch.Config.Problem(f.Field, f.Message))
+	d.channels.add(ch.Name, c, d.metrics)
+	go func() {
+		if err := c.WaitStarted(context.Background()); err != nil {
+			var ce *pluginhost.ConfigError
+			if errors.As(err, &ce) {
+				var ps config.Problems
+				for _, f := range ce.Fields {
+					ps = append(ps, ch.Config.Problem(f.Field, f.Message))
+				}
+				err = ps
 			}
-			return ps
+			if c.Status().State == pluginhost.StateStopped {
+				return
+			}
+			d.log.Error("channel not started; the daemon serves without it", "channel", ch.Name, "err", err)
+			return
 		}
-		return fmt.Errorf("%s: %w", cfg.Position("channels"), err)
-	}
-	d.channels.add(ch.Name, ch2, d.metrics)
-	d.log.Info("channel started", "channel", ch.Name, "adapter", ch2.Description().Name, "version", ch2.Description().Version)
-	return nil
+		desc, _ := c.Description()
+		d.log.Info("channel started", "channel", ch.Name, "adapter", desc.Name, "version", desc.Version)
+	}()
+}
+
+// refused counts a Deliver call refused over one of a channel's limits.
+func (d *daemon) refused(channel, limit string) {
+	d.refusedDeliveries.WithLabelValues(channel, limit).Inc()
 }
 
 // reload applies a changed config: channels added, removed or changed are
@@ -261,9 +280,7 @@ func (d *daemon) reload(ctx context.Context) {
 		if existed {
 			d.channels.remove(ctx, ch.Name, d.metrics)
 		}
-		if err := d.launch(ctx, cfg, ch); err != nil {
-			d.log.Error("channel not started after reload", "channel", ch.Name, "err", err)
-		}
+		d.launch(cfg, ch)
 	}
 	for _, ch := range old.Channels {
 		if !keep[ch.Name] {
@@ -272,105 +289,4 @@ func (d *daemon) reload(ctx context.Context) {
 		}
 	}
 	d.log.Info("config reloaded", "channels", len(cfg.Channels))
-}
-
-// channelInbox is Host.Deliver for one channel.
-type channelInbox struct {
-	engine  *conversation.Engine
-	channel string
-}
-
-func (c channelInbox) Deliver(ctx context.Context, events []sdk.Event) error {
-	return c.engine.Accept(ctx, c.channel, events)
-}
-
-// channelSet holds the running channels; reload changes it.
-type channelSet struct {
-	mu      sync.RWMutex
-	byName  map[string]*pluginhost.Channel
-	order   []string // start order, stopped in reverse
-	metrics map[string]prometheus.Collector
-}
-
-func (s *channelSet) Channel(name string) (server.Channel, bool) {
-	c, ok := s.get(name)
-	return c, ok
-}
-
-func (s *channelSet) Adapter(name string) (conversation.Adapter, bool) {
-	c, ok := s.get(name)
-	return c, ok
-}
-
-func (s *channelSet) get(name string) (*pluginhost.Channel, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	c, ok := s.byName[name]
-	return c, ok
-}
-
-func (s *channelSet) add(name string, c *pluginhost.Channel, reg prometheus.Registerer) {
-	restarts := prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "leconnect_adapter_restarts_total", Help: "Adapter processes restarted after a crash.",
-		ConstLabels: prometheus.Labels{"channel": name},
-	}, func() float64 { return float64(c.Status().Restarts) })
-	_ = reg.Register(restarts)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.metrics == nil {
-		s.metrics = map[string]prometheus.Collector{}
-	}
-	s.byName[name] = c
-	s.order = append(s.order, name)
-	s.metrics[name] = restarts
-}
-
-func (s *channelSet) remove(ctx context.Context, name string, reg prometheus.Registerer) {
-	s.mu.Lock()
-	c := s.byName[name]
-	delete(s.byName, name)
-	for i, n := range s.order {
-		if n == name {
-			s.order = append(s.order[:i], s.order[i+1:]...)
-			break
-		}
-	}
-	if m := s.metrics[name]; m != nil {
-		reg.Unregister(m)
-		delete(s.metrics, name)
-	}
-	s.mu.Unlock()
-	if c != nil {
-		_ = c.Stop(ctx)
-	}
-}
-
-func (s *channelSet) stopAll(ctx context.Context) error {
-	s.mu.Lock()
-	order := append([]string(nil), s.order...)
-	s.mu.Unlock()
-	var errs []error
-	for i := len(order) - 1; i >= 0; i-- {
-		s.mu.RLock()
-		c := s.byName[order[i]]
-		s.mu.RUnlock()
-		if c != nil {
-			errs = append(errs, c.Stop(ctx))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func (s *channelSet) health(ctx context.Context) error {
-	s.mu.RLock()
-	chans := make([]*pluginhost.Channel, 0, len(s.byName))
-	for _, c := range s.byName {
-		chans = append(chans, c)
-	}
-	s.mu.RUnlock()
-	var errs []error
-	for _, c := range chans {
-		errs = append(errs, c.Health(ctx))
-	}
-	return errors.Join(errs...)
 }

@@ -24,5 +24,16 @@ func ChannelSpec(cfg *config.Config, ch config.Channel) pluginhost.Spec {
 			InitialBackoff: ch.Restart.InitialBackoff,
 			MaxBackoff:     ch.Restart.MaxBackoff,
 		},
+		Timeouts: pluginhost.Timeouts{
+			Describe: ch.Timeouts.Describe, Configure: ch.Timeouts.Configure, Start: ch.Timeouts.Start,
+			Webhook: ch.Timeouts.Webhook, Send: ch.Timeouts.Send, Typing: ch.Timeouts.Typing,
+			MarkRead: ch.Timeouts.MarkRead, Health: ch.Timeouts.Health, Close: ch.Timeouts.Close,
+			HealthInterval: ch.Timeouts.HealthInterval, MaxMissed: ch.Timeouts.MaxMissed,
+		},
+		Limits: pluginhost.Limits{
+			MaxTextChars: ch.Limits.MaxTextChars, MaxMediaBytes: ch.Limits.MaxMediaBytes,
+			MaxBatchEvents: ch.Limits.MaxBatchEvents, MaxInFlightBytes: ch.Limits.MaxInFlightBytes,
+			LogLinesPerSecond: ch.Limits.LogLinesPerSecond,
+		},
 	}
 }

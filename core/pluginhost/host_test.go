@@ -21,6 +21,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/leconnect/leconnect/core/pluginhost/testdata/hostile"
 	"github.com/leconnect/leconnect/plugins/sdk"
 	"github.com/leconnect/leconnect/plugins/sdk/adaptertest/testdata/echo"
 )
@@ -33,6 +34,8 @@ func TestMain(m *testing.M) {
 		switch {
 		case len(os.Args) == 3 && os.Args[1] == "adapter" && os.Args[2] == "echo":
 			sdk.Serve(echo.New()) // built-in: `leconnect adapter echo`
+		case len(os.Args) == 3 && os.Args[1] == "adapter" && os.Args[2] == "hostile":
+			sdk.Serve(hostile.New())
 		case len(os.Args) == 1:
 			sdk.Serve(echo.New()) // a third-party binary named by path
 		default:
@@ -49,8 +52,8 @@ func TestMain(m *testing.M) {
 
 // fakeCore launches an adapter, prints its pid and waits to be killed.
 func fakeCore() {
-	ch, err := Launch(context.Background(), echoSpec("orphan"), Options{SelfExe: os.Args[0]}, &recorder{}, "")
-	if err != nil {
+	ch := Launch(echoSpec("orphan"), Options{SelfExe: os.Args[0]}, &recorder{}, "")
+	if err := ch.WaitStarted(context.Background()); err != nil {
 		fmt.Println("error", err)
 		os.Exit(1)
 	}
@@ -74,15 +77,22 @@ func testOptions(t *testing.T) (Options, *syncBuffer) {
 	}, logs
 }
 
+// launch supervises spec's adapter until the test ends.
+func launch(t *testing.T, spec Spec, opts Options, d sdk.Deliverer, webhookURL string) *Channel {
+	t.Helper()
+	ch := Launch(spec, opts, d, webhookURL)
+	t.Cleanup(func() { _ = ch.Stop(context.Background()) })
+	return ch
+}
+
 func launchEcho(t *testing.T, channel string) (*Channel, *recorder, *syncBuffer) {
 	t.Helper()
 	opts, logs := testOptions(t)
 	rec := &recorder{}
-	ch, err := Launch(context.Background(), echoSpec(channel), opts, rec, "https://connector.example/channels/"+channel+"/webhook")
-	if err != nil {
+	ch := launch(t, echoSpec(channel), opts, rec, "https://connector.example/channels/"+channel+"/webhook")
+	if err := ch.WaitStarted(context.Background()); err != nil {
 		t.Fatalf("Launch: %v", err)
 	}
-	t.Cleanup(func() { _ = ch.Stop(context.Background()) })
 	return ch, rec, logs
 }
 
@@ -113,7 +123,7 @@ func TestEveryRPCRoundTripsThroughARealProcess(t *testing.T) {
 	ch, rec, logs := launchEcho(t, "support")
 	ctx := context.Background()
 
-	if d := ch.Description(); d.Name != "echo" || !d.Capabilities.Typing || !d.Capabilities.Webhooks {
+	if d, _ := ch.Description(); d.Name != "echo" || !d.Capabilities.Typing || !d.Capabilities.Webhooks {
 		t.Fatalf("Description = %+v", d)
 	}
 	if err := ch.Health(ctx); err != nil {
@@ -297,7 +307,7 @@ func TestWrongChecksumIsRefusedBeforeTheBinaryRuns(t *testing.T) {
 	opts, _ := testOptions(t)
 	spec := Spec{Channel: "thirdparty", Adapter: "evil", Path: bin, SHA256: pinned}
 	for name, run := range map[string]func() error{
-		"launch": func() error { _, err := Launch(context.Background(), spec, opts, &recorder{}, ""); return err },
+		"launch": func() error { return launch(t, spec, opts, &recorder{}, "").WaitStarted(context.Background()) },
 		"check":  func() error { _, err := Check(context.Background(), spec, opts); return err },
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -325,13 +335,12 @@ func TestPinnedThirdPartyBinaryRuns(t *testing.T) {
 	opts, _ := testOptions(t)
 	spec := echoSpec("pinned")
 	spec.Path, spec.SHA256, spec.Adapter = os.Args[0], sum, "any-label"
-	ch, err := Launch(context.Background(), spec, opts, &recorder{}, "")
-	if err != nil {
+	ch := launch(t, spec, opts, &recorder{}, "")
+	if err := ch.WaitStarted(context.Background()); err != nil {
 		t.Fatalf("Launch: %v", err)
 	}
-	defer ch.Stop(context.Background())
-	if ch.Description().Name != "echo" {
-		t.Fatalf("Description = %+v", ch.Description())
+	if d, _ := ch.Description(); d.Name != "echo" {
+		t.Fatalf("Description = %+v", d)
 	}
 }
 

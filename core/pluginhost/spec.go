@@ -30,6 +30,43 @@ type Spec struct {
 	// (the SDK keeps its send journal there); "" for none.
 	StateDir string
 	Restart  RestartPolicy
+	Timeouts Timeouts
+	Limits   Limits
+}
+
+// Timeouts bound every call to the adapter; zero fields take the defaults.
+// A call past its deadline fails; MaxMissed of them in a row (Health checks
+// included) and the process is killed and restarted under the crash budget.
+type Timeouts struct {
+	Describe, Configure, Start, Webhook, Send, Typing, MarkRead, Health, Close time.Duration
+	// HealthInterval is how often a running adapter is asked Health.
+	HealthInterval time.Duration
+	// MaxMissed is how many calls in a row may miss their deadline.
+	MaxMissed int
+}
+
+// DefaultTimeouts match the config defaults.
+var DefaultTimeouts = Timeouts{
+	Describe: 10 * time.Second, Configure: 30 * time.Second, Start: 30 * time.Second,
+	Webhook: 10 * time.Second, Send: time.Minute, Typing: 5 * time.Second, MarkRead: 10 * time.Second,
+	Health: 5 * time.Second, Close: 10 * time.Second, HealthInterval: 10 * time.Second, MaxMissed: 3,
+}
+
+func (t Timeouts) withDefaults() Timeouts {
+	d := DefaultTimeouts
+	for _, f := range []struct{ dst, src *time.Duration }{
+		{&d.Describe, &t.Describe}, {&d.Configure, &t.Configure}, {&d.Start, &t.Start},
+		{&d.Webhook, &t.Webhook}, {&d.Send, &t.Send}, {&d.Typing, &t.Typing}, {&d.MarkRead, &t.MarkRead},
+		{&d.Health, &t.Health}, {&d.Close, &t.Close}, {&d.HealthInterval, &t.HealthInterval},
+	} {
+		if *f.src > 0 {
+			*f.dst = *f.src
+		}
+	}
+	if t.MaxMissed > 0 {
+		d.MaxMissed = t.MaxMissed
+	}
+	return d
 }
 
 // RestartPolicy bounds how a crashed adapter is restarted.
@@ -118,6 +155,9 @@ func verifyBinary(channel, path, want string) error {
 	}
 	if !info.Mode().IsRegular() || info.Mode().Perm()&0o111 == 0 {
 		return fmt.Errorf("channel %q: adapter binary %s is not an executable file", channel, path)
+	}
+	if err := safeOwnership(channel, path, info); err != nil {
+		return err
 	}
 	if want == "" {
 		return nil

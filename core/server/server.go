@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -51,6 +52,10 @@ type Options struct {
 	Checks       map[string]Check
 	CheckTimeout time.Duration
 }
+
+// webhookRetryAfter is what a platform is told to wait when the channel it
+// calls is not ready.
+const webhookRetryAfter = 5 * time.Second
 
 // Server is the daemon's HTTP listener.
 type Server struct {
@@ -168,11 +173,13 @@ func (s *Server) channelWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := ch.HandleWebhook(r.Context(), r, body, s.opts.PublicURL+r.URL.RequestURI())
 	if err != nil {
-		// The adapter is restarting or failed: nothing was accepted, so let
-		// the platform retry.
+		// The adapter is starting, restarting, failed or did not answer in
+		// time: let the platform retry (they do on 5xx) rather than hold
+		// the request open.
 		status := http.StatusBadGateway
-		if sdk.KindOf(err) == sdk.KindNotConnected {
+		if sdk.KindOf(err) == sdk.KindNotConnected || errors.Is(err, context.DeadlineExceeded) {
 			status = http.StatusServiceUnavailable
+			w.Header().Set("Retry-After", strconv.Itoa(int(webhookRetryAfter/time.Second)))
 		}
 		s.opts.Logger.Warn("channel webhook not handled", "channel", name, "status", status, "err", err)
 		http.Error(w, "channel unavailable", status)

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -58,6 +59,7 @@ func do(t *testing.T, method, url, body string) (int, string, http.Header) {
 func TestRoutes(t *testing.T) {
 	ok := &fakeChannel{res: sdk.WebhookResponse{StatusCode: 200, Header: http.Header{"X-Adapter": {"yes"}}, Body: []byte("adapter says hi")}}
 	down := &fakeChannel{err: sdk.NotConnected(errors.New("restarting"))}
+	hung := &fakeChannel{err: fmt.Errorf("adapter did not answer HandleWebhook within 10s: %w", context.DeadlineExceeded)}
 	broken := &fakeChannel{err: errors.New("boom")}
 	le := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := io.ReadAll(r.Body); err != nil {
@@ -67,7 +69,7 @@ func TestRoutes(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	base := start(t, Options{
-		Channels:   channelMap{"tg": ok, "down": down, "broken": broken},
+		Channels:   channelMap{"tg": ok, "down": down, "hung": hung, "broken": broken},
 		LiveEngage: le,
 		Metrics:    http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "metric 1\n") }),
 	})
@@ -75,23 +77,26 @@ func TestRoutes(t *testing.T) {
 		name, method, path, body string
 		wantStatus               int
 		wantBody                 string
+		wantRetryAfter           string
 	}{
-		{"healthz", "GET", "/healthz", "", 200, "ok\n"},
-		{"metrics", "GET", "/metrics", "", 200, "metric 1\n"},
-		{"forwarded", "POST", "/channels/tg/webhook?x=1", `{"update_id":1}`, 200, "adapter says hi"},
-		{"unknown channel", "POST", "/channels/nope/webhook", "{}", 404, "no such channel\n"},
-		{"adapter restarting", "POST", "/channels/down/webhook", "{}", 503, "channel unavailable\n"},
-		{"adapter error", "POST", "/channels/broken/webhook", "{}", 502, "channel unavailable\n"},
-		{"channel body too large", "POST", "/channels/tg/webhook", strings.Repeat("x", 65), 413, "request body too large\n"},
-		{"liveengage", "POST", "/webhooks/liveperson", "{}", 204, ""},
-		{"liveengage body too large", "POST", "/webhooks/liveperson", strings.Repeat("x", 65), 413, "too large\n"},
-		{"liveengage wrong method", "GET", "/webhooks/liveperson", "", 405, "Method Not Allowed\n"},
+		{"healthz", "GET", "/healthz", "", 200, "ok\n", ""},
+		{"metrics", "GET", "/metrics", "", 200, "metric 1\n", ""},
+		{"forwarded", "POST", "/channels/tg/webhook?x=1", `{"update_id":1}`, 200, "adapter says hi", ""},
+		{"unknown channel", "POST", "/channels/nope/webhook", "{}", 404, "no such channel\n", ""},
+		{"adapter not ready", "POST", "/channels/down/webhook", "{}", 503, "channel unavailable\n", "5"},
+		{"adapter past its deadline", "POST", "/channels/hung/webhook", "{}", 503, "channel unavailable\n", "5"},
+		{"adapter error", "POST", "/channels/broken/webhook", "{}", 502, "channel unavailable\n", ""},
+		{"channel body too large", "POST", "/channels/tg/webhook", strings.Repeat("x", 65), 413, "request body too large\n", ""},
+		{"liveengage", "POST", "/webhooks/liveperson", "{}", 204, "", ""},
+		{"liveengage body too large", "POST", "/webhooks/liveperson", strings.Repeat("x", 65), 413, "too large\n", ""},
+		{"liveengage wrong method", "GET", "/webhooks/liveperson", "", 405, "Method Not Allowed\n", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, body, _ := do(t, tt.method, base+tt.path, tt.body)
-			if status != tt.wantStatus || body != tt.wantBody {
-				t.Fatalf("%s %s = %d %q; want %d %q", tt.method, tt.path, status, body, tt.wantStatus, tt.wantBody)
+			status, body, h := do(t, tt.method, base+tt.path, tt.body)
+			if status != tt.wantStatus || body != tt.wantBody || h.Get("Retry-After") != tt.wantRetryAfter {
+				t.Fatalf("%s %s = %d %q Retry-After %q; want %d %q Retry-After %q", tt.method, tt.path,
+					status, body, h.Get("Retry-After"), tt.wantStatus, tt.wantBody, tt.wantRetryAfter)
 			}
 		})
 	}

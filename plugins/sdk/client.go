@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
@@ -48,9 +49,9 @@ func GRPCDialOptions() []grpc.DialOption {
 	return []grpc.DialOption{grpc.WithDefaultCallOptions(callOptions...)}
 }
 
-// GRPCServer builds the adapter-side gRPC server with media-sized limits.
+// grpcServer builds the adapter-side gRPC server (go-plugin calls it).
 func grpcServer(opts []grpc.ServerOption) *grpc.Server {
-	return grpc.NewServer(serverOptions(opts)...)
+	return newGRPCServer(processLogger(), opts)
 }
 
 func (c *AdapterClient) Describe(ctx context.Context) (Description, error) {
@@ -75,17 +76,54 @@ func (c *AdapterClient) Configure(ctx context.Context, channel string, configJSO
 	return fe, nil
 }
 
+// HostOptions say how the core serves the Host service to one adapter.
+type HostOptions struct {
+	// Deliverer receives the adapter's events.
+	Deliverer Deliverer
+	// WebhookURL is the public URL the platform must call for this channel.
+	WebhookURL string
+	// StateDir is the channel's private directory that survives restarts;
+	// "" for none.
+	StateDir string
+	// MaxRequestBytes bounds one Deliver call as it arrives: gRPC refuses a
+	// larger one from its length prefix, before reading it into memory.
+	// 0 means MaxMessageBytes.
+	MaxRequestBytes int
+	// MaxConcurrentDelivers bounds the Deliver calls the adapter may have in
+	// progress at once (more wait for a slot), so that memory held by calls
+	// being received is at most MaxConcurrentDelivers × MaxRequestBytes.
+	// 0 means 4.
+	MaxConcurrentDelivers uint32
+	// Logger receives panics recovered in the Host service; nil discards.
+	Logger hclog.Logger
+	// Refused, if set, is told of each Deliver call gRPC refused over
+	// MaxRequestBytes (it never reaches Deliverer, which counts its own).
+	Refused func(limit string)
+}
+
 // Start serves the Host service for this adapter on the broker, then tells
-// the adapter to begin receiving. stateDir ("" for none) is the channel's
-// private directory that survives restarts.
-func (c *AdapterClient) Start(ctx context.Context, d Deliverer, webhookURL, stateDir string) error {
+// the adapter to begin receiving.
+func (c *AdapterClient) Start(ctx context.Context, o HostOptions) error {
+	if o.MaxRequestBytes <= 0 || o.MaxRequestBytes > MaxMessageBytes {
+		o.MaxRequestBytes = MaxMessageBytes
+	}
+	if o.MaxConcurrentDelivers == 0 {
+		o.MaxConcurrentDelivers = 4
+	}
+	if o.Logger == nil {
+		o.Logger = hclog.NewNullLogger()
+	}
 	id := c.broker.NextId()
 	go c.broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
-		s := grpcServer(opts)
-		pb.RegisterHostServer(s, &hostServer{d: d})
+		extra := []grpc.ServerOption{grpc.MaxRecvMsgSize(o.MaxRequestBytes), grpc.MaxConcurrentStreams(o.MaxConcurrentDelivers)}
+		if o.Refused != nil {
+			extra = append(extra, grpc.StatsHandler(oversizeCounter(o.Refused)))
+		}
+		s := newGRPCServer(o.Logger, opts, extra...)
+		pb.RegisterHostServer(s, &hostServer{d: o.Deliverer})
 		return s
 	})
-	_, err := c.rpc.Start(ctx, &pb.StartRequest{HostBrokerId: id, WebhookUrl: webhookURL, StateDir: stateDir})
+	_, err := c.rpc.Start(ctx, &pb.StartRequest{HostBrokerId: id, WebhookUrl: o.WebhookURL, StateDir: o.StateDir})
 	return fromStatus(err)
 }
 

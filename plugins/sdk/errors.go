@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -117,6 +119,10 @@ func toStatus(err error) error {
 		}
 		return status.Error(codes.Unknown, err.Error())
 	}
+	var le *LimitError
+	if errors.As(err, &le) {
+		return limitStatus(e, le).Err()
+	}
 	var (
 		st   *status.Status
 		err2 error
@@ -155,17 +161,29 @@ func fromStatus(err error) error {
 	msg := errors.New(st.Message())
 	var reason string
 	var delay time.Duration
+	var limit *LimitError
 	for _, d := range st.Details() {
 		switch d := d.(type) {
 		case *errdetails.ErrorInfo:
 			if d.GetDomain() == errorDomain {
 				reason = d.GetReason()
+				if reason == reasonLimit {
+					limit = limitFromInfo(d.GetMetadata())
+				}
 			}
 		case *errdetails.RetryInfo:
 			delay = d.GetRetryDelay().AsDuration()
 		}
 	}
 	switch {
+	case limit != nil && delay > 0:
+		return RetryAfter(delay, limit)
+	case limit != nil:
+		return Permanent(limit)
+	case st.Code() == codes.ResourceExhausted && reason == "":
+		if le := grpcSizeLimit(st.Message()); le != nil {
+			return Permanent(le) // gRPC's own size check: the message was never read
+		}
 	case reason == reasonRetryAfter:
 		return RetryAfter(delay, msg)
 	case reason == reasonPermanent:
@@ -183,4 +201,18 @@ func fromStatus(err error) error {
 		return NotConnected(msg)
 	}
 	return msg
+}
+
+// grpcSizeRE matches gRPC's own message-size errors, e.g. "grpc: received
+// message larger than max (52428850 vs. 33554432)".
+var grpcSizeRE = regexp.MustCompile(`^grpc: (?:received|trying to send) message larger than max \((\d+) vs\. (\d+)\)`)
+
+func grpcSizeLimit(msg string) *LimitError {
+	m := grpcSizeRE.FindStringSubmatch(msg)
+	if m == nil {
+		return nil
+	}
+	got, _ := strconv.ParseInt(m[1], 10, 64)
+	maxBytes, _ := strconv.ParseInt(m[2], 10, 64)
+	return &LimitError{Limit: LimitRequestBytes, Max: maxBytes, Got: got}
 }

@@ -30,6 +30,9 @@ func TestErrorsCrossTheBoundary(t *testing.T) {
 		{"deadline", context.DeadlineExceeded, KindTransient, 0, codes.DeadlineExceeded, context.DeadlineExceeded},
 		{"invalid argument from elsewhere", status.Error(codes.InvalidArgument, "bad"), KindPermanent, 0, codes.InvalidArgument, nil},
 		{"transport failure", status.Error(codes.Unavailable, "connection refused"), KindNotConnected, 0, codes.Unavailable, nil},
+		{"over a size bound", Permanent(&LimitError{Limit: LimitTextChars, Max: 5000, Got: 9000, Event: "e1"}), KindPermanent, 0, codes.ResourceExhausted, nil},
+		{"over the bytes in flight", RetryAfter(time.Second, &LimitError{Limit: LimitInFlightBytes, Max: 100, Got: 80}), KindRetryAfter, time.Second, codes.ResourceExhausted, nil},
+		{"gRPC's own size check", status.Error(codes.ResourceExhausted, "grpc: received message larger than max (52428850 vs. 33554432)"), KindPermanent, 0, codes.ResourceExhausted, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,6 +57,33 @@ func TestErrorsCrossTheBoundary(t *testing.T) {
 	}
 	if toStatus(nil) != nil || fromStatus(nil) != nil {
 		t.Fatal("nil must stay nil")
+	}
+}
+
+// A refusal over a bound reaches the adapter as a *LimitError with its
+// fields, whichever side of gRPC refused it.
+func TestLimitErrorsKeepTheirFields(t *testing.T) {
+	tests := []struct {
+		name string
+		in   error
+		want LimitError
+	}{
+		{"core", Permanent(&LimitError{Limit: LimitMediaBytes, Max: 16, Got: 20, Event: "ev-1"}), LimitError{Limit: LimitMediaBytes, Max: 16, Got: 20, Event: "ev-1"}},
+		{"busy", RetryAfter(time.Second, &LimitError{Limit: LimitInFlightBytes, Max: 32, Got: 30}), LimitError{Limit: LimitInFlightBytes, Max: 32, Got: 30}},
+		{"grpc", status.Error(codes.ResourceExhausted, "grpc: received message larger than max (52428850 vs. 33554432)"), LimitError{Limit: LimitRequestBytes, Max: 33554432, Got: 52428850}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var le *LimitError
+			if back := fromStatus(toStatus(tt.in)); !errors.As(back, &le) || *le != tt.want {
+				t.Fatalf("got %#v from %v; want %#v", le, back, tt.want)
+			}
+		})
+	}
+	// Anything else ResourceExhausted stays an ordinary error.
+	var le *LimitError
+	if errors.As(fromStatus(status.Error(codes.ResourceExhausted, "quota")), &le) {
+		t.Fatal("an unrelated ResourceExhausted became a LimitError")
 	}
 }
 

@@ -102,7 +102,7 @@ func Run(t *testing.T, newAdapter func() sdk.Adapter, opts Options) {
 		t.Cleanup(hook.Close)
 		webhookURL := hook.URL + "/channels/conformance/webhook"
 		stateDir := t.TempDir()
-		if err := c.Start(ctx, host, webhookURL, stateDir); err != nil {
+		if err := c.Start(ctx, sdk.HostOptions{Deliverer: host, WebhookURL: webhookURL, StateDir: stateDir}); err != nil {
 			t.Fatalf("Start: %v", err)
 		}
 		closed := false
@@ -242,7 +242,7 @@ func Run(t *testing.T, newAdapter func() sdk.Adapter, opts Options) {
 			if fe, err := c2.Configure(ctx, "conformance", opts.Config); err != nil || len(fe) > 0 {
 				t.Fatalf("Configure = %v, %v", fe, err)
 			}
-			if err := c2.Start(ctx, &recordingHost{}, webhookURL, stateDir); err != nil {
+			if err := c2.Start(ctx, sdk.HostOptions{Deliverer: &recordingHost{}, WebhookURL: webhookURL, StateDir: stateDir}); err != nil {
 				t.Fatalf("Start: %v", err)
 			}
 			defer c2.Close(ctx)
