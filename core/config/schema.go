@@ -253,7 +253,7 @@ func (ch *Channel) setDefaults() {
 		Health: 5 * time.Second, Close: 10 * time.Second, HealthInterval: 10 * time.Second, MaxMissed: 3,
 	}
 	ch.Limits = Limits{
-		MaxTextChars: MaxTextChars, MaxMediaBytes: 16 << 20, MaxBatchEvents: 100,
+		MaxTextChars: MaxTextChars, MaxMediaBytes: 20 << 20, MaxBatchEvents: 100,
 		MaxInFlightBytes: 32 << 20, LogLinesPerSecond: 1000,
 	}
 }

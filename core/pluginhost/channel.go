@@ -84,10 +84,8 @@ type live struct {
 	missed map[string]int // per RPC: calls in a row past their deadline
 }
 
-// answered records how a call to rpc went and returns the most calls in a
-// row any one RPC has missed its deadline. Counting per RPC catches an
-// adapter that hangs every Send while still answering Health.
-func (p *live) answered(rpc string, missed bool) int {
+// answered records whether a call to rpc missed its deadline.
+func (p *live) answered(rpc string, missed bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.missed == nil {
@@ -98,11 +96,18 @@ func (p *live) answered(rpc string, missed bool) int {
 	} else {
 		delete(p.missed, rpc)
 	}
-	worst := 0
-	for _, n := range p.missed {
-		worst = max(worst, n)
+}
+
+// worst is the most calls in a row one RPC has missed its deadline. Counting
+// per RPC catches an adapter that hangs every Send while answering Health.
+func (p *live) worst() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, m := range p.missed {
+		n = max(n, m)
 	}
-	return worst
+	return n
 }
 
 // unanswered reports whether err means the process gave no answer in time.
@@ -157,10 +162,7 @@ func (c *Channel) supervise() {
 	log := c.opts.Logger.With("channel", c.spec.Channel)
 	for runs := 0; ; {
 		p, err := c.startProcess()
-		if c.life.Err() != nil {
-			if p != nil {
-				p.client.Kill()
-			}
+		if err != nil && c.life.Err() != nil {
 			return
 		}
 		if err != nil {
@@ -177,6 +179,11 @@ func (c *Channel) supervise() {
 		}
 		runs++
 		c.mu.Lock()
+		if c.life.Err() != nil { // Stop came first (it holds mu to cancel): it did not see p
+			c.mu.Unlock()
+			p.client.Kill()
+			return
+		}
 		lp := &live{process: p}
 		c.proc, c.desc = lp, &p.desc
 		c.status = Status{State: StateRunning, Since: time.Now(), PID: p.pid(), Restarts: runs - 1}
@@ -251,7 +258,6 @@ func (c *Channel) watch(p *live) error {
 	health := time.NewTicker(c.timeouts.HealthInterval)
 	defer health.Stop()
 	for {
-		worst := p.answered("", false) // the count as it stands
 		select {
 		case <-c.life.Done():
 			return nil
@@ -260,15 +266,14 @@ func (c *Channel) watch(p *live) error {
 			// An answer, even "unhealthy", shows the process serves; only
 			// an unanswered check counts against it.
 			ctx, cancel := context.WithTimeout(c.life, c.timeouts.Health)
-			worst = p.answered("Health", unanswered(p.rpc.Health(ctx)))
+			p.answered("Health", unanswered(p.rpc.Health(ctx)))
 			cancel()
 		}
 		if p.client.Exited() {
 			c.drop(p)
 			return errors.New("adapter process exited")
 		}
-		if worst >= c.timeouts.MaxMissed {
-			n := worst
+		if n := p.worst(); n >= c.timeouts.MaxMissed {
 			c.drop(p)
 			p.client.Kill()
 			return fmt.Errorf("adapter stopped answering: %d calls in a row missed their deadline; killed it", n)
@@ -291,6 +296,10 @@ func (c *Channel) drop(p *live) {
 func (c *Channel) crashed(why error) bool {
 	now := time.Now()
 	c.mu.Lock()
+	if c.life.Err() != nil { // stopped: the status says so already
+		c.mu.Unlock()
+		return false
+	}
 	c.proc = nil
 	c.crashes = append(c.crashes, now)
 	cut := 0
@@ -322,6 +331,10 @@ func (c *Channel) crashed(why error) bool {
 
 func (c *Channel) fail(err error) {
 	c.mu.Lock()
+	if c.life.Err() != nil {
+		c.mu.Unlock()
+		return
+	}
 	c.proc = nil
 	c.status = Status{State: StateFailed, Since: time.Now(), Restarts: c.status.Restarts, LastErr: err}
 	c.mu.Unlock()

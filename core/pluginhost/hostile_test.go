@@ -119,6 +119,23 @@ func TestSendPastItsDeadlineFailsAndTheUnresponsiveAdapterIsRestarted(t *testing
 	}
 }
 
+func TestAdapterThatStopsAnsweringHealthChecksIsRestarted(t *testing.T) {
+	opts, _ := testOptions(t)
+	spec := hostileSpec("mute", `{"mode":"hang-health"}`)
+	spec.Timeouts = Timeouts{Health: 50 * time.Millisecond, HealthInterval: 50 * time.Millisecond, MaxMissed: 2}
+	ch := launch(t, spec, opts, &recorder{}, "")
+	if err := ch.WaitStarted(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	first := ch.Status().PID
+	// Nobody calls it: the periodic checks alone find it unresponsive.
+	waitFor(t, "the unresponsive process replaced", func() bool {
+		s := ch.Status()
+		return s.State == StateRunning && s.PID != first && s.Restarts >= 1
+	})
+	waitGone(t, first)
+}
+
 func TestPanicInSendFailsTheCallNotTheProcess(t *testing.T) {
 	opts, logs := testOptions(t)
 	ch := launch(t, hostileSpec("panicky", `{"mode":"panic-send"}`), opts, &recorder{}, "")

@@ -33,7 +33,7 @@ type Limits struct {
 
 // DefaultLimits match the config defaults.
 var DefaultLimits = Limits{
-	MaxTextChars: 5000, MaxMediaBytes: 16 << 20, MaxBatchEvents: 100, MaxInFlightBytes: 32 << 20, LogLinesPerSecond: 1000,
+	MaxTextChars: 5000, MaxMediaBytes: 20 << 20, MaxBatchEvents: 100, MaxInFlightBytes: 32 << 20, LogLinesPerSecond: 1000,
 }
 
 func (l Limits) withDefaults() Limits {

@@ -5,6 +5,7 @@
 //	mode: hang-configure  Configure never returns
 //	      hang-send       Send never returns (it ignores its context)
 //	      panic-send      Send panics
+//	      hang-health     Health never returns
 //	      oversize        Deliver is called from Start on, in a loop, twenty
 //	                      calls at a time, with events over every bound:
 //	                      texts and media of event_bytes, batches of 1000
@@ -175,6 +176,14 @@ func (a *Adapter) Send(ctx context.Context, msg sdk.OutboundMessage) (sdk.SendRe
 		m[msg.Text]++ // assignment to a nil map
 	}
 	return sdk.SendResult{MessageIDs: []string{"h-" + msg.IdempotencyKey}}, nil
+}
+
+// Health answers at once, unless it is told to hang.
+func (a *Adapter) Health(context.Context) error {
+	if a.cfg.Mode == "hang-health" {
+		select {} // ignores ctx: only a kill ends this
+	}
+	return nil
 }
 
 func (a *Adapter) Close(context.Context) error { return nil }
