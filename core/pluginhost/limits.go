@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"time"
-	"unicode/utf16"
 
 	"golang.org/x/sync/semaphore"
 
@@ -102,7 +101,7 @@ func (b *boundedInbox) check(events []sdk.Event) (int64, error) {
 	var total int64
 	for _, e := range events {
 		if m := e.Message; m != nil {
-			if n := utf16Len(m.Text); n > b.limits.MaxTextChars {
+			if n := sdk.UTF16Len(m.Text); n > b.limits.MaxTextChars {
 				return 0, sdk.Permanent(&sdk.LimitError{Limit: sdk.LimitTextChars, Max: int64(b.limits.MaxTextChars), Got: int64(n), Event: e.ID})
 			}
 			for _, md := range m.Media {
@@ -138,14 +137,6 @@ func eventBytes(e sdk.Event) int64 {
 		for _, id := range r.MessageIDs {
 			n += int64(len(id))
 		}
-	}
-	return n
-}
-
-func utf16Len(s string) int {
-	n := 0
-	for _, r := range s {
-		n += utf16.RuneLen(r)
 	}
 	return n
 }

@@ -354,8 +354,8 @@ func TestSendSplitsLongText(t *testing.T) {
 	}
 	var words int
 	for _, m := range sent {
-		if utf16Len(m.Text) > 4096 {
-			t.Errorf("part of %d units", utf16Len(m.Text))
+		if sdk.UTF16Len(m.Text) > 4096 {
+			t.Errorf("part of %d units", sdk.UTF16Len(m.Text))
 		}
 		words += len(strings.Fields(m.Text))
 	}

@@ -104,7 +104,7 @@ func (a *Adapter) plan(msg sdk.OutboundMessage) ([]part, error) {
 			return nil, fmt.Errorf("telegram: file of %d bytes is over the 50 MB upload limit", len(m.Data))
 		}
 		p := part{media: m}
-		if utf16Len(text) <= maxCaptionUnits {
+		if sdk.UTF16Len(text) <= maxCaptionUnits {
 			p.text, text = text, ""
 		}
 		parts = append(parts, p)
@@ -212,21 +212,13 @@ func idParam(id string) any {
 	return id
 }
 
-func utf16Len(s string) int {
-	n := 0
-	for _, r := range s {
-		n += utf16.RuneLen(r)
-	}
-	return n
-}
-
 // splitText cuts s into chunks of at most limit UTF-16 units, preferring
 // the last line break, then the last space, inside each window; a word
 // longer than the limit is cut hard (never inside a code point). The
 // separator at a cut is dropped; chunks that would be blank are skipped.
 func splitText(s string, limit int) []string {
 	var out []string
-	for utf16Len(s) > limit {
+	for sdk.UTF16Len(s) > limit {
 		// end: byte offset of the longest prefix within limit.
 		end, units := 0, 0
 		for i, r := range s {

@@ -31,8 +31,8 @@ func TestSplitText(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got := splitText(tt.in, tt.limit)
 			for _, c := range got {
-				if utf16Len(c) > tt.limit {
-					t.Errorf("chunk of %d UTF-16 units over the limit %d", utf16Len(c), tt.limit)
+				if sdk.UTF16Len(c) > tt.limit {
+					t.Errorf("chunk of %d UTF-16 units over the limit %d", sdk.UTF16Len(c), tt.limit)
 				}
 				if !utf8.ValidString(c) {
 					t.Errorf("chunk %q is not valid UTF-8", c)
