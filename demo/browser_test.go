@@ -112,6 +112,15 @@ func TestBrowserConversation(t *testing.T) {
 		chromedp.Click(phone+" .phone-send"))
 	waitJS("CSAT shown in the workspace", hasText("#thread-head .badge", "CSAT 5/5"))
 
+	// The agent resumes the closed conversation: LiveEngage opens a new one,
+	// and the agent's message reaches the phone without Ann writing first.
+	step("resume the closed conversation", clickJS("#agent-resume"))
+	waitJS("the resumed conversation open in the workspace", `document.querySelector("#thread-head").dataset.state === "OPEN"`)
+	step("write in the resumed conversation",
+		chromedp.SendKeys("#agent-text", "Ann, your new parcel ships today."),
+		chromedp.Click("#agent-send"))
+	waitJS("the message from the resumed conversation on the phone", hasText(phone+" .bubble.business", "Ann, your new parcel ships today."))
+
 	// Slack and SMS: a message from each phone reaches the workspace, and
 	// the agent's answer (with quick replies) reaches the phone, as Block
 	// Kit buttons on Slack and numbered options on SMS.

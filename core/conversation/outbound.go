@@ -142,10 +142,14 @@ func (e *Engine) handleOutbound(ctx context.Context, item store.Item, _ int) res
 		return deadLetter(err)
 	}
 	owner, err := e.opts.Store.ConversationOwner(ctx, p.ConversationID)
+	if errors.Is(err, store.ErrNotFound) && len(n.Conversations) == 1 {
+		owner, err = e.resumed(ctx, p.ConversationID, n.Conversations[0])
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		// A conversation leconnect did not open, or opened just before a
 		// crash and has not recorded yet (see adopt).
 		e.metrics.unowned.Inc()
+		e.log.Debug("notification for a conversation of a consumer leconnect does not know; ignored", "conversation_id", p.ConversationID)
 		for _, c := range n.Conversations {
 			if err := e.rememberUnowned(ctx, c); err != nil {
 				return retryLater(err)
@@ -159,6 +163,11 @@ func (e *Engine) handleOutbound(ctx context.Context, item store.Item, _ int) res
 	c, err := e.opts.Store.GetConsumer(ctx, owner)
 	if err != nil {
 		return retryLater(err)
+	}
+	if len(n.Conversations) == 1 {
+		if c, err = e.recordParticipant(ctx, c, n.Conversations[0]); err != nil {
+			return retryLater(err)
+		}
 	}
 	settings, known := e.opts.Settings(owner.Channel)
 	if !known {

@@ -22,6 +22,7 @@ type Memory struct {
 	closed   bool
 	cons     map[Identity]Consumer
 	owners   map[string]memOwner
+	parts    map[string]Identity // participant id -> identity
 	tokens   map[string]string
 	links    map[linkKey]memLink
 	queues   map[QueueName]*memQueue
@@ -52,6 +53,7 @@ func NewMemory(opts Options) *Memory {
 		opts:     opts.WithDefaults(),
 		cons:     map[Identity]Consumer{},
 		owners:   map[string]memOwner{},
+		parts:    map[string]Identity{},
 		tokens:   map[string]string{},
 		links:    map[linkKey]memLink{},
 		dlq:      map[uint64]DeadLetter{},
@@ -121,8 +123,8 @@ func (m *Memory) PutConsumer(ctx context.Context, c Consumer) (Consumer, error) 
 	if err := c.Identity.validate(); err != nil {
 		return Consumer{}, err
 	}
-	if len(c.Conversation.ID) > MaxKeyLen {
-		return Consumer{}, fmt.Errorf("consumer: conversation id longer than %d bytes: %w", MaxKeyLen, ErrInvalid)
+	if len(c.Conversation.ID) > MaxKeyLen || len(c.ParticipantID) > MaxKeyLen {
+		return Consumer{}, fmt.Errorf("consumer: conversation or participant id longer than %d bytes: %w", MaxKeyLen, ErrInvalid)
 	}
 	if err := m.lock(ctx); err != nil {
 		return Consumer{}, err
@@ -131,7 +133,7 @@ func (m *Memory) PutConsumer(ctx context.Context, c Consumer) (Consumer, error) 
 	if cur := m.cons[c.Identity].Revision; cur != c.Revision {
 		return Consumer{}, fmt.Errorf("consumer %s/%s: stored revision %d, given %d: %w", c.Identity.Channel, c.Identity.ConsumerID, cur, c.Revision, ErrConflict)
 	}
-	old := m.cons[c.Identity].Conversation.ID
+	old, oldPart := m.cons[c.Identity].Conversation.ID, m.cons[c.Identity].ParticipantID
 	c = cloneConsumer(c)
 	c.Revision++
 	c.UpdatedAt = m.opts.Now().UTC()
@@ -142,7 +144,26 @@ func (m *Memory) PutConsumer(ctx context.Context, c Consumer) (Consumer, error) 
 	if old != "" && old != c.Conversation.ID {
 		m.owners[old] = memOwner{id: c.Identity, retiredUntil: m.opts.Now().Add(m.opts.LinkTTL)}
 	}
+	if oldPart != "" && oldPart != c.ParticipantID && m.parts[oldPart] == c.Identity {
+		delete(m.parts, oldPart)
+	}
+	if c.ParticipantID != "" {
+		m.parts[c.ParticipantID] = c.Identity
+	}
 	return cloneConsumer(c), nil
+}
+
+// ConsumerByParticipant implements Consumers.
+func (m *Memory) ConsumerByParticipant(ctx context.Context, participantID string) (Identity, error) {
+	if err := m.lock(ctx); err != nil {
+		return Identity{}, err
+	}
+	defer m.mu.Unlock()
+	id, ok := m.parts[participantID]
+	if !ok {
+		return Identity{}, fmt.Errorf("participant %s: %w", participantID, ErrNotFound)
+	}
+	return id, nil
 }
 
 // ConversationOwner implements Consumers.

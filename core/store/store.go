@@ -113,6 +113,11 @@ type Consumer struct {
 	Address Address `json:"address"`
 	// ExtConsumerID is the id the consumer JWS was issued for.
 	ExtConsumerID string `json:"ext_consumer_id"`
+	// ParticipantID is LiveEngage's id for the consumer as a conversation
+	// participant, as its notifications show it; "" until one did. It is
+	// how a conversation leconnect did not open (an agent resumed one) is
+	// traced back to the consumer.
+	ParticipantID string `json:"participant_id,omitempty"`
 	// Conversation is the open (or last) conversation; zero ID means none.
 	Conversation Conversation `json:"conversation"`
 	// Attrs is free engine-owned state (e.g. CSAT question id), stored verbatim.
@@ -139,6 +144,10 @@ type Consumers interface {
 	// ConversationOwner returns the identity whose consumer record ever held
 	// conversationID, or ErrNotFound (a conversation leconnect did not open).
 	ConversationOwner(ctx context.Context, conversationID string) (Identity, error)
+	// ConsumerByParticipant returns the identity whose record holds
+	// participantID (PutConsumer indexes a non-empty ParticipantID, the
+	// newest record to claim one wins), or ErrNotFound.
+	ConsumerByParticipant(ctx context.Context, participantID string) (Identity, error)
 }
 
 // UpdateConsumer reads id's record (a zero Consumer with Identity set when

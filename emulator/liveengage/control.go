@@ -23,6 +23,7 @@ func (e *Emulator) controlRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST "+p+"conversations/{id}/typing", e.apiTyping)
 	m.HandleFunc("POST "+p+"conversations/{id}/read", e.apiRead)
 	m.HandleFunc("POST "+p+"conversations/{id}/transfer", e.apiTransfer)
+	m.HandleFunc("POST "+p+"conversations/{id}/resume", e.apiResume)
 	m.HandleFunc("POST "+p+"conversations/{id}/close", e.apiClose)
 	m.HandleFunc("GET "+p+"faults", e.apiGetFaults)
 	m.HandleFunc("PUT "+p+"faults", e.apiPutFaults)
@@ -264,6 +265,17 @@ func (e *Emulator) apiTransfer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.apiGetConversation(w, r)
+}
+
+// apiResume resumes a closed conversation; it answers the new one.
+func (e *Emulator) apiResume(w http.ResponseWriter, r *http.Request) {
+	id, err := e.AgentResume(r.PathValue("id"))
+	if err != nil {
+		apiError(w, err)
+		return
+	}
+	c, _ := e.Conversation(id)
+	writeAPI(w, http.StatusOK, c)
 }
 
 // apiClose: {"survey":true} opens a POST_SURVEY dialog instead of closing.

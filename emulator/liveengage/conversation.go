@@ -18,10 +18,12 @@ const (
 type Conversation struct {
 	ID    string `json:"id"`
 	State string `json:"state"` // OPEN or CLOSE
-	// ConsumerID is the ext_consumer_id; LPConsumerID the lp_consumer_id.
-	ConsumerID   string    `json:"consumerId"`
-	LPConsumerID string    `json:"lpConsumerId"`
-	Messages     []Message `json:"messages"`
+	// ConsumerID is the ext_consumer_id; LPConsumerID the lp_consumer_id;
+	// ParticipantID what notifications call the consumer.
+	ConsumerID    string    `json:"consumerId"`
+	LPConsumerID  string    `json:"lpConsumerId"`
+	ParticipantID string    `json:"participantId"`
+	Messages      []Message `json:"messages"`
 
 	SkillID          string          `json:"skillId"`
 	AgentID          string          `json:"agentId,omitempty"`
@@ -85,6 +87,7 @@ type conv struct {
 	mu sync.Mutex
 
 	id, extID, lpID string
+	participantID   string // the consumer in notifications
 	state           string
 	skillID         string
 	ttrDefName      string
@@ -136,7 +139,7 @@ func (c *conv) touch() int64 {
 
 func (c *conv) snapshot() Conversation {
 	out := Conversation{
-		ID: c.id, State: c.state, ConsumerID: c.extID, LPConsumerID: c.lpID,
+		ID: c.id, State: c.state, ConsumerID: c.extID, LPConsumerID: c.lpID, ParticipantID: c.participantID,
 		Messages: append([]Message{}, c.messages...),
 		SkillID:  c.skillID, AgentID: c.agentID, TTRDefName: c.ttrDefName,
 		CampaignInfo: c.campaign, Context: c.context, UserProfile: c.profile,
@@ -359,6 +362,47 @@ func (e *Emulator) TransferToSkill(id, skillID string) error {
 	c.touch()
 	e.emitConversationLocked(c)
 	return nil
+}
+
+// AgentResume resumes a closed conversation as an agent does in the
+// workspace: LiveEngage opens a new conversation for the same consumer,
+// with the same skill and profile, the resuming agent assigned, and
+// announces it. It fails when the consumer has an open conversation.
+func (e *Emulator) AgentResume(id string) (string, error) {
+	old, err := e.lockConv(id)
+	if err != nil {
+		return "", err
+	}
+	if old.state != "CLOSE" {
+		old.mu.Unlock()
+		return "", fmt.Errorf("conversation %s is open; only a closed one can be resumed: %w", id, ErrInvalidInput)
+	}
+	now := nowMs()
+	nid := randomUUID()
+	c := &conv{
+		id: nid, extID: old.extID, lpID: old.lpID, participantID: old.participantID, state: "OPEN",
+		skillID: old.skillID, ttrDefName: old.ttrDefName, campaign: old.campaign, context: old.context,
+		profile: old.profile, clientProps: old.clientProps, agentID: e.opts.AgentID,
+		startTs: now, metaTs: now, lane: laneFor(nid, e.opts.WebhookWorkers),
+	}
+	old.mu.Unlock()
+	c.dialogs = []*dialog{{Dialog: Dialog{DialogID: nid, DialogType: "MAIN", State: "OPEN", CreationTs: now}, metaTs: now}}
+	s := e.convs
+	s.mu.Lock()
+	if _, busy := s.openByConsumer[c.lpID]; busy {
+		s.mu.Unlock()
+		return "", fmt.Errorf("consumer of conversation %s already has an open conversation: %w", id, ErrInvalidInput)
+	}
+	s.openByConsumer[c.lpID] = c
+	s.byID[nid] = c
+	s.byDialog[nid] = c
+	s.order = append(s.order, c)
+	c.mu.Lock()
+	s.mu.Unlock()
+	e.emitConversationLocked(c)
+	c.mu.Unlock()
+	e.log.Debug("conversation resumed", "conversation_id", nid, "resumed", id)
+	return nid, nil
 }
 
 // AgentClose closes the conversation as the agent. With survey, only the

@@ -89,10 +89,24 @@ type Options struct {
 	// AgentID is the participant id of the emulated agent; default derived
 	// from the account id.
 	AgentID string
+	// ConsumerParticipantIDs is what notifications name the consumer by
+	// (participants[].id, the consumer's originatorId): "lp_consumer_id"
+	// (the default: the 64-hex id of the consumer's JWS, as the 2018
+	// examples show) or "uuid" (a UUID-style id per consumer, as a newer
+	// documented example shows; UNCONFIRMED which LiveEngage sends today).
+	ConsumerParticipantIDs string
 	// SigningKey signs AppJWTs and ConsumerJWSs; nil generates a 2048-bit key.
 	SigningKey *rsa.PrivateKey
 	// Logger; nil = silent. Nothing is logged per request at Info level.
 	Logger hclog.Logger
+}
+
+// participantID is what notifications call the consumer whose JWS carries lpID.
+func (e *Emulator) participantID(lpID string) string {
+	if e.opts.ConsumerParticipantIDs == "uuid" {
+		return nameUUID("participant:" + e.opts.AccountID + ":" + lpID)
+	}
+	return lpID
 }
 
 // Errors returned by the agent-side Go methods.
@@ -174,6 +188,13 @@ func New(opts Options) (*Emulator, error) {
 	}
 	if opts.AgentID == "" {
 		opts.AgentID = nameUUID("agent:" + opts.AccountID)
+	}
+	switch opts.ConsumerParticipantIDs {
+	case "":
+		opts.ConsumerParticipantIDs = "lp_consumer_id"
+	case "lp_consumer_id", "uuid":
+	default:
+		return nil, fmt.Errorf("liveengage emulator: consumer participant ids %q: want lp_consumer_id or uuid", opts.ConsumerParticipantIDs)
 	}
 	log := opts.Logger
 	if log == nil {

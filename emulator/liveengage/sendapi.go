@@ -229,7 +229,7 @@ func (e *Emulator) createConversation(ct *consumerToken, cb *conversationRequest
 	id := randomUUID()
 	now := nowMs()
 	c := &conv{
-		id: id, extID: ct.extID, lpID: ct.lpID, state: "OPEN", skillID: skill,
+		id: id, extID: ct.extID, lpID: ct.lpID, participantID: e.participantID(ct.lpID), state: "OPEN", skillID: skill,
 		ttrDefName: ttr, campaign: compactJSON(cb.CampaignInfo), context: compactJSON(cb.ConversationContext),
 		profile: profile, clientProps: props, startTs: now, metaTs: now,
 		lane: laneFor(id, e.opts.WebhookWorkers),
@@ -352,7 +352,7 @@ func (e *Emulator) handlePublish(w http.ResponseWriter, ct *consumerToken, req *
 		writeJSON(w, http.StatusBadRequest, badRequest(reqID, msg))
 		return
 	}
-	seq := e.publishLocked(c, RoleConsumer, c.lpID, d.DialogID, &head, pb.Event, meta)
+	seq := e.publishLocked(c, RoleConsumer, c.participantID, d.DialogID, &head, pb.Event, meta)
 	c.mu.Unlock()
 	writeSequence(w, reqID, seq)
 }

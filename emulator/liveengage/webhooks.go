@@ -146,7 +146,7 @@ func (e *Emulator) emitConversationLocked(c *conv) {
 	ch.Result.EffectiveTTR = c.startTs + ttr*1000
 	d := &ch.Result.ConversationDetails
 	d.SkillID = c.skillID
-	d.Participants = []participant{{c.lpID, RoleConsumer}}
+	d.Participants = []participant{{c.participantID, RoleConsumer}}
 	if c.agentID != "" {
 		d.Participants = append(d.Participants, participant{c.agentID, RoleAssignedAgent})
 	}
@@ -156,7 +156,7 @@ func (e *Emulator) emitConversationLocked(c *conv) {
 			CreationTs: dl.CreationTs, EndTs: dl.EndTs, MetaDataLastUpdateTs: dl.metaTs, ClosedBy: dl.ClosedBy,
 			ClosedCause: dl.ClosedCause,
 		}
-		dd.ParticipantsDetails = []participantDetail{{c.lpID, RoleConsumer, "ACTIVE"}}
+		dd.ParticipantsDetails = []participantDetail{{c.participantID, RoleConsumer, "ACTIVE"}}
 		if c.agentID != "" && dl.DialogType == "MAIN" {
 			dd.ParticipantsDetails = append(dd.ParticipantsDetails, participantDetail{c.agentID, RoleAssignedAgent, "ACTIVE"})
 		}

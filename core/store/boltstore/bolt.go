@@ -278,8 +278,8 @@ func (s *Store) PutConsumer(ctx context.Context, c store.Consumer) (store.Consum
 	if err := c.Identity.Validate(); err != nil {
 		return store.Consumer{}, err
 	}
-	if len(c.Conversation.ID) > store.MaxKeyLen {
-		return store.Consumer{}, fmt.Errorf("consumer: conversation id longer than %d bytes: %w", store.MaxKeyLen, store.ErrInvalid)
+	if len(c.Conversation.ID) > store.MaxKeyLen || len(c.ParticipantID) > store.MaxKeyLen {
+		return store.Consumer{}, fmt.Errorf("consumer: conversation or participant id longer than %d bytes: %w", store.MaxKeyLen, store.ErrInvalid)
 	}
 	key := identityKey(c.Identity)
 	now := s.now()
@@ -289,13 +289,13 @@ func (s *Store) PutConsumer(ctx context.Context, c store.Consumer) (store.Consum
 		out, conflict = store.Consumer{}, nil
 		b := tx.Bucket(bConsumers)
 		var cur uint64
-		var oldConv string
+		var oldConv, oldPart string
 		if v := b.Get(key); v != nil {
 			var rec consumerRec
 			if err := decode(v, &rec); err != nil {
 				return err
 			}
-			cur, oldConv = rec.Revision, rec.Conversation.ID
+			cur, oldConv, oldPart = rec.Revision, rec.Conversation.ID, rec.ParticipantID
 		}
 		if cur != c.Revision {
 			// Not a transaction error: failing the transaction would make
@@ -337,6 +337,9 @@ func (s *Store) PutConsumer(ctx context.Context, c store.Consumer) (store.Consum
 				return err
 			}
 		}
+		if err := putParticipant(tx, oldPart, next); err != nil {
+			return err
+		}
 		out = next
 		return nil
 	})
@@ -347,6 +350,49 @@ func (s *Store) PutConsumer(ctx context.Context, c store.Consumer) (store.Consum
 		return store.Consumer{}, conflict
 	}
 	return out, nil
+}
+
+// putParticipant indexes c's participant id, dropping the one it replaces
+// if that still points at c.
+func putParticipant(tx *bolt.Tx, old string, c store.Consumer) error {
+	pb := tx.Bucket(bParts)
+	if old != "" && old != c.ParticipantID {
+		if v := pb.Get([]byte(old)); v != nil {
+			var rec ownerRec
+			if err := decode(v, &rec); err != nil {
+				return err
+			}
+			if rec.Identity == c.Identity {
+				if err := pb.Delete([]byte(old)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if c.ParticipantID == "" {
+		return nil
+	}
+	v, err := encode(ownerRec{V: recordVersion, Identity: c.Identity})
+	if err != nil {
+		return err
+	}
+	return pb.Put([]byte(c.ParticipantID), v)
+}
+
+// ConsumerByParticipant implements store.Consumers.
+func (s *Store) ConsumerByParticipant(ctx context.Context, participantID string) (store.Identity, error) {
+	var rec ownerRec
+	err := s.read(ctx, func(tx *bolt.Tx) error {
+		v := tx.Bucket(bParts).Get([]byte(participantID))
+		if v == nil {
+			return store.ErrNotFound
+		}
+		return decode(v, &rec)
+	})
+	if err != nil {
+		return store.Identity{}, fmt.Errorf("participant %s: %w", participantID, err)
+	}
+	return rec.Identity, nil
 }
 
 // ConversationOwner implements store.Consumers.

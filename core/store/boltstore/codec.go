@@ -15,13 +15,14 @@ var (
 	bMeta      = []byte("meta")
 	bConsumers = []byte("consumers")
 	bOwners    = []byte("owners")
+	bParts     = []byte("participants") // added in schema 1 without a bump: created when missing, only read through ConsumerByParticipant
 	bTokens    = []byte("tokens")
 	bLinks     = []byte("links")
 	bLinkSeq   = []byte("linkseq")
 	bExpiry    = []byte("expiry")
 	bDLQ       = []byte("dlq")
 
-	allBuckets = [][]byte{bMeta, bConsumers, bOwners, bTokens, bLinks, bLinkSeq, bExpiry, bDLQ,
+	allBuckets = [][]byte{bMeta, bConsumers, bOwners, bParts, bTokens, bLinks, bLinkSeq, bExpiry, bDLQ,
 		queueBucket(store.Inbound), queueBucket(store.Outbound),
 		dedupeBucket(store.Inbound), dedupeBucket(store.Outbound)}
 

@@ -28,6 +28,7 @@
 //	meta             "schema" -> "1" (decimal); "depth.<queue>" -> u64 pending count
 //	consumers        str(channel) str(consumer id) -> JSON consumer record
 //	owners           conversation id -> JSON {identity, retired_until}: ConversationOwner
+//	participants     LiveEngage consumer participant id -> JSON {identity}: ConsumerByParticipant
 //	tokens           ext_consumer_id -> JSON {token}
 //	links            str(channel) str(chat id) str(message id) -> JSON link + expires_at
 //	linkseq          str(conversation id) u64(sequence) <links key> -> empty (reverse index)

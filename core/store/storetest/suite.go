@@ -65,6 +65,7 @@ func setup(t *testing.T, open Opener) env {
 func Run(t *testing.T, open Opener) {
 	t.Run("Consumers", func(t *testing.T) { testConsumers(t, open) })
 	t.Run("ConversationOwnerRetention", func(t *testing.T) { testOwnerRetention(t, open) })
+	t.Run("ConsumerByParticipant", func(t *testing.T) { testParticipants(t, open) })
 	t.Run("UpdateConsumerConcurrent", func(t *testing.T) { testUpdateConsumerConcurrent(t, open) })
 	t.Run("ConsumerTokens", func(t *testing.T) { testTokens(t, open) })
 	t.Run("Links", func(t *testing.T) { testLinks(t, open) })
@@ -197,6 +198,37 @@ func testConsumers(t *testing.T, open Opener) {
 	again, _ := e.s.GetConsumer(e.ctx, id)
 	if again.Attrs["csat"] != "q1" {
 		t.Fatalf("stored attrs aliased the returned map: %v", again.Attrs)
+	}
+}
+
+// testParticipants: a consumer is found by the participant id its record
+// holds, and a changed id replaces the old one.
+func testParticipants(t *testing.T, open Opener) {
+	e := setup(t, open)
+	alice := store.Identity{Channel: "telegram", ConsumerID: "1"}
+	bob := store.Identity{Channel: "slack", ConsumerID: "U2"}
+	if _, err := e.s.ConsumerByParticipant(e.ctx, "p-alice"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown participant: err %v, want ErrNotFound", err)
+	}
+	a, err := e.s.PutConsumer(e.ctx, store.Consumer{Identity: alice, ParticipantID: "p-alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.s.PutConsumer(e.ctx, store.Consumer{Identity: bob}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.s.ConsumerByParticipant(e.ctx, "p-alice"); err != nil || got != alice {
+		t.Fatalf("ConsumerByParticipant = %+v, %v; want %+v", got, err, alice)
+	}
+	a.ParticipantID = "p-alice-2"
+	if _, err := e.s.PutConsumer(e.ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.s.ConsumerByParticipant(e.ctx, "p-alice"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("replaced participant id still found: %v", err)
+	}
+	if got, err := e.s.ConsumerByParticipant(e.ctx, "p-alice-2"); err != nil || got != alice {
+		t.Fatalf("new participant id: %+v, %v", got, err)
 	}
 }
 

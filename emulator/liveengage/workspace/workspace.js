@@ -105,7 +105,12 @@
     tools.append(input("agent-qr", "quick replies, comma separated (e.g. Yes, No)"), skill,
       button("agent-transfer", "Transfer", "button"), button("agent-close", "Close", "button", "danger"));
     form.append(input("agent-text", "Reply as the agent…"), button("agent-send", "Send", "submit"), tools);
-    thread.append(head, msgs, typing, form);
+    // A closed conversation can be resumed: LiveEngage opens a new one for the consumer.
+    const closed = el("div", "composer");
+    closed.id = "agent-closed";
+    closed.hidden = true;
+    closed.append(button("agent-resume", "Resume conversation", "button"));
+    thread.append(head, msgs, typing, form, closed);
     ws.append(convs, thread);
     root.append(title, ws);
   }
@@ -162,7 +167,7 @@
     function renderThread() {
       const c = state.convs.find(x => x.id === state.selected);
       const head = $("#thread-head"), box = $("#agent-messages"), form = $("#agent-form");
-      if (!c) { form.hidden = true; return; }
+      if (!c) { form.hidden = true; $("#agent-closed").hidden = true; return; }
       const stick = box.scrollTop + box.clientHeight >= box.scrollHeight - 30;
       head.replaceChildren(el("b", "", consumerName(c)),
         el("span", "badge " + c.state, c.state === "OPEN" ? "open" : "closed"),
@@ -218,6 +223,7 @@
       if (stick) box.scrollTop = box.scrollHeight;
       $("#consumer-typing").hidden = !consumerTyping || c.state !== "OPEN";
       form.hidden = c.state !== "OPEN";
+      $("#agent-closed").hidden = c.state === "OPEN";
       // Viewing the conversation reads it, as in the real workspace.
       // Channels without read receipts simply do not show it.
       if (c.state === "OPEN" && lastConsumerSeq > agentReadUpTo && c.agentId) {
@@ -253,6 +259,14 @@
     $("#agent-transfer").addEventListener("click", async () => {
       if (!state.selected) return;
       try { await api("POST", conv("/transfer"), { skillId: $("#transfer-skill").value }); } catch (err) { alert(err.message); }
+      refresh();
+    });
+    $("#agent-resume").addEventListener("click", async () => {
+      if (!state.selected) return;
+      try {
+        const resumed = await json("POST", conv("/resume"), {});
+        state.selected = resumed.id;
+      } catch (err) { alert(err.message); }
       refresh();
     });
     if (opts.hide) $("#hide-filter").addEventListener("change", renderList);
