@@ -147,6 +147,28 @@ func TestBrowserConversation(t *testing.T) {
 		waitJS("the options on the "+tc.channel+" phone", hasText(ph+" .bubble.business button", tc.option))
 	}
 
+	// The agent transfers the Slack conversation to another skill: it waits
+	// in the queue, the consumer's next message still lands in it, and the
+	// agent who picks it up answers on the phone.
+	slackPhone := `.phone[data-channel="slack"]`
+	step("open the Slack conversation", clickConv("Yes, 10 to 4. Anything else?"))
+	waitJS("the Slack conversation in the thread", hasText("#agent-messages .msg.CONSUMER", "Hello from Slack! Is the shop open on Sunday?"))
+	transferred, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#thread-head").dataset.id`))
+	if err != nil || transferred == "" {
+		t.Fatalf("the selected conversation's id: %q, %v", transferred, err)
+	}
+	step("transfer it to skill 2", chromedp.Click("#agent-transfer"))
+	waitJS("the conversation back in the queue", hasText("#thread-head", "skill 2 · in queue"))
+	step("write on the Slack phone while nobody is assigned",
+		chromedp.SendKeys(slackPhone+" .phone-input", "Still there? I also need a gift receipt."),
+		chromedp.Click(slackPhone+" .phone-send"))
+	waitJS("the message in the same conversation", fmt.Sprintf(`document.querySelector("#thread-head").dataset.id === %q && %s`,
+		transferred, hasText("#agent-messages .msg.CONSUMER", "Still there? I also need a gift receipt.")))
+	step("answer as the agent who takes it",
+		chromedp.SendKeys("#agent-text", "Sure, a gift receipt is on its way."),
+		chromedp.Click("#agent-send"))
+	waitJS("the new agent's answer on the Slack phone", hasText(slackPhone+" .bubble.business", "Sure, a gift receipt is on its way."))
+
 	// Some traffic in the list and the metrics makes a livelier picture.
 	step("switch traffic on", chromedp.Click("#traffic"))
 	waitJS("traffic conversations in the list", `document.querySelectorAll("#conv-list .conv").length >= 4`)

@@ -103,6 +103,8 @@ type envOptions struct {
 	LiveEngageOptions func(*liveengage.Options)
 	// CSATPrompt enables the CSAT question after an agent close.
 	CSATPrompt string
+	// TransferMessage enables the notice when the agent leaves (echo and Telegram channels).
+	TransferMessage string
 	// TelegramRate switches the Telegram emulator's rate limits (0 = default).
 	TelegramChatRate float64
 	// NotAllReady starts the test once the core serves (/healthz), not once
@@ -150,7 +152,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	err = configTemplate.Execute(&cfg, map[string]any{
 		"Port": port, "PublicURL": e.coreURL, "DomainAPI": leSrv.URL, "Store": filepath.Join(e.dir, "leconnect.db"),
 		"Channel": o.Channel, "EchoBin": echoBin, "TelegramURL": tgSrv.URL, "TelegramToken": tg.Token(),
-		"CSATPrompt": o.CSATPrompt, "ChannelYAML": o.ChannelYAML, "HostileBin": hostileBin,
+		"CSATPrompt": o.CSATPrompt, "TransferMessage": o.TransferMessage, "ChannelYAML": o.ChannelYAML, "HostileBin": hostileBin,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -209,6 +211,7 @@ channels:
     path: {{.EchoBin}}
     conversation:
       csat_prompt: "{{.CSATPrompt}}"
+      transfer_message: "{{.TransferMessage}}"
     restart: {initial_backoff: 50ms, max_backoff: 200ms}
     config:
       token: ${ECHO_TOKEN}
@@ -217,6 +220,7 @@ channels:
     adapter: telegram
     conversation:
       csat_prompt: "{{.CSATPrompt}}"
+      transfer_message: "{{.TransferMessage}}"
     restart: {initial_backoff: 50ms, max_backoff: 200ms}
     config:
       bot_token: ${TELEGRAM_BOT_TOKEN}

@@ -5,66 +5,7 @@ import (
 	"testing"
 
 	"github.com/leconnect/leconnect/emulator/liveengage"
-	slackemu "github.com/leconnect/leconnect/emulator/slack"
-	tgemu "github.com/leconnect/leconnect/emulator/telegram"
 )
-
-// channelUser is one consumer on one channel, as the resume and transfer
-// tests drive them.
-type channelUser struct {
-	e *env
-	// say sends text from the consumer on the platform.
-	say func(text string)
-	// received waits for an app message to the consumer with this text.
-	received func(what, text string)
-}
-
-func telegramUser(t *testing.T, o envOptions) channelUser {
-	o.Channel = "telegram-webhook"
-	e := newEnv(t, o)
-	const chat = int64(515151)
-	if err := e.tg.AddUser(tgemu.User{ID: chat, FirstName: "Rae"}); err != nil {
-		t.Fatal(err)
-	}
-	return channelUser{e: e,
-		say: func(text string) {
-			if _, err := e.tg.SendText(chat, text); err != nil {
-				t.Fatal(err)
-			}
-		},
-		received: func(what, text string) {
-			waitSent(e, chat, what, func(m tgemu.SentMessage) bool { return m.Text == text })
-		},
-	}
-}
-
-func slackUser(t *testing.T) channelUser {
-	s := newSlackEnv(t, "events")
-	return channelUser{e: s.env,
-		say: func(text string) { s.post(slackemu.UserMessage{Text: text}) },
-		received: func(what, text string) {
-			s.waitPosted(what, func(m slackemu.Message) bool { return m.Text == text })
-		},
-	}
-}
-
-func smsUser(t *testing.T) channelUser {
-	s := newSMSEnv(t)
-	const phone = "+15005550123"
-	return channelUser{e: s.env,
-		say: func(text string) { s.phoneSend(phone, smsTwilioNumber, text) },
-		received: func(what, text string) {
-			s.waitFor(what, func() bool {
-				for _, m := range s.sms.Received(phone) {
-					if m.Text == text {
-						return true
-					}
-				}
-				return false
-			})
-		},
-	}
-}
 
 // An agent resumes a consumer's closed conversation: LiveEngage opens a new
 // one leconnect did not open, and the agent's message reaches the consumer

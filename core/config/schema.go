@@ -175,6 +175,9 @@ type Conversation struct {
 	// CSATPrompt, when set, follows the closing message; the consumer's answer, a
 	// number from 1 to 5, is recorded in LiveEngage as CSAT.
 	CSATPrompt string `yaml:"csat_prompt"`
+	// TransferMessage, when set, is sent to the consumer when the agent leaves an open
+	// conversation (a transfer to another skill or agent, or back to the queue); "" sends nothing.
+	TransferMessage string `yaml:"transfer_message"`
 }
 
 // Builtin reports whether the channel runs one of the adapters built into the daemon.

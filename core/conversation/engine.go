@@ -53,6 +53,9 @@ type ChannelSettings struct {
 	// CSATPrompt, when set, is sent after the closing message; the
 	// consumer's next message, a number from 1 to 5, is sent as CSAT.
 	CSATPrompt string
+	// TransferMessage, when set, is sent when the agent leaves an open
+	// conversation (transferred, or back to the queue).
+	TransferMessage string
 }
 
 // Options configure an Engine.

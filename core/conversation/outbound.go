@@ -322,6 +322,60 @@ func adapterResult(err error) result {
 // agent closed, so its closing messages are sent once it is no longer open.
 const attrAgentClosed = "agent_closed"
 
+// attrAssignedAgent is "conversation-id agent-id": the agent LiveEngage
+// last named as assigned to that conversation, so that the agent leaving it
+// is noticed (and an earlier conversation's agent is not taken for it).
+const attrAssignedAgent = "assigned_agent"
+
+// assignment follows who is assigned to the open conversation. When the
+// assigned agent leaves (a transfer to another skill or agent, or back to
+// the queue) the consumer is told, if the channel says so. The consumer's
+// messages go on to the same conversation whoever is assigned, or nobody.
+func (d *delivery) assignment(ctx context.Context, c liveperson.ConversationChange) result {
+	agent := c.Details.AssignedAgentID()
+	had, ours := strings.CutPrefix(d.consumer.Attrs[attrAssignedAgent], d.conversationID+" ")
+	if !ours {
+		had = "" // another conversation's agent, or none
+	}
+	if agent == had {
+		return ok()
+	}
+	if had != "" && d.settings.TransferMessage != "" {
+		a, err := d.adapter()
+		if err != nil {
+			return adapterResult(err)
+		}
+		// Sent before the record moves on, so a retry sends it again (the
+		// adapter's journal answers a repeat by its key).
+		suffix := ":transfer:" + strconv.FormatInt(c.Details.MetaDataLastUpdateTs, 10)
+		if r := d.send(ctx, a, sdk.OutboundMessage{Text: d.settings.TransferMessage}, -1, suffix); r.outcome != outcomeDone {
+			return r
+		}
+	}
+	if had != "" && agent != had {
+		d.e.log.Info("the agent left the conversation (transfer or back to the queue)", "channel", d.owner.Channel,
+			"conversation_id", d.conversationID, "skill_id", c.Details.SkillID)
+	}
+	_, err := store.UpdateConsumer(ctx, d.e.opts.Store, d.owner, func(rec *store.Consumer) error {
+		if rec.Conversation.ID != d.conversationID {
+			return nil
+		}
+		if rec.Attrs == nil {
+			rec.Attrs = map[string]string{}
+		}
+		if agent == "" {
+			delete(rec.Attrs, attrAssignedAgent)
+		} else {
+			rec.Attrs[attrAssignedAgent] = d.conversationID + " " + agent
+		}
+		return nil
+	})
+	if err != nil {
+		return retryLater(err)
+	}
+	return ok()
+}
+
 // conversationChange handles the agent closing the conversation: the
 // configured closing message, then the CSAT prompt.
 func (d *delivery) conversationChange(ctx context.Context, c liveperson.ConversationChange) result {
@@ -331,8 +385,11 @@ func (d *delivery) conversationChange(ctx context.Context, c liveperson.Conversa
 		d.e.seqMu.Unlock()
 	}
 	conv := d.consumer.Conversation
-	if !c.Details.Closed() || conv.ID != d.conversationID {
+	if conv.ID != d.conversationID {
 		return ok()
+	}
+	if !c.Details.Closed() {
+		return d.assignment(ctx, c)
 	}
 	// The record moves on first, so the consumer's answer to the CSAT prompt
 	// can never arrive before the engine knows it is one; a retry after a

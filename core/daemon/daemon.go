@@ -210,10 +210,11 @@ func (d *daemon) settings(channel string) (conversation.ChannelSettings, bool) {
 		return conversation.ChannelSettings{}, false
 	}
 	return conversation.ChannelSettings{
-		Routing:        liveperson.Routing{SkillID: ch.Routing.SkillID, CampaignID: ch.Routing.CampaignID, EngagementID: ch.Routing.EngagementID},
-		EndKeyword:     ch.Conversation.EndKeyword,
-		ClosingMessage: ch.Conversation.ClosingMessage,
-		CSATPrompt:     ch.Conversation.CSATPrompt,
+		Routing:         liveperson.Routing{SkillID: ch.Routing.SkillID, CampaignID: ch.Routing.CampaignID, EngagementID: ch.Routing.EngagementID},
+		EndKeyword:      ch.Conversation.EndKeyword,
+		ClosingMessage:  ch.Conversation.ClosingMessage,
+		CSATPrompt:      ch.Conversation.CSATPrompt,
+		TransferMessage: ch.Conversation.TransferMessage,
 	}, true
 }
 

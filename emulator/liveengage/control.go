@@ -24,6 +24,7 @@ func (e *Emulator) controlRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST "+p+"conversations/{id}/read", e.apiRead)
 	m.HandleFunc("POST "+p+"conversations/{id}/transfer", e.apiTransfer)
 	m.HandleFunc("POST "+p+"conversations/{id}/resume", e.apiResume)
+	m.HandleFunc("POST "+p+"conversations/{id}/back-to-queue", e.apiBackToQueue)
 	m.HandleFunc("POST "+p+"conversations/{id}/close", e.apiClose)
 	m.HandleFunc("GET "+p+"faults", e.apiGetFaults)
 	m.HandleFunc("PUT "+p+"faults", e.apiPutFaults)
@@ -261,6 +262,15 @@ func (e *Emulator) apiTransfer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := e.TransferToSkill(r.PathValue("id"), in.SkillID); err != nil {
+		apiError(w, err)
+		return
+	}
+	e.apiGetConversation(w, r)
+}
+
+// apiBackToQueue puts the conversation back in its skill's queue.
+func (e *Emulator) apiBackToQueue(w http.ResponseWriter, r *http.Request) {
+	if err := e.AgentBackToQueue(r.PathValue("id")); err != nil {
 		apiError(w, err)
 		return
 	}

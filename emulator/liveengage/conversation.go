@@ -405,6 +405,23 @@ func (e *Emulator) AgentResume(id string) (string, error) {
 	return nid, nil
 }
 
+// AgentBackToQueue puts the conversation back in its skill's queue: the
+// agent leaves the participants, the skill stays.
+func (e *Emulator) AgentBackToQueue(id string) error {
+	c, err := e.lockConv(id)
+	if err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	if c.state != "OPEN" {
+		return fmt.Errorf("conversation %s: %w", id, ErrClosed)
+	}
+	c.agentID = ""
+	c.touch()
+	e.emitConversationLocked(c)
+	return nil
+}
+
 // AgentClose closes the conversation as the agent. With survey, only the
 // MAIN dialog closes and a POST_SURVEY dialog opens; closing again (or the
 // consumer closing the survey dialog) ends the conversation.

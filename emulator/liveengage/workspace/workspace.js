@@ -103,7 +103,8 @@
     skill.size = 4;
     skill.title = "skill id";
     tools.append(input("agent-qr", "quick replies, comma separated (e.g. Yes, No)"), skill,
-      button("agent-transfer", "Transfer", "button"), button("agent-close", "Close", "button", "danger"));
+      button("agent-transfer", "Transfer", "button"), button("agent-queue", "Back to queue", "button"),
+      button("agent-close", "Close", "button", "danger"));
     form.append(input("agent-text", "Reply as the agent…"), button("agent-send", "Send", "submit"), tools);
     // A closed conversation can be resumed: LiveEngage opens a new one for the consumer.
     const closed = el("div", "composer");
@@ -259,6 +260,11 @@
     $("#agent-transfer").addEventListener("click", async () => {
       if (!state.selected) return;
       try { await api("POST", conv("/transfer"), { skillId: $("#transfer-skill").value }); } catch (err) { alert(err.message); }
+      refresh();
+    });
+    $("#agent-queue").addEventListener("click", async () => {
+      if (!state.selected) return;
+      try { await api("POST", conv("/back-to-queue"), {}); } catch (err) { alert(err.message); }
       refresh();
     });
     $("#agent-resume").addEventListener("click", async () => {

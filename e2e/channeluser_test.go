@@ -1,0 +1,104 @@
+package e2e
+
+import (
+	"testing"
+
+	slackemu "github.com/leconnect/leconnect/emulator/slack"
+	tgemu "github.com/leconnect/leconnect/emulator/telegram"
+)
+
+// channelUser is one consumer on one channel, as the resume and transfer
+// tests drive them.
+type channelUser struct {
+	e *env
+	// say sends text from the consumer on the platform.
+	say func(text string)
+	// received waits for an app message to the consumer with this text.
+	received func(what, text string)
+	// count is how many app messages to the consumer had this text.
+	count func(text string) int
+}
+
+func telegramUser(t *testing.T, o envOptions) channelUser {
+	o.Channel = "telegram-webhook"
+	e := newEnv(t, o)
+	const chat = int64(515151)
+	if err := e.tg.AddUser(tgemu.User{ID: chat, FirstName: "Rae"}); err != nil {
+		t.Fatal(err)
+	}
+	return channelUser{e: e,
+		say: func(text string) {
+			if _, err := e.tg.SendText(chat, text); err != nil {
+				t.Fatal(err)
+			}
+		},
+		received: func(what, text string) {
+			waitSent(e, chat, what, func(m tgemu.SentMessage) bool { return m.Text == text })
+		},
+		count: func(text string) (n int) {
+			for _, m := range e.tg.Sent(chat) {
+				if m.Text == text {
+					n++
+				}
+			}
+			return n
+		},
+	}
+}
+
+func slackUser(t *testing.T) channelUser {
+	s := newSlackEnv(t, "events")
+	return channelUser{e: s.env,
+		// Slack's Events API does not promise order, and its emulator pushes
+		// events concurrently: the next message is written once the last
+		// one was acknowledged, as a person would after seeing it sent.
+		say: func(text string) {
+			res := s.post(slackemu.UserMessage{Text: text})
+			s.waitFor("Slack's event acknowledged", func() bool {
+				for _, d := range s.slack.Deliveries() {
+					if d.EventID == res.EventID && len(d.Attempts) > 0 && d.Attempts[len(d.Attempts)-1].Acked {
+						return true
+					}
+				}
+				return false
+			})
+		},
+		received: func(what, text string) {
+			s.waitPosted(what, func(m slackemu.Message) bool { return m.Text == text })
+		},
+		count: func(text string) (n int) {
+			for _, m := range s.slack.Posted(s.dm) {
+				if m.Text == text {
+					n++
+				}
+			}
+			return n
+		},
+	}
+}
+
+func smsUser(t *testing.T) channelUser {
+	s := newSMSEnv(t)
+	const phone = "+15005550123"
+	return channelUser{e: s.env,
+		say: func(text string) { s.phoneSend(phone, smsTwilioNumber, text) },
+		received: func(what, text string) {
+			s.waitFor(what, func() bool {
+				for _, m := range s.sms.Received(phone) {
+					if m.Text == text {
+						return true
+					}
+				}
+				return false
+			})
+		},
+		count: func(text string) (n int) {
+			for _, m := range s.sms.Received(phone) {
+				if m.Text == text {
+					n++
+				}
+			}
+			return n
+		},
+	}
+}
