@@ -102,6 +102,7 @@ func TestBrowserConversation(t *testing.T) {
 	waitJS("quick-reply buttons on the phone", hasText(phone+" .bubble.business button", "Yes please"))
 	step("tap a quick reply", clickJS(phone+` .bubble.business button`))
 	waitJS("the tapped answer in the agent workspace", hasText("#agent-messages .msg.CONSUMER", "Yes please"))
+	waitJS("the click reported with the reply's metadata", hasText("#agent-messages .system.action", "clicked reply-yes-please"))
 
 	step("close the conversation", chromedp.Click("#agent-close"))
 	waitJS("the conversation closed in the workspace", `document.querySelector("#thread-head").dataset.state === "CLOSE"`)

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"strings"
 	"testing"
 
 	slackemu "github.com/leconnect/leconnect/emulator/slack"
@@ -17,6 +18,9 @@ type channelUser struct {
 	received func(what, text string)
 	// count is how many app messages to the consumer had this text.
 	count func(text string) int
+	// tap picks the offered choice labelled label, as the platform lets
+	// the consumer: a button, or (SMS) answering with the option.
+	tap func(label string)
 }
 
 func telegramUser(t *testing.T, o envOptions) channelUser {
@@ -34,6 +38,17 @@ func telegramUser(t *testing.T, o envOptions) channelUser {
 		},
 		received: func(what, text string) {
 			waitSent(e, chat, what, func(m tgemu.SentMessage) bool { return m.Text == text })
+		},
+		tap: func(label string) {
+			e.waitFor("a button labelled "+label, func() bool {
+				sent := e.tg.Sent(chat)
+				for i := len(sent) - 1; i >= 0; i-- {
+					if _, err := e.tg.PressButton(chat, sent[i].MessageID, label); err == nil {
+						return true
+					}
+				}
+				return false
+			})
 		},
 		count: func(text string) (n int) {
 			for _, m := range e.tg.Sent(chat) {
@@ -66,6 +81,17 @@ func slackUser(t *testing.T) channelUser {
 		received: func(what, text string) {
 			s.waitPosted(what, func(m slackemu.Message) bool { return m.Text == text })
 		},
+		tap: func(label string) {
+			s.waitFor("a button labelled "+label, func() bool {
+				posted := s.slack.Posted(s.dm)
+				for i := len(posted) - 1; i >= 0; i-- {
+					if _, err := s.slack.PressButton(slackAlice, s.dm, posted[i].TS, label); err == nil {
+						return true
+					}
+				}
+				return false
+			})
+		},
 		count: func(text string) (n int) {
 			for _, m := range s.slack.Posted(s.dm) {
 				if m.Text == text {
@@ -91,6 +117,17 @@ func smsUser(t *testing.T) channelUser {
 				}
 				return false
 			})
+		},
+		tap: func(label string) {
+			s.waitFor("the option "+label, func() bool {
+				for _, m := range s.sms.Received(phone) {
+					if strings.Contains(m.Text, ". "+label) {
+						return true
+					}
+				}
+				return false
+			})
+			s.phoneSend(phone, smsTwilioNumber, label)
 		},
 		count: func(text string) (n int) {
 			for _, m := range s.sms.Received(phone) {

@@ -157,7 +157,7 @@ func TestSlackConversation(t *testing.T) {
 				t.Fatal(err)
 			}
 			buttons := s.waitPosted("the buttons in Slack", func(m slackemu.Message) bool { return len(m.Blocks) > 0 })
-			if _, err := s.slack.PressButton(slackAlice, s.dm, buttons.TS, "yes"); err != nil {
+			if _, err := s.slack.PressButton(slackAlice, s.dm, buttons.TS, "Yes, thanks"); err != nil {
 				t.Fatal(err)
 			}
 			conv = s.conversation("the button choice in LiveEngage", func(c liveengage.Conversation) bool {

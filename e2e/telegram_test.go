@@ -88,7 +88,7 @@ func TestTelegramConversation(t *testing.T) {
 			question := waitSent(e, chat, "the question with buttons", func(m tgemu.SentMessage) bool {
 				return m.Text == "Resend it?" && m.ReplyMarkup != nil
 			})
-			if _, err := e.tg.PressButton(chat, question.MessageID, "yes"); err != nil {
+			if _, err := e.tg.PressButton(chat, question.MessageID, "Yes please"); err != nil {
 				t.Fatal(err)
 			}
 			e.conversation("the button choice in LiveEngage", func(c liveengage.Conversation) bool {

@@ -2,6 +2,7 @@ package conversation
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -166,7 +167,13 @@ func (in *inbound) publish(ctx context.Context, conv liveperson.Conversation, m 
 	md := liveperson.Metadata{"type": "ExternalId", "id": extID}
 	le := in.e.opts.LiveEngage
 	if m.Choice != nil {
-		res, err := le.PublishText(ctx, conv, m.Choice.ID, md)
+		text, click, err := in.click(ctx, conv, m.Choice)
+		if err != nil {
+			return 0, err
+		}
+		// The element's metadata first (bots and reports read the first
+		// ExternalId), ours after it, for recognising the echo.
+		res, err := le.PublishText(ctx, conv, text, append(click, md)...)
 		return res.Sequence, err
 	}
 	if len(m.Media) == 0 {
@@ -206,6 +213,39 @@ func (in *inbound) publish(ctx context.Context, conv liveperson.Conversation, m 
 		seq = res.Sequence
 	}
 	return seq, nil
+}
+
+// click reports a consumer's pick of a structured-content element: an
+// ACTION accept status with the element's click metadata, for the agent
+// event that offered it. It returns the text the pick publishes and the
+// metadata to publish it with. A choice the store no longer knows (older
+// than the links' lifetime) publishes its label, or its id when the engine
+// did not make it.
+func (in *inbound) click(ctx context.Context, conv liveperson.Conversation, c *sdk.Choice) (string, []liveperson.Metadata, error) {
+	ch, err := in.e.opts.Store.GetChoice(ctx, in.id, c.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound) && strings.HasPrefix(c.ID, choiceIDPrefix):
+		return c.Text, nil, nil
+	case errors.Is(err, store.ErrNotFound):
+		return c.ID, nil, nil
+	case err != nil:
+		return "", nil, err
+	}
+	var md []liveperson.Metadata
+	if len(ch.Metadata) > 0 {
+		if err := json.Unmarshal(ch.Metadata, &md); err != nil {
+			in.log("the element's click metadata is not a JSON array; published without it", "err", err)
+			md = nil
+		}
+	}
+	// The ACTION names a sequence of the conversation that offered the
+	// element; a pick from an earlier conversation only publishes.
+	if len(md) > 0 && ch.ConversationID == conv.ConversationID {
+		if err := in.e.opts.LiveEngage.SendAcceptStatus(ctx, conv, liveperson.AcceptStatusAction, []int{int(ch.Sequence)}, md...); err != nil {
+			return "", nil, err
+		}
+	}
+	return ch.PublishText, md, nil
 }
 
 // imageFileType names an image for LiveEngage's hosted files. The bytes

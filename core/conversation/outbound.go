@@ -238,15 +238,16 @@ func (d *delivery) messaging(ctx context.Context, m liveperson.MessagingChange) 
 	if m.Sequence != nil {
 		seq = *m.Sequence
 	}
+	o := &offers{owner: d.owner, conversationID: d.conversationID, seq: seq}
 	switch ev := m.Event.(type) {
 	case *liveperson.ContentEvent:
-		msg, r := d.renderContent(ctx, caps, ev)
+		msg, r := d.renderContent(ctx, caps, ev, o)
 		if r.outcome != outcomeDone {
 			return r
 		}
-		return d.send(ctx, a, msg, seq, "")
+		return d.offer(ctx, a, msg, seq, o)
 	case *liveperson.RichContentEvent:
-		return d.send(ctx, a, renderRich(caps, ev), seq, "")
+		return d.offer(ctx, a, renderRich(caps, ev, o), seq, o)
 	case *liveperson.ChatStateEvent:
 		if !caps.Typing {
 			return ok()
@@ -301,6 +302,17 @@ func (d *delivery) send(ctx context.Context, a Adapter, msg sdk.OutboundMessage,
 			ConversationID: d.conversationID, Sequence: int64(seq)})
 	}
 	return okLinked(links...)
+}
+
+// offer sends msg once the choices it offers are stored, so that a click,
+// however quick, finds what it must report.
+func (d *delivery) offer(ctx context.Context, a Adapter, msg sdk.OutboundMessage, seq int, o *offers) result {
+	if len(o.list) > 0 {
+		if err := d.e.opts.Store.PutChoices(ctx, o.list...); err != nil {
+			return retryLater(err)
+		}
+	}
+	return d.send(ctx, a, msg, seq, "")
 }
 
 // adapterResult turns an adapter's error into the engine's verdict.

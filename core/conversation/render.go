@@ -2,18 +2,21 @@ package conversation
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/leconnect/leconnect/core/liveperson"
+	"github.com/leconnect/leconnect/core/store"
 	"github.com/leconnect/leconnect/plugins/sdk"
 )
 
 // renderContent turns an agent's ContentEvent into a message for the
 // channel, within what the adapter declared it can render: files are
 // fetched from LiveEngage, quick replies become choices or numbered text.
-func (d *delivery) renderContent(ctx context.Context, caps sdk.Capabilities, ev *liveperson.ContentEvent) (sdk.OutboundMessage, result) {
+func (d *delivery) renderContent(ctx context.Context, caps sdk.Capabilities, ev *liveperson.ContentEvent, o *offers) (sdk.OutboundMessage, result) {
 	msg := sdk.OutboundMessage{Text: ev.Text}
 	if ev.File != nil {
 		kind := mediaKind(ev.File.FileType)
@@ -31,7 +34,7 @@ func (d *delivery) renderContent(ctx context.Context, caps sdk.Capabilities, ev 
 	}
 	if choices := quickReplies(ev.QuickReplies); len(choices) > 0 {
 		if caps.QuickReplies {
-			msg.QuickReplies = choices
+			msg.QuickReplies = o.add(choices)
 		} else {
 			msg.Text = withNumberedChoices(msg.Text, choices)
 		}
@@ -41,26 +44,72 @@ func (d *delivery) renderContent(ctx context.Context, caps sdk.Capabilities, ev 
 
 // renderRich flattens structured content: its texts become the message,
 // its buttons choices (or numbered text when the adapter has no buttons).
-func renderRich(caps sdk.Capabilities, ev *liveperson.RichContentEvent) sdk.OutboundMessage {
+func renderRich(caps sdk.Capabilities, ev *liveperson.RichContentEvent, o *offers) sdk.OutboundMessage {
 	var texts []string
-	var buttons []sdk.Choice
+	var buttons []offer
 	walkElements(ev.Content, &texts, &buttons)
 	msg := sdk.OutboundMessage{Text: strings.Join(texts, "\n")}
 	if len(buttons) > 0 {
 		if caps.Buttons {
-			msg.Buttons = buttons
+			msg.Buttons = o.add(buttons)
 		} else {
 			msg.Text = withNumberedChoices(msg.Text, buttons)
 		}
 	}
 	if choices := quickReplies(ev.QuickReplies); len(choices) > 0 {
 		if caps.QuickReplies {
-			msg.QuickReplies = choices
+			msg.QuickReplies = o.add(choices)
 		} else {
 			msg.Text = withNumberedChoices(msg.Text, choices)
 		}
 	}
 	return msg
+}
+
+// offer is an element rendered as a choice, with what a click on it does.
+type offer struct {
+	sdk.Choice
+	// metadata is the element's click metadata (a JSON array), if any.
+	metadata json.RawMessage
+	// publish is the text a click publishes; "" for a link, which the
+	// platform opens itself.
+	publish string
+}
+
+// offers gives the choices of one agent event ids a click can be traced
+// back by, and collects what each click reports, for the store.
+type offers struct {
+	owner          store.Identity
+	conversationID string
+	seq            int
+	list           []store.Choice
+}
+
+// choiceIDPrefix marks a choice id the engine made (see offers.id).
+const choiceIDPrefix = "lc1:"
+
+// id is unique per consumer and short enough for every platform's button
+// payload (Telegram's callback_data takes 64 bytes): the conversation
+// hashed, the agent event's sequence, the element's position.
+func (o *offers) id(n int) string {
+	sum := sha256.Sum256([]byte(o.conversationID))
+	return fmt.Sprintf("%s%s:%d:%d", choiceIDPrefix, base64.RawURLEncoding.EncodeToString(sum[:9]), o.seq, n)
+}
+
+// add returns the choices to offer. Links keep their URL as id; the rest
+// get an id of the engine's and are remembered with their metadata.
+func (o *offers) add(list []offer) []sdk.Choice {
+	out := make([]sdk.Choice, 0, len(list))
+	for _, of := range list {
+		c := of.Choice
+		if o != nil && of.publish != "" {
+			c.ID = o.id(len(o.list))
+			o.list = append(o.list, store.Choice{Identity: o.owner, ID: c.ID, ConversationID: o.conversationID,
+				Sequence: int64(o.seq), Metadata: of.metadata, PublishText: of.publish})
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // element is the part of a structured-content element the engine reads.
@@ -71,7 +120,8 @@ type element struct {
 	URL      string            `json:"url"`
 	Elements []json.RawMessage `json:"elements"`
 	Click    struct {
-		Actions []struct {
+		Metadata json.RawMessage `json:"metadata"`
+		Actions  []struct {
 			Type string `json:"type"`
 			Text string `json:"text"`
 			URI  string `json:"uri"`
@@ -79,7 +129,7 @@ type element struct {
 	} `json:"click"`
 }
 
-func walkElements(raw json.RawMessage, texts *[]string, buttons *[]sdk.Choice) {
+func walkElements(raw json.RawMessage, texts *[]string, buttons *[]offer) {
 	var el element
 	if len(raw) == 0 || json.Unmarshal(raw, &el) != nil {
 		return
@@ -103,33 +153,37 @@ func walkElements(raw json.RawMessage, texts *[]string, buttons *[]sdk.Choice) {
 	}
 }
 
-// choiceOf reads a button: what it shows, and the text it publishes back
-// (or the link it opens, shown instead).
-func choiceOf(el element) (sdk.Choice, bool) {
+// choiceOf reads a button: what it shows, the text it publishes back (or
+// the link it opens, shown instead), and its click metadata.
+func choiceOf(el element) (offer, bool) {
 	title := el.Title
+	md := el.Click.Metadata
+	if len(md) == 0 || string(md) == "null" {
+		md = nil
+	}
 	for _, a := range el.Click.Actions {
 		switch a.Type {
 		case "publishText":
 			if title == "" {
 				title = a.Text
 			}
-			return sdk.Choice{ID: a.Text, Text: title}, a.Text != ""
+			return offer{Choice: sdk.Choice{ID: a.Text, Text: title}, metadata: md, publish: a.Text}, a.Text != ""
 		case "link":
-			return sdk.Choice{ID: a.URI, Text: strings.TrimSpace(title + " " + a.URI)}, a.URI != ""
+			return offer{Choice: sdk.Choice{ID: a.URI, Text: strings.TrimSpace(title + " " + a.URI)}, metadata: md}, a.URI != ""
 		}
 	}
-	return sdk.Choice{ID: title, Text: title}, title != ""
+	return offer{Choice: sdk.Choice{ID: title, Text: title}, metadata: md, publish: title}, title != ""
 }
 
 // quickReplies reads {"type":"quickReplies","replies":[button, ...]}.
-func quickReplies(raw json.RawMessage) []sdk.Choice {
+func quickReplies(raw json.RawMessage) []offer {
 	var qr struct {
 		Replies []json.RawMessage `json:"replies"`
 	}
 	if len(raw) == 0 || json.Unmarshal(raw, &qr) != nil {
 		return nil
 	}
-	var out []sdk.Choice
+	var out []offer
 	for _, r := range qr.Replies {
 		var el element
 		if json.Unmarshal(r, &el) == nil {
@@ -141,7 +195,7 @@ func quickReplies(raw json.RawMessage) []sdk.Choice {
 	return out
 }
 
-func withNumberedChoices(text string, choices []sdk.Choice) string {
+func withNumberedChoices(text string, choices []offer) string {
 	var b strings.Builder
 	b.WriteString(text)
 	for i, c := range choices {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -23,6 +24,7 @@ type Memory struct {
 	cons     map[Identity]Consumer
 	owners   map[string]memOwner
 	parts    map[string]Identity // participant id -> identity
+	choices  map[choiceKey]memChoice
 	tokens   map[string]string
 	links    map[linkKey]memLink
 	queues   map[QueueName]*memQueue
@@ -32,6 +34,16 @@ type Memory struct {
 }
 
 type linkKey struct{ channel, chat, msg string }
+
+type choiceKey struct {
+	id     Identity
+	choice string
+}
+
+type memChoice struct {
+	c       Choice
+	expires time.Time
+}
 
 // memOwner: retiredUntil is zero while the conversation is the consumer's
 // current one.
@@ -54,6 +66,7 @@ func NewMemory(opts Options) *Memory {
 		cons:     map[Identity]Consumer{},
 		owners:   map[string]memOwner{},
 		parts:    map[string]Identity{},
+		choices:  map[choiceKey]memChoice{},
 		tokens:   map[string]string{},
 		links:    map[linkKey]memLink{},
 		dlq:      map[uint64]DeadLetter{},
@@ -300,6 +313,11 @@ func (m *Memory) PurgeExpired(ctx context.Context, limit int) (int, error) {
 			vs = append(vs, victim{ml.expires, func() { delete(m.links, k) }})
 		}
 	}
+	for k, c := range m.choices {
+		if !now.Before(c.expires) {
+			vs = append(vs, victim{c.expires, func() { delete(m.choices, k) }})
+		}
+	}
 	for k, o := range m.owners {
 		if !o.retiredUntil.IsZero() && !now.Before(o.retiredUntil) {
 			vs = append(vs, victim{o.retiredUntil, func() { delete(m.owners, k) }})
@@ -313,6 +331,40 @@ func (m *Memory) PurgeExpired(ctx context.Context, limit int) (int, error) {
 		v.del()
 	}
 	return len(vs), nil
+}
+
+// PutChoices implements Choices.
+func (m *Memory) PutChoices(ctx context.Context, choices ...Choice) error {
+	for _, c := range choices {
+		if err := c.Validate(); err != nil {
+			return err
+		}
+	}
+	if err := m.lock(ctx); err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	exp := m.opts.Now().Add(m.opts.LinkTTL)
+	for _, c := range choices {
+		c.Metadata = append(json.RawMessage(nil), c.Metadata...)
+		m.choices[choiceKey{c.Identity, c.ID}] = memChoice{c: c, expires: exp}
+	}
+	return nil
+}
+
+// GetChoice implements Choices.
+func (m *Memory) GetChoice(ctx context.Context, consumer Identity, id string) (Choice, error) {
+	if err := m.lock(ctx); err != nil {
+		return Choice{}, err
+	}
+	defer m.mu.Unlock()
+	c, ok := m.choices[choiceKey{consumer, id}]
+	if !ok || !m.opts.Now().Before(c.expires) {
+		return Choice{}, fmt.Errorf("choice %q: %w", id, ErrNotFound)
+	}
+	out := c.c
+	out.Metadata = append(json.RawMessage(nil), c.c.Metadata...)
+	return out, nil
 }
 
 // Inbound implements Store.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -36,6 +37,7 @@ type Store interface {
 	Consumers
 	ConsumerTokens
 	Links
+	Choices
 	// Inbound holds channel events waiting to go to LiveEngage.
 	Inbound() Queue
 	// Outbound holds verified LiveEngage notifications waiting to go to adapters.
@@ -232,6 +234,45 @@ type Links interface {
 	// LastLinkedSequence is the highest sequence linked in the conversation;
 	// found is false when it has no (unexpired) link.
 	LastLinkedSequence(ctx context.Context, conversationID string) (sequence int64, found bool, err error)
+}
+
+// Choice is one structured-content element (a quick reply or a button) the
+// engine offered a consumer: what a click on it reports to LiveEngage.
+type Choice struct {
+	Identity Identity `json:"identity"`
+	// ID is what the adapter was given as the choice's id, and gives back
+	// when the consumer picks it.
+	ID             string `json:"id"`
+	ConversationID string `json:"conversation_id"`
+	// Sequence is the agent event that offered the element.
+	Sequence int64 `json:"sequence"`
+	// Metadata is the element's click metadata (a JSON array), as the agent
+	// side sent it; nil when it had none.
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+	// PublishText is the text the element's publishText action sends; ""
+	// when its action publishes nothing (a link).
+	PublishText string `json:"publish_text,omitempty"`
+}
+
+// Validate reports a choice that cannot be stored.
+func (c Choice) Validate() error {
+	if err := c.Identity.validate(); err != nil {
+		return err
+	}
+	if c.ID == "" || len(c.ID) > MaxKeyLen || c.ConversationID == "" {
+		return fmt.Errorf("choice %q: id (at most %d bytes) and conversation id are required: %w", c.ID, MaxKeyLen, ErrInvalid)
+	}
+	return nil
+}
+
+// Choices keeps the elements offered to consumers, so a click is reported
+// with the element's metadata. Choices expire after Options.LinkTTL, like
+// message links (a click on an older message publishes its label only).
+type Choices interface {
+	// PutChoices stores choices in one commit; re-putting one refreshes it.
+	PutChoices(ctx context.Context, choices ...Choice) error
+	// GetChoice finds what id offered the consumer, or ErrNotFound.
+	GetChoice(ctx context.Context, consumer Identity, id string) (Choice, error)
 }
 
 // ---- queues -------------------------------------------------------------------

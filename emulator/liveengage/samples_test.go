@@ -2,6 +2,7 @@ package liveengage
 
 import (
 	"encoding/json"
+	"errors"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -697,5 +698,89 @@ func TestFileSharing(t *testing.T) {
 		if r := h.do("POST", sendPath, h.hdr(jws), []byte(body)); r.status != 400 {
 			t.Errorf("%s: status %d", body, r.status)
 		}
+	}
+}
+
+// Metadata is accepted in every documented placement, recorded and passed
+// on; an ExternalId over 64 characters, or metadata that is not a list of
+// typed objects, is a 400 and nothing is recorded.
+func TestMetadataPlacementsAndLimits(t *testing.T) {
+	h := newHarness(t, Options{})
+	jws := h.consumerJWS("metadata")
+	conv := h.open(jws)
+	md := func(id string) string { return `[{"type":"ExternalId","id":` + quote(id) + `}]` }
+	event := `{"type":"AcceptStatusEvent","status":"ACTION","sequenceList":[0]}`
+	tests := []struct {
+		name   string
+		body   string
+		status int
+		want   string // the ExternalId recorded
+	}{
+		{"top level", `{"kind":"req","id":"1","type":"ms.PublishEvent","metadata":` + md("top") + `,"body":{"dialogId":"` + conv + `","event":` + event + `}}`, 200, "top"},
+		{"in body", `{"kind":"req","id":"2","type":"ms.PublishEvent","body":{"dialogId":"` + conv + `","event":` + event + `,"metadata":` + md("body") + `}}`, 200, "body"},
+		{"in event", `{"kind":"req","id":"3","type":"ms.PublishEvent","body":{"dialogId":"` + conv + `","event":{"type":"ContentEvent","contentType":"text/plain","message":"x","metadata":` + md("event") + `}}}`, 200, "event"},
+		{"64 characters", `{"kind":"req","id":"4","type":"ms.PublishEvent","metadata":` + md(strings.Repeat("é", 64)) + `,"body":{"dialogId":"` + conv + `","event":` + event + `}}`, 200, strings.Repeat("é", 64)},
+		{"65 characters", `{"kind":"req","id":"5","type":"ms.PublishEvent","metadata":` + md(strings.Repeat("x", 65)) + `,"body":{"dialogId":"` + conv + `","event":` + event + `}}`, 400, ""},
+		{"no type", `{"kind":"req","id":"6","type":"ms.PublishEvent","metadata":[{"id":"x"}],"body":{"dialogId":"` + conv + `","event":` + event + `}}`, 400, ""},
+		{"not a list", `{"kind":"req","id":"7","type":"ms.PublishEvent","metadata":{"type":"ExternalId","id":"x"},"body":{"dialogId":"` + conv + `","event":` + event + `}}`, 400, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before, _ := h.emu.Conversation(conv)
+			r := h.do("POST", sendPath, h.hdr(jws), []byte(tc.body))
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
+			}
+			after, _ := h.emu.Conversation(conv)
+			if tc.status != 200 {
+				if len(after.Events) != len(before.Events) {
+					t.Fatal("a refused request was recorded")
+				}
+				return
+			}
+			last := after.Events[len(after.Events)-1]
+			var got []map[string]any
+			if err := json.Unmarshal(last.Metadata, &got); err != nil || len(got) != 1 || got[0]["id"] != tc.want {
+				t.Fatalf("recorded metadata %s; want ExternalId %q", last.Metadata, tc.want)
+			}
+		})
+	}
+}
+
+// An agent resumes a closed conversation: a new one for the same consumer,
+// announced with the agent assigned; an open one cannot be resumed. Back
+// to the queue drops the agent and keeps the skill.
+func TestResumeAndBackToQueue(t *testing.T) {
+	h := newHarness(t, Options{ConsumerParticipantIDs: "uuid"})
+	jws := h.consumerJWS("resume")
+	conv := h.open(jws)
+	if _, err := h.emu.AgentResume(conv); !errors.Is(err, ErrInvalidInput) {
+		t.Fatalf("resume of an open conversation: %v", err)
+	}
+	if _, err := h.emu.AgentSend(conv, "hi"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.emu.AgentBackToQueue(conv); err != nil {
+		t.Fatal(err)
+	}
+	queued, _ := h.emu.Conversation(conv)
+	if queued.AgentID != "" || queued.SkillID != "-1" {
+		t.Fatalf("after back to queue: agent %q skill %q", queued.AgentID, queued.SkillID)
+	}
+	if err := h.emu.AgentClose(conv, false); err != nil {
+		t.Fatal(err)
+	}
+	id, err := h.emu.AgentResume(conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := h.emu.Conversation(conv)
+	resumed, _ := h.emu.Conversation(id)
+	if id == conv || resumed.State != "OPEN" || resumed.ConsumerID != old.ConsumerID || resumed.AgentID == "" ||
+		resumed.ParticipantID != old.ParticipantID || resumed.ParticipantID == old.LPConsumerID {
+		t.Fatalf("resumed %+v from %+v", resumed, old)
+	}
+	if _, err := h.emu.AgentResume(conv); !errors.Is(err, ErrInvalidInput) {
+		t.Fatalf("a second resume while the consumer has an open conversation: %v", err)
 	}
 }

@@ -340,6 +340,10 @@ func (e *Emulator) handlePublish(w http.ResponseWriter, ct *consumerToken, req *
 	if len(meta) == 0 {
 		meta = head.Metadata
 	}
+	if msg := validateMetadata(meta); msg != "" {
+		writeJSON(w, http.StatusBadRequest, badRequest(reqID, msg))
+		return
+	}
 	c.mu.Lock()
 	d := c.dialog(pb.DialogID)
 	if c.state != "OPEN" || d == nil || d.State != "OPEN" {
@@ -355,6 +359,36 @@ func (e *Emulator) handlePublish(w http.ResponseWriter, ct *consumerToken, req *
 	seq := e.publishLocked(c, RoleConsumer, c.participantID, d.DialogID, &head, pb.Event, meta)
 	c.mu.Unlock()
 	writeSequence(w, reqID, seq)
+}
+
+// maxExternalID is the longest ExternalId metadata id (§4.10, the
+// conversation metadata guide: "max 64 characters").
+const maxExternalID = 64
+
+// validateMetadata returns "" or the BAD_REQUEST message for a request's
+// metadata: an array of objects, each with a type; an ExternalId with an
+// id of 1 to 64 characters.
+func validateMetadata(raw json.RawMessage) string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	var list []map[string]any
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return "Bad Request, metadata must be an array of objects"
+	}
+	for _, md := range list {
+		typ, _ := md["type"].(string)
+		if typ == "" {
+			return "Bad Request, metadata without a type"
+		}
+		if typ == "ExternalId" {
+			id, _ := md["id"].(string)
+			if n := utf8.RuneCountInString(id); n == 0 || n > maxExternalID {
+				return fmt.Sprintf("Bad Request, ExternalId id must be 1 to %d characters", maxExternalID)
+			}
+		}
+	}
+	return ""
 }
 
 // validateConsumerEvent returns "" or the BAD_REQUEST message.

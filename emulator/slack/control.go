@@ -237,8 +237,8 @@ func (e *Emulator) DeleteMessage(channelID, ts string) (Result, error) {
 	return Result{Channel: c.ID, TS: now, EventID: id}, nil
 }
 
-// PressButton clicks the button whose value (or action_id) is value on the
-// app's message ts: a block_actions interactivity payload.
+// PressButton clicks the button whose value, action_id or label is value
+// on the app's message ts: a block_actions interactivity payload.
 func (e *Emulator) PressButton(user, channelID, ts, value string) (Result, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -263,7 +263,8 @@ func (e *Emulator) PressButton(user, channelID, ts, value string) (Result, error
 		els, _ := block["elements"].([]any)
 		for _, el := range els {
 			btn, _ := el.(map[string]any)
-			if btn["type"] == "button" && (btn["value"] == value || btn["action_id"] == value) {
+			label, _ := btn["text"].(map[string]any)
+			if btn["type"] == "button" && action == nil && (btn["value"] == value || btn["action_id"] == value || label["text"] == value) {
 				action = map[string]any{"action_id": btn["action_id"], "block_id": block["block_id"], "text": btn["text"],
 					"value": btn["value"], "type": "button", "action_ts": e.newTSLocked()}
 			}

@@ -271,8 +271,9 @@ func (e *Emulator) EditMessage(chatID, messageID int64, text string) (Result, er
 	return Result{UpdateID: id, MessageID: messageID}, nil
 }
 
-// PressButton presses the inline keyboard button with callback data on the
-// bot's message messageID, as the user of chatID. The query stays
+// PressButton presses the inline keyboard button with callback data (or,
+// failing that, the label) data on the bot's message messageID, as the
+// user of chatID: the query carries the button's callback data. It stays
 // unanswered until the bot calls answerCallbackQuery.
 func (e *Emulator) PressButton(chatID, messageID int64, data string) (Result, error) {
 	e.mu.Lock()
@@ -285,13 +286,19 @@ func (e *Emulator) PressButton(chatID, messageID int64, data string) (Result, er
 	if !ok || m.From == nil || !m.From.IsBot {
 		return Result{}, fmt.Errorf("%w: %d is not a message the bot sent", ErrUnknownMessage, messageID)
 	}
-	found := false
+	found, byLabel := false, ""
 	if m.ReplyMarkup != nil {
 		for _, row := range m.ReplyMarkup.InlineKeyboard {
 			for _, b := range row {
 				found = found || (b.CallbackData != "" && b.CallbackData == data)
+				if b.CallbackData != "" && b.Text == data && byLabel == "" {
+					byLabel = b.CallbackData
+				}
 			}
 		}
+	}
+	if !found && byLabel != "" {
+		found, data = true, byLabel
 	}
 	if !found {
 		return Result{}, fmt.Errorf("%w: message %d has no button with callback data %q", ErrInvalidInput, messageID, data)

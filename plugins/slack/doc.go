@@ -26,7 +26,9 @@
 // Sending (send.go): chat.postMessage with texts split at 4000 characters,
 // in the conversation's thread when conversation_scope is thread; files by
 // files.getUploadURLExternal, upload, files.completeUploadExternal; quick
-// replies and buttons as Block Kit buttons whose value is the choice id.
+// replies and buttons as Block Kit buttons whose value is the choice id
+// (the core's own, by which it reports a click with the element's click
+// metadata).
 // Slack apps have no typing indicator and no read receipts (§2.9), so the
 // adapter declares neither.
 //

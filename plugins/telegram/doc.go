@@ -94,7 +94,10 @@
 // sendDocument; the text is the caption when it fits 1024 units, else it
 // follows as separate messages. Structured-content buttons (one per row)
 // and quick replies (three per row) become an inline keyboard on the last
-// message; callback_data is the choice id, or a hash for ids over 64 bytes.
+// message (a card of buttons only goes under a "👇": Telegram sends no
+// keyboard without a text); callback_data is the choice id (the core's ids
+// fit its 64 bytes, and a press is reported with the element's click
+// metadata), or a hash for longer ids.
 //
 // Telegram's rules become the SDK's errors in classify: 429 → sdk.RetryAfter
 // (retry_after); 403 → sdk.Permanent, and for "bot was blocked by the

@@ -112,6 +112,10 @@ func (a *Adapter) plan(msg sdk.OutboundMessage) ([]part, error) {
 	for _, chunk := range splitText(text, maxTextUnits) {
 		parts = append(parts, part{text: chunk})
 	}
+	if len(parts) == 0 && len(msg.Buttons)+len(msg.QuickReplies) > 0 {
+		// A card of buttons only: Telegram's keyboards hang under a text.
+		parts = append(parts, part{text: choicesOnlyText})
+	}
 	if len(parts) == 0 {
 		return nil, errors.New("telegram: nothing to send (no text and no media)")
 	}
@@ -253,6 +257,11 @@ func splitText(s string, limit int) []string {
 func lastSpace(s string) int {
 	return strings.LastIndexFunc(s, func(r rune) bool { return r == ' ' || r == '\t' })
 }
+
+// choicesOnlyText is the text under which a message of buttons only is
+// shown: Telegram sends no keyboard without a text, and a pointing hand
+// needs no translation.
+const choicesOnlyText = "👇"
 
 // choiceStore maps callback_data back to choices whose ids do not fit
 // Telegram's 64-byte callback_data: those travel as "h:" plus a hash.

@@ -506,6 +506,71 @@ func putLinksTx(tx *bolt.Tx, exp time.Time, links []store.MessageLink) error {
 	return nil
 }
 
+// choiceRec is a stored store.Choice.
+type choiceRec struct {
+	V int `json:"v"`
+	store.Choice
+	ExpiresAt int64 `json:"expires_at"`
+}
+
+func choiceKeyOf(id store.Identity, choice string) []byte {
+	return append(append(identityKey(id), 0), choice...)
+}
+
+// PutChoices implements store.Choices.
+func (s *Store) PutChoices(ctx context.Context, choices ...store.Choice) error {
+	for _, c := range choices {
+		if err := c.Validate(); err != nil {
+			return err
+		}
+	}
+	exp := s.now().Add(s.opts.LinkTTL)
+	err := s.write(ctx, func(tx *bolt.Tx) error {
+		cb, eb := tx.Bucket(bChoices), tx.Bucket(bExpiry)
+		for _, c := range choices {
+			key := choiceKeyOf(c.Identity, c.ID)
+			v, err := encode(choiceRec{V: recordVersion, Choice: c, ExpiresAt: exp.UnixNano()})
+			if err != nil {
+				return err
+			}
+			if err := cb.Put(key, v); err != nil {
+				return err
+			}
+			if err := eb.Put(expiryKey(exp, kindChoice, key), []byte{}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("put choices: %w", err)
+	}
+	return nil
+}
+
+// GetChoice implements store.Choices.
+func (s *Store) GetChoice(ctx context.Context, consumer store.Identity, id string) (store.Choice, error) {
+	var rec choiceRec
+	now := s.now().UnixNano()
+	err := s.read(ctx, func(tx *bolt.Tx) error {
+		v := tx.Bucket(bChoices).Get(choiceKeyOf(consumer, id))
+		if v == nil {
+			return store.ErrNotFound
+		}
+		if err := decode(v, &rec); err != nil {
+			return err
+		}
+		if now >= rec.ExpiresAt {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return store.Choice{}, fmt.Errorf("choice %q: %w", id, err)
+	}
+	return rec.Choice, nil
+}
+
 // LinkByChannelMessage implements store.Links.
 func (s *Store) LinkByChannelMessage(ctx context.Context, channel, chatID, channelMessageID string) (store.MessageLink, error) {
 	var out store.MessageLink
@@ -681,6 +746,20 @@ func purgeOne(tx *bolt.Tx, exp int64, kind byte, key []byte) (bool, error) {
 			return false, err
 		}
 		return true, lb.Delete(key)
+	case kindChoice:
+		cb := tx.Bucket(bChoices)
+		v := cb.Get(key)
+		if v == nil {
+			return false, nil
+		}
+		var rec choiceRec
+		if err := decode(v, &rec); err != nil {
+			return false, err
+		}
+		if rec.ExpiresAt != exp {
+			return false, nil // refreshed since
+		}
+		return true, cb.Delete(key)
 	case kindOwner:
 		ob := tx.Bucket(bOwners)
 		v := ob.Get(key)

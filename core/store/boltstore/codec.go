@@ -15,6 +15,7 @@ var (
 	bMeta      = []byte("meta")
 	bConsumers = []byte("consumers")
 	bOwners    = []byte("owners")
+	bChoices   = []byte("choices")      // added in schema 1 without a bump, like participants
 	bParts     = []byte("participants") // added in schema 1 without a bump: created when missing, only read through ConsumerByParticipant
 	bTokens    = []byte("tokens")
 	bLinks     = []byte("links")
@@ -22,7 +23,7 @@ var (
 	bExpiry    = []byte("expiry")
 	bDLQ       = []byte("dlq")
 
-	allBuckets = [][]byte{bMeta, bConsumers, bOwners, bParts, bTokens, bLinks, bLinkSeq, bExpiry, bDLQ,
+	allBuckets = [][]byte{bMeta, bConsumers, bOwners, bParts, bChoices, bTokens, bLinks, bLinkSeq, bExpiry, bDLQ,
 		queueBucket(store.Inbound), queueBucket(store.Outbound),
 		dedupeBucket(store.Inbound), dedupeBucket(store.Outbound)}
 
@@ -40,6 +41,7 @@ const (
 	kindDedupeOutbound byte = 'o'
 	kindLink           byte = 'l'
 	kindOwner          byte = 'c'
+	kindChoice         byte = 'h'
 )
 
 func dedupeKind(q store.QueueName) byte {
@@ -168,6 +170,7 @@ func (r *consumerRec) version() int { return r.V }
 func (r *ownerRec) version() int    { return r.V }
 func (r *tokenRec) version() int    { return r.V }
 func (r *linkRec) version() int     { return r.V }
+func (r *choiceRec) version() int   { return r.V }
 func (r *itemRec) version() int     { return r.V }
 func (r *deadRec) version() int     { return r.V }
 

@@ -29,13 +29,14 @@
 //	consumers        str(channel) str(consumer id) -> JSON consumer record
 //	owners           conversation id -> JSON {identity, retired_until}: ConversationOwner
 //	participants     LiveEngage consumer participant id -> JSON {identity}: ConsumerByParticipant
+//	choices          identity key NUL choice id -> JSON store.Choice + expires_at: GetChoice
 //	tokens           ext_consumer_id -> JSON {token}
 //	links            str(channel) str(chat id) str(message id) -> JSON link + expires_at
 //	linkseq          str(conversation id) u64(sequence) <links key> -> empty (reverse index)
 //	dedupe.inbound   dedupe key -> u64 expiry (unix ns)
 //	dedupe.outbound  dedupe key -> u64 expiry (unix ns)
 //	expiry           u64(expiry unix ns) kind <key> -> empty; kind 'i'/'o' = dedupe
-//	                 inbound/outbound, 'l' = links, 'c' = retired owners.
+//	                 inbound/outbound, 'l' = links, 'c' = retired owners, 'h' = choices.
 //	                 PurgeExpired reads it from the start.
 //	queue.inbound    u64(seq) -> JSON item (bucket sequence = last seq, NextSequence)
 //	queue.outbound   u64(seq) -> JSON item

@@ -70,6 +70,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("ConsumerTokens", func(t *testing.T) { testTokens(t, open) })
 	t.Run("Links", func(t *testing.T) { testLinks(t, open) })
 	t.Run("LinksExpire", func(t *testing.T) { testLinksExpire(t, open) })
+	t.Run("Choices", func(t *testing.T) { testChoices(t, open) })
 	t.Run("LastLinkedSequence", func(t *testing.T) { testLastLinkedSequence(t, open) })
 	for _, q := range []store.QueueName{store.Inbound, store.Outbound} {
 		t.Run(string(q), func(t *testing.T) {
@@ -407,6 +408,40 @@ func testLinks(t *testing.T, open Opener) {
 		if err := e.s.PutLinks(e.ctx, links[0], l); !errors.Is(err, store.ErrInvalid) {
 			t.Fatalf("PutLinks bad[%d]: err %v, want ErrInvalid", i, err)
 		}
+	}
+}
+
+// testChoices: a choice is found by its consumer and id, keeps its
+// metadata byte for byte, is per consumer, and expires like a link.
+func testChoices(t *testing.T, open Opener) {
+	e := setup(t, open)
+	alice := store.Identity{Channel: "telegram", ConsumerID: "1"}
+	bob := store.Identity{Channel: "telegram", ConsumerID: "2"}
+	yes := store.Choice{Identity: alice, ID: "lc:conv:4:0", ConversationID: "conv", Sequence: 4,
+		Metadata: []byte(`[{"type":"ExternalId","id":"yes-button"}]`), PublishText: "yes"}
+	link := store.Choice{Identity: alice, ID: "lc:conv:4:1", ConversationID: "conv", Sequence: 4}
+	if err := e.s.PutChoices(e.ctx, yes, link); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.s.GetChoice(e.ctx, alice, yes.ID)
+	if err != nil || got.PublishText != "yes" || string(got.Metadata) != string(yes.Metadata) || got.Sequence != 4 || got.ConversationID != "conv" {
+		t.Fatalf("GetChoice = %+v, %v; want %+v", got, err, yes)
+	}
+	if got, err := e.s.GetChoice(e.ctx, alice, link.ID); err != nil || got.Metadata != nil || got.PublishText != "" {
+		t.Fatalf("GetChoice(link) = %+v, %v", got, err)
+	}
+	if _, err := e.s.GetChoice(e.ctx, bob, yes.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another consumer's choice: err %v, want ErrNotFound", err)
+	}
+	if err := e.s.PutChoices(e.ctx, store.Choice{Identity: alice, ConversationID: "conv"}); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("PutChoices without an id: err %v, want ErrInvalid", err)
+	}
+	e.clock.Advance(linkTTL)
+	if _, err := e.s.GetChoice(e.ctx, alice, yes.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("choice after its TTL: err %v, want ErrNotFound", err)
+	}
+	if n, err := e.s.PurgeExpired(e.ctx, 10); err != nil || n != 2 {
+		t.Fatalf("PurgeExpired = %d, %v; want the 2 choices", n, err)
 	}
 }
 

@@ -56,7 +56,11 @@
     if (!titles.length) return undefined;
     return {
       type: "quickReplies", itemsPerRow: 8,
-      replies: titles.map(t => ({ type: "button", tooltip: t, title: t, click: { actions: [{ type: "publishText", text: t }] } })),
+      // Each reply carries click metadata, as bots' replies do: its ExternalId
+      // comes back with the consumer's click.
+      replies: titles.map(t => ({ type: "button", tooltip: t, title: t, click: {
+        metadata: [{ type: "ExternalId", id: ("reply-" + t.toLowerCase().replace(/[^a-z0-9]+/g, "-")).slice(0, 64) }],
+        actions: [{ type: "publishText", text: t }] } })),
     };
   }
 
@@ -206,6 +210,14 @@
           if (dialog && d && d.dialogType === "POST_SURVEY") items.push(el("div", "system", "— survey —"));
           dialog = r.dialogId;
         }
+        // Metadata the request carried (a click's ExternalId, for one).
+        const ids = (r.metadata || []).filter(m => m && m.type === "ExternalId").map(m => m.id);
+        if (ev.type === "AcceptStatusEvent" && ev.status === "ACTION" && r.role === "CONSUMER") {
+          const a = el("div", "system action", "clicked" + (ids.length ? " " + ids.join(", ") : ""));
+          a.dataset.metadata = JSON.stringify(r.metadata || []);
+          items.push(a);
+          continue;
+        }
         if (ev.type !== "ContentEvent" && ev.type !== "RichContentEvent") continue;
         const m = el("div", "msg " + r.role, ev.type === "ContentEvent" ? eventText(ev) : "[structured content]");
         m.dataset.seq = r.sequence;
@@ -214,7 +226,8 @@
           for (const b of ev.quickReplies.replies) qr.append(el("span", "", b.title || ""));
           m.append(qr);
         }
-        let meta = time(r.serverTimestamp);
+        if (r.metadata) m.dataset.metadata = JSON.stringify(r.metadata);
+        let meta = time(r.serverTimestamp) + (ids.length ? " · " + ids.join(", ") : "");
         if (r.role === "ASSIGNED_AGENT") meta += receipt[r.sequence] === "READ" ? " ✓✓ read" : receipt[r.sequence] ? " ✓✓" : " ✓";
         m.append(el("div", "meta", meta));
         items.push(m);
