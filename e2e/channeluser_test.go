@@ -139,3 +139,14 @@ func smsUser(t *testing.T) channelUser {
 		},
 	}
 }
+
+// eachChannel runs test on Telegram (started with tg), Slack and SMS.
+func eachChannel(t *testing.T, tg envOptions, test func(t *testing.T, channel string, u channelUser)) {
+	for name, newUser := range map[string]func(*testing.T) channelUser{
+		"telegram": func(t *testing.T) channelUser { return telegramUser(t, tg) },
+		"slack":    slackUser,
+		"sms":      smsUser,
+	} {
+		t.Run(name, func(t *testing.T) { test(t, name, newUser(t)) })
+	}
+}

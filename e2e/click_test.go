@@ -13,46 +13,38 @@ import (
 // status with the element's click metadata, for the agent event that
 // offered it, and the text it publishes carries the same metadata first.
 func TestClicksCarryTheElementsMetadata(t *testing.T) {
-	channels := map[string]func(t *testing.T) channelUser{
-		"telegram": func(t *testing.T) channelUser { return telegramUser(t, envOptions{}) },
-		"slack":    slackUser,
-		"sms":      smsUser,
-	}
 	button := func(title, text, externalID string) map[string]any {
 		return map[string]any{"type": "button", "title": title, "click": map[string]any{
 			"metadata": []any{map[string]any{"type": "ExternalId", "id": externalID}},
 			"actions":  []any{map[string]any{"type": "publishText", "text": text}},
 		}}
 	}
-	for name, newUser := range channels {
-		t.Run(name, func(t *testing.T) {
-			u := newUser(t)
-			e := u.e
-			u.say("I need help with a parcel")
-			conv := e.conversation("the conversation", func(c liveengage.Conversation) bool {
-				return strings.Join(texts(c, "CONSUMER"), "|") == "I need help with a parcel"
-			})
-
-			card, _ := json.Marshal(map[string]any{"type": "RichContentEvent", "content": map[string]any{
-				"type": "vertical", "elements": []any{button("Track my parcel", "track", "track-parcel")}}})
-			cardSeq, err := e.le.AgentSendEvent(conv.ID, card, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			u.tap("Track my parcel")
-			checkClick(t, e, conv.ID, cardSeq, "track", "track-parcel")
-
-			qr, _ := json.Marshal(map[string]any{"type": "ContentEvent", "contentType": "text/plain", "message": "Anything else?",
-				"quickReplies": map[string]any{"type": "quickReplies", "itemsPerRow": 2, "replies": []any{
-					button("Yes", "yes", "qr-yes"), button("No", "no", "qr-no")}}})
-			qrSeq, err := e.le.AgentSendEvent(conv.ID, qr, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			u.tap("No")
-			checkClick(t, e, conv.ID, qrSeq, "no", "qr-no")
+	eachChannel(t, envOptions{}, func(t *testing.T, _ string, u channelUser) {
+		e := u.e
+		u.say("I need help with a parcel")
+		conv := e.conversation("the conversation", func(c liveengage.Conversation) bool {
+			return strings.Join(texts(c, "CONSUMER"), "|") == "I need help with a parcel"
 		})
-	}
+
+		card, _ := json.Marshal(map[string]any{"type": "RichContentEvent", "content": map[string]any{
+			"type": "vertical", "elements": []any{button("Track my parcel", "track", "track-parcel")}}})
+		cardSeq, err := e.le.AgentSendEvent(conv.ID, card, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.tap("Track my parcel")
+		checkClick(t, e, conv.ID, cardSeq, "track", "track-parcel")
+
+		qr, _ := json.Marshal(map[string]any{"type": "ContentEvent", "contentType": "text/plain", "message": "Anything else?",
+			"quickReplies": map[string]any{"type": "quickReplies", "itemsPerRow": 2, "replies": []any{
+				button("Yes", "yes", "qr-yes"), button("No", "no", "qr-no")}}})
+		qrSeq, err := e.le.AgentSendEvent(conv.ID, qr, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.tap("No")
+		checkClick(t, e, conv.ID, qrSeq, "no", "qr-no")
+	})
 }
 
 // checkClick waits for the click's ACTION and published text in the
