@@ -5,8 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -42,7 +40,7 @@ func TestMisbehavingAdapterIsContained(t *testing.T) {
 			if _, err := e.le.AgentSend(conv.ID, "this send hangs"); err != nil {
 				t.Fatal(err)
 			}
-			e.waitFor("the hung adapter restarted", func() bool { return e.metric(`leconnect_adapter_restarts_total{channel="bad"}`) >= 1 })
+			e.waitFor("the hung adapter restarted", func() bool { return metric(e, `leconnect_adapter_restarts_total{channel="bad"}`) >= 1 })
 			if !strings.Contains(e.logs.String(), "did not answer Send within 300ms") {
 				t.Error("the missed deadline was not logged")
 			}
@@ -60,7 +58,7 @@ func TestMisbehavingAdapterIsContained(t *testing.T) {
 			e.waitFor("the send retried", func() bool {
 				return strings.Count(e.logs.String(), "panic in RPC handler") >= 3
 			})
-			if n := e.metric(`leconnect_adapter_restarts_total{channel="bad"}`); n != 0 {
+			if n := metric(e, `leconnect_adapter_restarts_total{channel="bad"}`); n != 0 {
 				t.Fatalf("the adapter was restarted %v times; a panic must fail only its call", n)
 			}
 		}},
@@ -68,10 +66,10 @@ func TestMisbehavingAdapterIsContained(t *testing.T) {
     config: {mode: oversize, event_bytes: 2097152, huge_bytes: 52428800, batch: true}`, func(t *testing.T, e *env) {
 			for _, limit := range []string{"max_text_chars", "max_media_bytes", "max_batch_events", "max_request_bytes"} {
 				e.waitFor("refusals over "+limit+" counted", func() bool {
-					return e.metric(fmt.Sprintf(`leconnect_deliver_refused_total{channel="bad",limit=%q}`, limit)) >= 2
+					return metric(e, fmt.Sprintf(`leconnect_deliver_refused_total{channel="bad",limit=%q}`, limit)) >= 2
 				})
 			}
-			if got := e.metric(`leconnect_events_accepted_total{channel="bad",queue="inbound"}`); got != 0 {
+			if got := metric(e, `leconnect_events_accepted_total{channel="bad",queue="inbound"}`); got != 0 {
 				t.Fatalf("%v events of the bad channel stored", got)
 			}
 			for _, c := range e.le.Conversations() {
@@ -193,20 +191,6 @@ func (e *env) get(path string) (int, string) {
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return res.StatusCode, string(b)
-}
-
-// metric reads one sample from /metrics by its name and labels as
-// Prometheus prints them; absent reads 0.
-func (e *env) metric(series string) float64 {
-	e.t.Helper()
-	_, body := e.get("/metrics")
-	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`)
-	m := re.FindStringSubmatch(body)
-	if m == nil {
-		return 0
-	}
-	v, _ := strconv.ParseFloat(m[1], 64)
-	return v
 }
 
 func floodLines(log string) int {

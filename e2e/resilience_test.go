@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/leconnect/leconnect/core/liveperson"
 	"github.com/leconnect/leconnect/emulator/liveengage"
 	tgemu "github.com/leconnect/leconnect/emulator/telegram"
+	"github.com/leconnect/leconnect/plugins/sdk/adaptertest/testdata/echo"
 )
 
 // Bad LiveEngage webhooks are refused with the right status, store nothing,
@@ -33,7 +35,6 @@ func TestBadLiveEngageWebhooks(t *testing.T) {
 		}
 		return h
 	}
-	malformed := []byte(`{"kind":"notification","body":{"changes":[`)
 	huge := append([]byte(`{"kind":"notification","pad":"`), append([]byte(strings.Repeat("x", 2<<20)), `"}`...)...)
 	tests := []struct {
 		name       string
@@ -49,7 +50,6 @@ func TestBadLiveEngageWebhooks(t *testing.T) {
 			h.Set("X-Liveperson-Account-Id", "999")
 			return h
 		}(), 401},
-		{"malformed json", malformed, headers(liveperson.Sign(clientSecret, malformed)), 400},
 		{"oversized", huge, headers(liveperson.Sign(clientSecret, huge)), 413},
 	}
 	for _, tt := range tests {
@@ -78,6 +78,51 @@ func TestBadLiveEngageWebhooks(t *testing.T) {
 		t.Fatalf("a valid webhook was answered %d", status)
 	}
 	e.waitFor("the unowned notification to be counted", func() bool { return metric(e, "leconnect_notifications_unowned_total") == 1 })
+}
+
+// A signed notification leconnect cannot act on (not JSON, a change of a
+// shape it does not know, an agent event of an unknown type) is answered
+// 200 (LiveEngage's retry policy would otherwise hold every conversation's
+// events), counted, and kept in the dead-letter list with its reason and
+// the raw change; another conversation keeps flowing meanwhile.
+func TestNotificationsLeconnectCannotActOnAreAnswered200AndKept(t *testing.T) {
+	e := newEnv(t, envOptions{Channel: "echo"})
+	u := &echoUser{e: e, user: "zoe", chat: "chat-zoe"}
+	u.send(echo.Inbound{Text: "Hello before the odd notifications"})
+	conv := e.conversation("zoe's conversation", func(c liveengage.Conversation) bool {
+		return strings.Join(texts(c, "CONSUMER"), "|") == "Hello before the odd notifications"
+	})
+	signed := func(body string) http.Header {
+		return http.Header{"Content-Type": {"application/json"}, "X-Liveperson-Account-Id": {accountID},
+			"X-Liveperson-Client-Id": {clientID}, "X-Liveperson-Signature": {liveperson.Sign(clientSecret, []byte(body))}}
+	}
+	odd := []string{
+		`{"kind":"notification","body":{"changes":[`,
+		`{"kind":"notification","type":"cqm.SomethingNew","body":{"changes":[{"unheardOf":{"shape":true}}]}}`,
+		`{"kind":"notification","type":"ms.MessagingEventNotification","body":{"changes":[{"sequence":7,"originatorId":"a1","originatorMetadata":{"id":"a1","role":"ASSIGNED_AGENT"},"serverTimestamp":1,"event":{"type":"HologramEvent","beam":"on"},"conversationId":"` + conv.ID + `","dialogId":"` + conv.ID + `"}]}}`,
+	}
+	for i, body := range odd {
+		if status, resp := e.post("/webhooks/liveperson", signed(body), body); status != http.StatusOK {
+			t.Fatalf("odd notification %d answered %d %s; want 200", i, status, resp)
+		}
+	}
+	e.waitFor("the odd changes counted", func() bool { return metric(e, "leconnect_notifications_unparsed_total") == 3 })
+	var listed string
+	e.waitFor("the odd changes in the dead-letter list", func() bool {
+		out, err := exec.Command(leconnectBin, "dlq", "list", "--json", "--config", e.cfgPath).CombinedOutput()
+		listed = string(out)
+		return err == nil && strings.Count(listed, `"reason"`) == 3
+	})
+	for _, want := range []string{"unheardOf", "HologramEvent", "does not know", "malformed webhook notification"} {
+		if !strings.Contains(listed, want) {
+			t.Errorf("dead-letter list does not hold %q:\n%s", want, listed)
+		}
+	}
+	// Zoe's conversation is not held up.
+	if _, err := e.le.AgentSend(conv.ID, "Still here for you."); err != nil {
+		t.Fatal(err)
+	}
+	u.waitAction("the agent's message after the odd notifications", func(a echo.Action) bool { return a.Kind == "send" && a.Text == "Still here for you." })
 }
 
 // metric reads one sample from the core's /metrics (0 when absent).

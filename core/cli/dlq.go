@@ -15,6 +15,7 @@ import (
 	"github.com/leconnect/leconnect/core/admin"
 	"github.com/leconnect/leconnect/core/builtin"
 	"github.com/leconnect/leconnect/core/config"
+	"github.com/leconnect/leconnect/core/store"
 	"github.com/leconnect/leconnect/core/store/boltstore"
 )
 
@@ -93,7 +94,7 @@ func dlqCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if *asJSON {
 			enc := json.NewEncoder(stdout)
 			enc.SetIndent("", "  ")
-			return enc.Encode(list)
+			return enc.Encode(readableDeadLetters(list))
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tQUEUE\tKEY\tDEAD AT\tREPLAYS\tREASON")
@@ -119,4 +120,29 @@ func dlqCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}
 	return nil
+}
+
+// deadLetterView is a dead letter as `dlq list --json` prints it: a
+// payload that is JSON (the engine's always are: the event, or the raw
+// LiveEngage change) is shown as JSON, not as base64.
+type deadLetterView struct {
+	store.DeadLetter
+	Item itemView `json:"item"`
+}
+
+type itemView struct {
+	store.Item
+	Payload any `json:"payload"`
+}
+
+func readableDeadLetters(list []store.DeadLetter) []deadLetterView {
+	out := make([]deadLetterView, 0, len(list))
+	for _, d := range list {
+		v := deadLetterView{DeadLetter: d, Item: itemView{Item: d.Item, Payload: d.Item.Payload}}
+		if json.Valid(d.Item.Payload) {
+			v.Item.Payload = json.RawMessage(d.Item.Payload)
+		}
+		out = append(out, v)
+	}
+	return out
 }

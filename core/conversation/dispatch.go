@@ -89,6 +89,20 @@ func (b backoff) after(attempt int) time.Duration {
 	return min(d, b.Max)
 }
 
+// retryWait is the wait before attempt+1. A handler's own wait (a
+// platform's retry-after, a brief wait for something about to happen) is a
+// floor; from the third attempt on the backoff grows under it too, so that
+// no retry path spins however short the wait it asks for.
+func (b backoff) retryWait(attempt int, asked time.Duration) time.Duration {
+	switch {
+	case asked <= 0:
+		return b.after(attempt)
+	case attempt > 2:
+		return max(asked, b.after(attempt-2))
+	}
+	return asked
+}
+
 // run reads the queue until ctx ends, then waits for workers to finish
 // their current item (they stop at work's end: cancel work to cut them short).
 func (d *dispatcher) run(ctx, work context.Context) error {
@@ -272,10 +286,7 @@ func (d *dispatcher) process(ctx context.Context, it store.Item) bool {
 			return false // shutting down: the item stays queued for the next start
 		default:
 		}
-		wait := r.wait
-		if wait <= 0 {
-			wait = d.backoff.after(attempt)
-		}
+		wait := d.backoff.retryWait(attempt, r.wait)
 		d.log.Warn("will retry", "queue", d.queue.Name(), "key", it.Key, "seq", it.Seq, "attempt", attempt, "wait", wait, "err", r.err)
 		if !sleep(ctx, wait) {
 			return false

@@ -218,12 +218,16 @@ func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, http.StatusText(status), status)
 		return
 	}
-	msgs, err := outboundMessages(body)
+	msgs, unparsed, err := outboundMessages(body)
 	if err != nil {
-		e.log.Warn("liveengage webhook refused", "status", http.StatusBadRequest, "remote", r.RemoteAddr, "err", err)
-		e.metrics.webhookRefused(http.StatusBadRequest)
-		http.Error(w, "malformed notification", http.StatusBadRequest)
+		e.log.Error("liveengage webhook not stored; LiveEngage will retry", "err", err)
+		http.Error(w, "not stored", http.StatusServiceUnavailable)
 		return
+	}
+	if unparsed > 0 {
+		e.log.Warn("liveengage notification with changes leconnect cannot act on; answered 200, kept as dead letters",
+			"changes", unparsed, "remote", r.RemoteAddr)
+		e.metrics.unparsed.Add(float64(unparsed))
 	}
 	res, err := e.opts.Store.Outbound().Enqueue(r.Context(), msgs...)
 	if err != nil {

@@ -21,6 +21,7 @@ type metrics struct {
 	deliveredTotal *prometheus.CounterVec   // channel: agent messages delivered to consumers
 	refusedTotal   *prometheus.CounterVec   // status: LiveEngage webhooks refused
 	unowned        prometheus.Counter
+	unparsed       prometheus.Counter
 	filtered       prometheus.Counter
 	opened         prometheus.Counter
 	echoTimeouts   prometheus.Counter
@@ -43,6 +44,8 @@ func newMetrics(reg prometheus.Registerer, st store.Store) *metrics {
 			Help: "Agent messages delivered to consumers."}, []string{"channel"}),
 		refusedTotal: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leconnect_liveengage_webhooks_refused_total",
 			Help: "LiveEngage webhook requests refused, by HTTP status."}, []string{"status"}),
+		unparsed: prometheus.NewCounter(prometheus.CounterOpts{Name: "leconnect_notifications_unparsed_total",
+			Help: "Changes in signed LiveEngage notifications leconnect cannot parse or act on: answered 200 and dead-lettered."}),
 		unowned: prometheus.NewCounter(prometheus.CounterOpts{Name: "leconnect_notifications_unowned_total",
 			Help: "LiveEngage notifications for conversations leconnect did not open (ignored)."}),
 		filtered: prometheus.NewCounter(prometheus.CounterOpts{Name: "leconnect_notifications_private_total",
@@ -56,7 +59,7 @@ func newMetrics(reg prometheus.Registerer, st store.Store) *metrics {
 		return m
 	}
 	reg.MustRegister(m.acceptedTotal, m.duplicateTotal, m.outcomesTotal, m.latency, m.publishedTotal, m.deliveredTotal,
-		m.refusedTotal, m.unowned, m.filtered, m.opened, m.echoTimeouts)
+		m.refusedTotal, m.unowned, m.unparsed, m.filtered, m.opened, m.echoTimeouts)
 	reg.MustRegister(depthCollector{st: st, desc: prometheus.NewDesc("leconnect_queue_depth", "Items waiting in a queue.", []string{"queue"}, nil)})
 	return m
 }

@@ -2,6 +2,8 @@ package conversation
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,45 +19,90 @@ import (
 // outboundMessages splits a verified notification into one queue message per
 // change: keyed by conversation (order), deduplicated by conversation +
 // sequence for messaging events and by conversation + update time for
-// conversation changes (LiveEngage retries and duplicates deliveries).
-func outboundMessages(body []byte) ([]store.Message, error) {
-	n, err := liveperson.ParseNotification(body)
-	if err != nil {
-		return nil, err
+// conversation changes (LiveEngage retries and duplicates deliveries). A
+// change it cannot parse, or a body that is no notification at all, is
+// queued too, to be dead-lettered with the reason and the raw change for an
+// operator: LiveEngage is answered 200 either way, since anything else
+// would make its retry policy hold every conversation's events. unparsed
+// counts those.
+func outboundMessages(body []byte) (msgs []store.Message, unparsed int, err error) {
+	var env struct {
+		Kind string `json:"kind"`
+		Type string `json:"type"`
+		Body struct {
+			Changes []json.RawMessage `json:"changes"`
+		} `json:"body"`
 	}
-	var msgs []store.Message
-	add := func(conv, dedupe string, seq *int, raw json.RawMessage) error {
-		if conv == "" {
-			return fmt.Errorf("%w: a change without a conversation id", liveperson.ErrMalformedNotification)
-		}
-		wrapped, err := json.Marshal(map[string]any{"kind": n.Kind, "type": n.Type, "body": map[string]any{"changes": []json.RawMessage{raw}}})
+	if json.Unmarshal(body, &env) != nil || len(env.Body.Changes) == 0 {
+		m, err := unparsedMessage(body)
+		return []store.Message{m}, 1, err
+	}
+	for _, raw := range env.Body.Changes {
+		wrapped, err := json.Marshal(map[string]any{"kind": env.Kind, "type": env.Type, "body": map[string]any{"changes": []json.RawMessage{raw}}})
 		if err != nil {
-			return err
+			return nil, 0, err
+		}
+		n, perr := liveperson.ParseNotification(wrapped)
+		if perr != nil {
+			m, err := unparsedMessage(wrapped)
+			if err != nil {
+				return nil, 0, err
+			}
+			msgs, unparsed = append(msgs, m), unparsed+1
+			continue
+		}
+		var conv, dedupe string
+		var seq *int
+		switch {
+		case len(n.Messaging) == 1:
+			m := n.Messaging[0]
+			conv, seq = m.ConversationOrDialogID(), m.Sequence
+			if m.Sequence != nil { // chat states carry none; repeating one is harmless
+				dedupe = "m\x00" + conv + "\x00" + strconv.Itoa(*m.Sequence) // itemSequence reads it back
+			}
+		case len(n.Conversations) == 1:
+			c := n.Conversations[0]
+			conv = c.ConversationID
+			dedupe = "c\x00" + c.ConversationID + "\x00" + c.Details.State + "\x00" + strconv.FormatInt(c.Details.MetaDataLastUpdateTs, 10)
+		}
+		if conv == "" {
+			m, err := unparsedMessage(wrapped)
+			if err != nil {
+				return nil, 0, err
+			}
+			msgs, unparsed = append(msgs, m), unparsed+1
+			continue
 		}
 		payload, err := json.Marshal(outboundPayload{V: payloadVersion, ConversationID: conv, Sequence: seq, Body: wrapped})
 		if err != nil {
-			return err
+			return nil, 0, err
 		}
 		msgs = append(msgs, store.Message{Key: conv, DedupeKey: dedupe, Payload: payload})
-		return nil
 	}
-	for _, m := range n.Messaging {
-		conv := m.ConversationOrDialogID()
-		dedupe := ""
-		if m.Sequence != nil { // chat states carry none; repeating one is harmless
-			dedupe = "m\x00" + conv + "\x00" + strconv.Itoa(*m.Sequence) // itemSequence reads it back
+	return msgs, unparsed, nil
+}
+
+// unparsedKey queues changes leconnect cannot act on, apart from every
+// conversation, on their way to the dead-letter list.
+const unparsedKey = "unparsed-notification"
+
+// unparsedMessage queues raw (a change, or a whole body) to be
+// dead-lettered by handleOutbound, which cannot parse it either.
+func unparsedMessage(raw []byte) (store.Message, error) {
+	body := json.RawMessage(raw)
+	if !json.Valid(raw) {
+		quoted, err := json.Marshal(string(raw)) // kept as a JSON string
+		if err != nil {
+			return store.Message{}, err
 		}
-		if err := add(conv, dedupe, m.Sequence, m.Raw); err != nil {
-			return nil, err
-		}
+		body = quoted
 	}
-	for _, c := range n.Conversations {
-		dedupe := "c\x00" + c.ConversationID + "\x00" + c.Details.State + "\x00" + strconv.FormatInt(c.Details.MetaDataLastUpdateTs, 10)
-		if err := add(c.ConversationID, dedupe, nil, c.Raw); err != nil {
-			return nil, err
-		}
+	payload, err := json.Marshal(outboundPayload{V: payloadVersion, ConversationID: unparsedKey, Body: body})
+	if err != nil {
+		return store.Message{}, err
 	}
-	return msgs, nil
+	sum := sha256.Sum256(raw)
+	return store.Message{Key: unparsedKey, DedupeKey: "u\x00" + base64.RawURLEncoding.EncodeToString(sum[:18]), Payload: payload}, nil
 }
 
 // pickOutbound chooses a conversation's next agent event: the lowest
@@ -256,6 +303,9 @@ func (d *delivery) messaging(ctx context.Context, m liveperson.MessagingChange) 
 			d.e.log.Debug("typing not shown", "channel", d.owner.Channel, "conversation_id", d.conversationID, "err", err)
 		}
 		return ok() // typing is momentary: a late one is worse than none
+	case *liveperson.UnknownEvent:
+		d.e.metrics.unparsed.Inc()
+		return deadLetter(fmt.Errorf("an agent event of a type leconnect does not know (%q): kept for an operator", ev.Type))
 	case *liveperson.AcceptStatusEvent:
 		if ev.Status != string(liveperson.AcceptStatusRead) || !caps.ReadReceipts {
 			return ok()
