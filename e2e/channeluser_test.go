@@ -111,7 +111,8 @@ func smsUser(t *testing.T) channelUser {
 		received: func(what, text string) {
 			s.waitFor(what, func() bool {
 				for _, m := range s.sms.Received(phone) {
-					if m.Text == text {
+					// Offered options follow the text, one per line.
+					if m.Text == text || strings.HasPrefix(m.Text, text+"\n") {
 						return true
 					}
 				}

@@ -67,6 +67,14 @@ func conversationOf(c store.Consumer) liveperson.Conversation {
 	return liveperson.Conversation{ExtConsumerID: c.ExtConsumerID, ConversationID: c.Conversation.ID, DialogID: c.Conversation.DialogID}
 }
 
+// conversation is where the consumer's calls go, with the channel's
+// Client-Properties features, which LiveEngage wants on every SEND.
+func (in *inbound) conversation(c store.Consumer) liveperson.Conversation {
+	conv := conversationOf(c)
+	conv.Features = in.features()
+	return conv
+}
+
 // update stores a change to the consumer's record.
 func (in *inbound) update(ctx context.Context, fn func(c *store.Consumer)) (store.Consumer, error) {
 	return store.UpdateConsumer(ctx, in.e.opts.Store, in.id, func(c *store.Consumer) error {
@@ -100,7 +108,7 @@ func (in *inbound) message(ctx context.Context, attempt int) result {
 	if r.outcome != outcomeDone {
 		return r
 	}
-	conv := conversationOf(c)
+	conv := in.conversation(c)
 	chat := in.ev.Address.ChatID
 	msgID := m.ID
 	if msgID == "" {
@@ -287,6 +295,9 @@ func (in *inbound) ensureOpen(ctx context.Context, c store.Consumer) (store.Cons
 	}
 	conv, err := in.e.opts.LiveEngage.CreateConversation(ctx, req)
 	if errors.Is(err, liveperson.ErrAlreadyOpen) {
+		if reopened, found := in.reopened(ctx, c); found {
+			return reopened, ok()
+		}
 		conv, err = in.e.adopt(ctx, c)
 	}
 	if err != nil {
@@ -311,14 +322,30 @@ func (in *inbound) ensureOpen(ctx context.Context, c store.Consumer) (store.Cons
 	return updated, ok()
 }
 
+// reopened reports a record the outbound side has set open again since c
+// was read: a publish refused as "closed" raced LiveEngage's notice of a
+// post-conversation survey, which keeps the conversation open on a new
+// dialog. LiveEngage refusing a new conversation as "already open" is the
+// sign to look.
+func (in *inbound) reopened(ctx context.Context, c store.Consumer) (store.Consumer, bool) {
+	now, err := in.e.opts.Store.GetConsumer(ctx, in.id)
+	if err != nil || now.Conversation.State != store.StateOpen || now.Conversation.ID == "" || now.Revision == c.Revision {
+		return c, false
+	}
+	in.log("the conversation is open again (a survey dialog)", "conversation_id", now.Conversation.ID, "dialog_id", now.Conversation.DialogID)
+	return now, true
+}
+
 // features are the Client-Properties features the channel supports.
 func (in *inbound) features() []string {
+	// MULTI_DIALOG: LiveEngage's post-conversation survey runs on a dialog
+	// of its own, which leconnect follows (see delivery.followDialog).
+	f := []string{"MULTI_DIALOG"}
 	a, running := in.e.opts.Adapters.Adapter(in.channel)
 	if !running {
-		return nil
+		return f
 	}
 	caps := a.Description().Capabilities
-	var f []string
 	if caps.QuickReplies {
 		f = append(f, "QUICK_REPLIES")
 	}
@@ -345,7 +372,7 @@ func profileOf(c sdk.Consumer) liveperson.ConsumerProfile {
 }
 
 func (in *inbound) csat(ctx context.Context, c store.Consumer, rate int) result {
-	err := in.e.opts.LiveEngage.SubmitCSAT(ctx, conversationOf(c), liveperson.CSAT{Rate: rate, Status: "FILLED"})
+	err := in.e.opts.LiveEngage.SubmitCSAT(ctx, in.conversation(c), liveperson.CSAT{Rate: rate, Status: "FILLED"})
 	if err != nil && !errors.Is(err, liveperson.ErrConversationClosed) {
 		return liveEngageResult(err)
 	}
@@ -365,7 +392,7 @@ func (in *inbound) close(ctx context.Context, c store.Consumer, why string) resu
 	if c.Conversation.State != store.StateOpen {
 		return ok()
 	}
-	err := in.e.opts.LiveEngage.CloseConversation(ctx, conversationOf(c))
+	err := in.e.opts.LiveEngage.CloseConversation(ctx, in.conversation(c))
 	if err != nil && !errors.Is(err, liveperson.ErrConversationClosed) {
 		return liveEngageResult(err)
 	}
@@ -402,7 +429,7 @@ func (in *inbound) typing(ctx context.Context) result {
 	if in.ev.Typing.Active {
 		state = liveperson.ChatStateComposing
 	}
-	if err := in.e.opts.LiveEngage.SetChatState(ctx, conversationOf(c), state); err != nil {
+	if err := in.e.opts.LiveEngage.SetChatState(ctx, in.conversation(c), state); err != nil {
 		in.e.log.Debug("typing not published", "channel", in.channel, "err", err)
 	}
 	return ok()
@@ -443,7 +470,7 @@ func (in *inbound) receipt(ctx context.Context) result {
 	if in.ev.Receipt.Status == sdk.ReceiptRead {
 		status = liveperson.AcceptStatusRead
 	}
-	err = in.e.opts.LiveEngage.SendAcceptStatus(ctx, conversationOf(c), status, seqs)
+	err = in.e.opts.LiveEngage.SendAcceptStatus(ctx, in.conversation(c), status, seqs)
 	if errors.Is(err, liveperson.ErrConversationClosed) {
 		return ok()
 	}

@@ -384,6 +384,42 @@ func adapterResult(err error) result {
 // agent closed, so its closing messages are sent once it is no longer open.
 const attrAgentClosed = "agent_closed"
 
+// followDialog keeps the consumer's record on the dialog LiveEngage says
+// consumer messages go to: the MAIN dialog, or, once the agent closed it
+// and LiveEngage runs its post-conversation survey, the POST_SURVEY dialog
+// (a new dialog id in the still open conversation). A publish the engine
+// had seen refused as "closed" meanwhile left the record closed: it is
+// open again.
+func (d *delivery) followDialog(ctx context.Context, c liveperson.ConversationChange) result {
+	active := c.Details.ActiveDialog()
+	if active == nil {
+		return ok()
+	}
+	dialog := active.DialogID
+	if dialog == d.conversationID {
+		dialog = "" // the MAIN dialog: the conversation's own id
+	}
+	rec := d.consumer.Conversation
+	if rec.DialogID == dialog && rec.State == store.StateOpen {
+		return ok()
+	}
+	_, err := store.UpdateConsumer(ctx, d.e.opts.Store, d.owner, func(r *store.Consumer) error {
+		if r.Conversation.ID == d.conversationID {
+			r.Conversation.DialogID = dialog
+			r.Conversation.State = store.StateOpen
+		}
+		return nil
+	})
+	if err != nil {
+		return retryLater(err)
+	}
+	if active.DialogType == "POST_SURVEY" {
+		d.e.log.Info("LiveEngage's post-conversation survey: the consumer's answers go to its dialog",
+			"channel", d.owner.Channel, "conversation_id", d.conversationID, "dialog_id", active.DialogID)
+	}
+	return ok()
+}
+
 // attrAssignedAgent is "conversation-id agent-id": the agent LiveEngage
 // last named as assigned to that conversation, so that the agent leaving it
 // is noticed (and an earlier conversation's agent is not taken for it).
@@ -451,15 +487,23 @@ func (d *delivery) conversationChange(ctx context.Context, c liveperson.Conversa
 		return ok()
 	}
 	if !c.Details.Closed() {
+		if r := d.followDialog(ctx, c); r.outcome != outcomeDone {
+			return r
+		}
 		return d.assignment(ctx, c)
 	}
 	// The record moves on first, so the consumer's answer to the CSAT prompt
 	// can never arrive before the engine knows it is one; a retry after a
 	// failed send finds the conversation marked as closed by the agent and
 	// sends again (the adapter's journal drops what already went out).
+	// LiveEngage's own survey ran: it asked what our CSAT prompt would.
+	surveyed := false
+	for _, dl := range c.Details.Dialogs {
+		surveyed = surveyed || dl.DialogType == "POST_SURVEY"
+	}
 	if conv.State == store.StateOpen {
 		next := store.StateClosed
-		if d.settings.CSATPrompt != "" {
+		if d.settings.CSATPrompt != "" && !surveyed {
 			next = store.StateCSATPending
 		}
 		_, err := store.UpdateConsumer(ctx, d.e.opts.Store, d.owner, func(c *store.Consumer) error {
@@ -488,7 +532,7 @@ func (d *delivery) conversationChange(ctx context.Context, c liveperson.Conversa
 			return r
 		}
 	}
-	if d.settings.CSATPrompt != "" {
+	if d.settings.CSATPrompt != "" && !surveyed {
 		if r := d.send(ctx, a, sdk.OutboundMessage{Text: d.settings.CSATPrompt}, -1, ":csat"); r.outcome != outcomeDone {
 			return r
 		}

@@ -288,16 +288,24 @@ func (e *Emulator) apiResume(w http.ResponseWriter, r *http.Request) {
 	writeAPI(w, http.StatusOK, c)
 }
 
-// apiClose: {"survey":true} opens a POST_SURVEY dialog instead of closing.
+// apiClose: {"survey":true} opens a POST_SURVEY dialog instead of closing,
+// and its survey bot asks "questions" (or the default ones).
 func (e *Emulator) apiClose(w http.ResponseWriter, r *http.Request) {
 	var in struct {
-		Survey bool `json:"survey"`
+		Survey    bool             `json:"survey"`
+		Questions []SurveyQuestion `json:"questions"`
 	}
 	if err := decodeAPI(r, &in); err != nil {
 		apiError(w, err)
 		return
 	}
-	if err := e.AgentClose(r.PathValue("id"), in.Survey); err != nil {
+	var err error
+	if in.Survey || in.Questions != nil {
+		err = e.AgentCloseSurvey(r.PathValue("id"), in.Questions)
+	} else {
+		err = e.AgentClose(r.PathValue("id"), false)
+	}
+	if err != nil {
 		apiError(w, err)
 		return
 	}

@@ -133,7 +133,7 @@ func TestControlAPI(t *testing.T) {
 		mustJSON(t, ev.Event, &hd)
 		types = append(types, hd.Type+"/"+ev.Role)
 	}
-	wantTypes := "ContentEvent/CONSUMER ContentEvent/ASSIGNED_AGENT ChatStateEvent/ASSIGNED_AGENT AcceptStatusEvent/ASSIGNED_AGENT ContentEvent/ASSIGNED_AGENT RichContentEvent/ASSIGNED_AGENT ChatStateEvent/ASSIGNED_AGENT"
+	wantTypes := "ContentEvent/CONSUMER ContentEvent/ASSIGNED_AGENT ChatStateEvent/ASSIGNED_AGENT AcceptStatusEvent/ASSIGNED_AGENT ContentEvent/ASSIGNED_AGENT RichContentEvent/ASSIGNED_AGENT ChatStateEvent/ASSIGNED_AGENT ContentEvent/CONTROLLER"
 	if strings.Join(types, " ") != wantTypes {
 		t.Errorf("events %v", types)
 	}

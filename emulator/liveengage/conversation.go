@@ -26,6 +26,8 @@ type Conversation struct {
 	Messages      []Message `json:"messages"`
 
 	SkillID          string          `json:"skillId"`
+	// SurveyAnswers are the consumer's answers to the post-conversation survey.
+	SurveyAnswers []SurveyAnswer `json:"surveyAnswers,omitempty"`
 	AgentID          string          `json:"agentId,omitempty"`
 	Dialogs          []Dialog        `json:"dialogs"`
 	TTRDefName       string          `json:"ttrDefName,omitempty"`
@@ -102,6 +104,9 @@ type conv struct {
 	events          []EventRecord
 	csat            *CSAT
 	closeReason     string
+	survey          []SurveyQuestion // the post-conversation survey's questions
+	surveyNext      int              // the question being asked
+	surveyAnswers   []SurveyAnswer
 	startTs, endTs  int64
 	metaTs          int64
 	lane            int
@@ -144,7 +149,7 @@ func (c *conv) snapshot() Conversation {
 		SkillID:  c.skillID, AgentID: c.agentID, TTRDefName: c.ttrDefName,
 		CampaignInfo: c.campaign, Context: c.context, UserProfile: c.profile,
 		ClientProperties: c.clientProps, CloseReason: c.closeReason,
-		StartTs: c.startTs, EndTs: c.endTs,
+		StartTs: c.startTs, EndTs: c.endTs, SurveyAnswers: append([]SurveyAnswer(nil), c.surveyAnswers...),
 		Events: append([]EventRecord{}, c.events...),
 	}
 	if c.csat != nil {
@@ -436,14 +441,16 @@ func (e *Emulator) AgentClose(id string, survey bool) error {
 	}
 	d := c.currentDialog()
 	if survey && d.DialogType == "MAIN" {
-		e.openSurveyLocked(c, d, RoleAssignedAgent, "Closed by agent")
+		e.openSurveyLocked(c, d, RoleAssignedAgent, "Closed by agent", nil)
 		return nil
 	}
 	e.closeConvLocked(c, "AGENT", RoleAssignedAgent)
 	return nil
 }
 
-func (e *Emulator) openSurveyLocked(c *conv, main *dialog, closedBy, cause string) {
+// openSurveyLocked closes the MAIN dialog, opens a POST_SURVEY one and asks
+// the survey's first question (questions, or the configured default).
+func (e *Emulator) openSurveyLocked(c *conv, main *dialog, closedBy, cause string, questions []SurveyQuestion) {
 	ts := c.touch()
 	main.State = "CLOSE"
 	main.EndTs = ts
@@ -454,6 +461,14 @@ func (e *Emulator) openSurveyLocked(c *conv, main *dialog, closedBy, cause strin
 	c.dialogs = append(c.dialogs, sd)
 	e.convs.addDialog(c, sd.DialogID)
 	e.emitConversationLocked(c)
+	if questions == nil {
+		questions = e.opts.Survey
+	}
+	if questions == nil {
+		questions = DefaultSurvey
+	}
+	c.survey, c.surveyNext = questions, 0
+	e.askLocked(c, sd)
 }
 
 func (e *Emulator) closeConvLocked(c *conv, reason, closedBy string) {

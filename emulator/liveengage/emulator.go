@@ -86,6 +86,8 @@ type Options struct {
 	// PostSurvey makes a consumer's DialogChange CLOSE of the MAIN dialog open
 	// a POST_SURVEY dialog instead of closing the conversation.
 	PostSurvey bool
+	// Survey is what a post-conversation survey asks; nil = DefaultSurvey.
+	Survey []SurveyQuestion
 	// AgentID is the participant id of the emulated agent; default derived
 	// from the account id.
 	AgentID string
@@ -99,6 +101,24 @@ type Options struct {
 	SigningKey *rsa.PrivateKey
 	// Logger; nil = silent. Nothing is logged per request at Info level.
 	Logger hclog.Logger
+}
+
+func (e *Emulator) countCall(endpoint string) {
+	e.callsMu.Lock()
+	defer e.callsMu.Unlock()
+	if e.calls == nil {
+		e.calls = map[string]int64{}
+	}
+	e.calls[endpoint]++
+}
+
+// Calls is how many requests each endpoint (EndpointSend,
+// EndpointConversation, ...) has received, faults included: tests bound
+// what a connector does with it.
+func (e *Emulator) Calls(endpoint string) int64 {
+	e.callsMu.Lock()
+	defer e.callsMu.Unlock()
+	return e.calls[endpoint]
 }
 
 // participantID is what notifications call the consumer whose JWS carries lpID.
@@ -130,6 +150,9 @@ type Emulator struct {
 	hooks *dispatcher
 
 	tokens tokenCache
+
+	callsMu sync.Mutex
+	calls   map[string]int64 // requests per endpoint (EndpointSend, ...)
 
 	subscriptionID string
 	closeOnce      sync.Once

@@ -128,6 +128,7 @@ var fault5xx = map[int]struct {
 // injectFault applies latency and the 429 / 5xx shares for endpoint and
 // reports whether it already answered the request.
 func (e *Emulator) injectFault(w http.ResponseWriter, r *http.Request, endpoint, reqID string) bool {
+	e.countCall(endpoint)
 	f := e.faults.Load()
 	if len(f.Endpoints) == 0 {
 		return false

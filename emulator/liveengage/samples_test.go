@@ -570,8 +570,11 @@ func TestPostSurvey(t *testing.T) {
 	if r := h.do("POST", sendPath, hdr, sample(t, "sendapi-send-chatstate-composing-request.json", "{conversationId}", survey)); r.status != 400 {
 		t.Errorf("chat state to survey dialog: %d", r.status)
 	}
-	if s, err := h.emu.AgentSend(conv, "How did we do? 1-5"); err != nil || s != 0 {
-		t.Fatalf("survey question: %d %v", s, err)
+	// The survey bot asked its first question (sequence 0) on the survey dialog.
+	c, _ = h.emu.Conversation(conv)
+	if first := c.Events[len(c.Events)-1]; first.Role != RoleController || first.DialogID != survey || *first.Sequence != 0 ||
+		!strings.Contains(string(first.Event), DefaultSurvey[0].Text) || !strings.Contains(string(first.Event), `"quickReplies"`) {
+		t.Fatalf("survey question: %+v", first)
 	}
 	if r := h.do("POST", sendPath, hdr, sample(t, "sendapi-send-text-request.json", "{conversationId}", survey)); r.status != 200 {
 		t.Errorf("text to survey dialog: %d %s", r.status, r.body)
@@ -782,5 +785,40 @@ func TestResumeAndBackToQueue(t *testing.T) {
 	}
 	if _, err := h.emu.AgentResume(conv); !errors.Is(err, ErrInvalidInput) {
 		t.Fatalf("a second resume while the consumer has an open conversation: %v", err)
+	}
+}
+
+// The survey bot asks each question, asks again after an answer that is
+// not an option, records the answers and closes the conversation after
+// the last one.
+func TestSurveyRun(t *testing.T) {
+	h := newHarness(t, Options{})
+	jws := h.consumerJWS("survey")
+	conv := h.open(jws)
+	questions := []SurveyQuestion{{Text: "Rate us", Options: []string{"1", "2", "3"}}, {Text: "Anything to add?"}}
+	if err := h.emu.AgentCloseSurvey(conv, questions); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := h.emu.Conversation(conv)
+	survey := c.Dialogs[1].DialogID
+	for _, answer := range []string{"7", "2", "Quick and kind"} {
+		h.sendText(jws, survey, answer)
+	}
+	c, _ = h.emu.Conversation(conv)
+	var asked []string
+	for _, m := range c.Messages {
+		if m.Role == RoleController {
+			asked = append(asked, m.Text)
+		}
+	}
+	if strings.Join(asked, "|") != "Rate us|Rate us|Anything to add?" {
+		t.Errorf("questions asked: %q", asked)
+	}
+	want := []SurveyAnswer{{"Rate us", "2"}, {"Anything to add?", "Quick and kind"}}
+	if len(c.SurveyAnswers) != 2 || c.SurveyAnswers[0] != want[0] || c.SurveyAnswers[1] != want[1] {
+		t.Errorf("answers %+v, want %+v", c.SurveyAnswers, want)
+	}
+	if c.State != "CLOSE" || c.Dialogs[1].State != "CLOSE" || c.Dialogs[1].ClosedBy != RoleController {
+		t.Errorf("after the survey: %+v", c)
 	}
 }

@@ -357,6 +357,9 @@ func (e *Emulator) handlePublish(w http.ResponseWriter, ct *consumerToken, req *
 		return
 	}
 	seq := e.publishLocked(c, RoleConsumer, c.participantID, d.DialogID, &head, pb.Event, meta)
+	if d.DialogType == "POST_SURVEY" && head.Type == "ContentEvent" {
+		e.surveyAnswerLocked(c, d, head.text())
+	}
 	c.mu.Unlock()
 	writeSequence(w, reqID, seq)
 }
@@ -545,7 +548,7 @@ func (e *Emulator) applyFieldLocked(c *conv, f *fieldReq) string {
 	case "DialogChange":
 		d := c.dialog(f.Dialog.DialogID)
 		if d.DialogType == "MAIN" && e.opts.PostSurvey {
-			e.openSurveyLocked(c, d, RoleConsumer, f.Dialog.ClosedCause)
+			e.openSurveyLocked(c, d, RoleConsumer, f.Dialog.ClosedCause, nil)
 		} else {
 			e.closeConvLocked(c, "CONSUMER", RoleConsumer)
 		}

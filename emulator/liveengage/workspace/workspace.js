@@ -108,7 +108,7 @@
     skill.title = "skill id";
     tools.append(input("agent-qr", "quick replies, comma separated (e.g. Yes, No)"), skill,
       button("agent-transfer", "Transfer", "button"), button("agent-queue", "Back to queue", "button"),
-      button("agent-close", "Close", "button", "danger"));
+      button("agent-close", "Close", "button", "danger"), button("agent-survey", "Close with survey", "button"));
     form.append(input("agent-text", "Reply as the agent…"), button("agent-send", "Send", "submit"), tools);
     // A closed conversation can be resumed: LiveEngage opens a new one for the consumer.
     const closed = el("div", "composer");
@@ -273,6 +273,11 @@
     $("#agent-transfer").addEventListener("click", async () => {
       if (!state.selected) return;
       try { await api("POST", conv("/transfer"), { skillId: $("#transfer-skill").value }); } catch (err) { alert(err.message); }
+      refresh();
+    });
+    $("#agent-survey").addEventListener("click", async () => {
+      if (!state.selected) return;
+      try { await api("POST", conv("/close"), { survey: true }); } catch (err) { alert(err.message); }
       refresh();
     });
     $("#agent-queue").addEventListener("click", async () => {
