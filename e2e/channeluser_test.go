@@ -61,8 +61,8 @@ func telegramUser(t *testing.T, o envOptions) channelUser {
 	}
 }
 
-func slackUser(t *testing.T) channelUser {
-	s := newSlackEnv(t, "events")
+func slackUser(t *testing.T, o envOptions) channelUser {
+	s := newSlackEnv(t, "events", o.conversationYAML())
 	return channelUser{e: s.env,
 		// Slack's Events API does not promise order, and its emulator pushes
 		// events concurrently: the next message is written once the last
@@ -103,8 +103,8 @@ func slackUser(t *testing.T) channelUser {
 	}
 }
 
-func smsUser(t *testing.T) channelUser {
-	s := newSMSEnv(t)
+func smsUser(t *testing.T, o envOptions) channelUser {
+	s := newSMSEnv(t, o.conversationYAML())
 	const phone = "+15005550123"
 	return channelUser{e: s.env,
 		say: func(text string) { s.phoneSend(phone, smsTwilioNumber, text) },
@@ -141,13 +141,14 @@ func smsUser(t *testing.T) channelUser {
 	}
 }
 
-// eachChannel runs test on Telegram (started with tg), Slack and SMS.
-func eachChannel(t *testing.T, tg envOptions, test func(t *testing.T, channel string, u channelUser)) {
-	for name, newUser := range map[string]func(*testing.T) channelUser{
-		"telegram": func(t *testing.T) channelUser { return telegramUser(t, tg) },
+// eachChannel runs test on Telegram, Slack and SMS, each started with o
+// (LiveEngage options, the conversation block; the rest is Telegram's).
+func eachChannel(t *testing.T, o envOptions, test func(t *testing.T, channel string, u channelUser)) {
+	for name, newUser := range map[string]func(*testing.T, envOptions) channelUser{
+		"telegram": telegramUser,
 		"slack":    slackUser,
 		"sms":      smsUser,
 	} {
-		t.Run(name, func(t *testing.T) { test(t, name, newUser(t)) })
+		t.Run(name, func(t *testing.T) { test(t, name, newUser(t, o)) })
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -105,6 +106,9 @@ type envOptions struct {
 	CSATPrompt string
 	// TransferMessage enables the notice when the agent leaves (echo and Telegram channels).
 	TransferMessage string
+	// ConversationYAML is more of the channel's conversation block, one
+	// "key: value" per line without indentation (every channel of the test).
+	ConversationYAML string
 	// TelegramRate switches the Telegram emulator's rate limits (0 = default).
 	TelegramChatRate float64
 	// NotAllReady starts the test once the core serves (/healthz), not once
@@ -152,7 +156,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	err = configTemplate.Execute(&cfg, map[string]any{
 		"Port": port, "PublicURL": e.coreURL, "DomainAPI": leSrv.URL, "Store": filepath.Join(e.dir, "leconnect.db"),
 		"Channel": o.Channel, "EchoBin": echoBin, "TelegramURL": tgSrv.URL, "TelegramToken": tg.Token(),
-		"CSATPrompt": o.CSATPrompt, "TransferMessage": o.TransferMessage, "ChannelYAML": o.ChannelYAML, "HostileBin": hostileBin,
+		"CSATPrompt": o.CSATPrompt, "TransferMessage": o.TransferMessage, "ConversationYAML": indent(o.ConversationYAML, "      "), "ChannelYAML": o.ChannelYAML, "HostileBin": hostileBin,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -212,6 +216,7 @@ channels:
     conversation:
       csat_prompt: "{{.CSATPrompt}}"
       transfer_message: "{{.TransferMessage}}"
+{{.ConversationYAML}}
     restart: {initial_backoff: 50ms, max_backoff: 200ms}
     config:
       token: ${ECHO_TOKEN}
@@ -221,6 +226,7 @@ channels:
     conversation:
       csat_prompt: "{{.CSATPrompt}}"
       transfer_message: "{{.TransferMessage}}"
+{{.ConversationYAML}}
     restart: {initial_backoff: 50ms, max_backoff: 200ms}
     config:
       bot_token: ${TELEGRAM_BOT_TOKEN}
@@ -353,4 +359,38 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// indent prefixes every line of yaml with prefix.
+func indent(yaml, prefix string) string {
+	if yaml == "" {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(yaml, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = prefix + l
+	}
+	return strings.Join(lines, "\n")
+}
+
+// conversationBlock is a channel's conversation block for hand-written
+// channel YAML (4-space channel keys), from ConversationYAML-style lines.
+func conversationBlock(yaml []string) string {
+	if len(yaml) == 0 || yaml[0] == "" {
+		return ""
+	}
+	return "\n    conversation:\n" + indent(yaml[0], "      ")
+}
+
+// conversationYAML is o's CSAT prompt and ConversationYAML, for the
+// channels written by hand (Slack, SMS); TransferMessage is Telegram's only.
+func (o envOptions) conversationYAML() string {
+	var lines []string
+	if o.CSATPrompt != "" {
+		lines = append(lines, "csat_prompt: "+strconv.Quote(o.CSATPrompt))
+	}
+	if o.ConversationYAML != "" {
+		lines = append(lines, o.ConversationYAML)
+	}
+	return strings.Join(lines, "\n")
 }

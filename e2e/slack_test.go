@@ -23,7 +23,7 @@ type slackEnv struct {
 	dm    string
 }
 
-func newSlackEnv(t *testing.T, mode string) *slackEnv {
+func newSlackEnv(t *testing.T, mode string, conversationYAML ...string) *slackEnv {
 	t.Helper()
 	se, err := slackemu.New(slackemu.Options{SocketMode: mode == "socket", TimeScale: 0.01, PostRate: -1})
 	if err != nil {
@@ -37,7 +37,7 @@ func newSlackEnv(t *testing.T, mode string) *slackEnv {
 	}
 	yaml := fmt.Sprintf(`  - name: slack
     adapter: slack
-    restart: {initial_backoff: 50ms, max_backoff: 200ms}
+    restart: {initial_backoff: 50ms, max_backoff: 200ms}%s
     config:
       bot_token: ${SLACK_BOT_TOKEN}
       signing_secret: ${SLACK_SIGNING_SECRET}
@@ -45,7 +45,7 @@ func newSlackEnv(t *testing.T, mode string) *slackEnv {
       mode: %s
       api_base_url: %s/api
       rate_scale: 100
-      reconnect_backoff: 20ms`, mode, srv.URL)
+      reconnect_backoff: 20ms`, conversationBlock(conversationYAML), mode, srv.URL)
 	e := newEnv(t, envOptions{Channel: "custom", ChannelYAML: yaml, Env: []string{
 		"SLACK_BOT_TOKEN=" + se.BotToken(), "SLACK_SIGNING_SECRET=" + se.SigningSecret(), "SLACK_APP_TOKEN=" + se.AppToken(),
 	}})

@@ -34,7 +34,7 @@ type smsEnv struct {
 	sms *smsemu.Emulator
 }
 
-func newSMSEnv(t *testing.T) *smsEnv {
+func newSMSEnv(t *testing.T, conversationYAML ...string) *smsEnv {
 	t.Helper()
 	// Shuffle: status callbacks and receipts arrive in random order.
 	em, err := smsemu.New(smsemu.Options{TimeScale: 0.05, Shuffle: true, Seed: 7})
@@ -46,7 +46,7 @@ func newSMSEnv(t *testing.T) *smsEnv {
 	em.SetBaseURL(srv.URL)
 	yaml := fmt.Sprintf(`  - name: sms-twilio
     adapter: sms
-    restart: {initial_backoff: 50ms, max_backoff: 200ms}
+    restart: {initial_backoff: 50ms, max_backoff: 200ms}%[4]s
     config:
       provider: twilio
       account_sid: ${TWILIO_ACCOUNT_SID}
@@ -55,14 +55,14 @@ func newSMSEnv(t *testing.T) *smsEnv {
       api_base_url: %[2]s
   - name: sms-vonage
     adapter: sms
-    restart: {initial_backoff: 50ms, max_backoff: 200ms}
+    restart: {initial_backoff: 50ms, max_backoff: 200ms}%[4]s
     config:
       provider: vonage
       api_key: ${VONAGE_API_KEY}
       api_secret: ${VONAGE_API_SECRET}
       webhook_token: ${VONAGE_WEBHOOK_TOKEN}
       from: "%[3]s"
-      api_base_url: %[2]s`, smsTwilioNumber, srv.URL, smsVonageNumber)
+      api_base_url: %[2]s`, smsTwilioNumber, srv.URL, smsVonageNumber, conversationBlock(conversationYAML))
 	e := newEnv(t, envOptions{Channel: "custom", ChannelYAML: yaml, Env: []string{
 		"TWILIO_ACCOUNT_SID=" + em.AccountSID(), "TWILIO_AUTH_TOKEN=" + em.AuthToken(),
 		"VONAGE_API_KEY=" + em.VonageAPIKey(), "VONAGE_API_SECRET=" + em.VonageAPISecret(),

@@ -16,7 +16,7 @@ func TestLiveEngagePostConversationSurvey(t *testing.T) {
 	const ourCSAT = "Please rate us from 1 to 5"
 	for name, newUser := range map[string]func(*testing.T) channelUser{
 		"telegram": func(t *testing.T) channelUser { return telegramUser(t, envOptions{CSATPrompt: ourCSAT}) },
-		"sms":      smsUser,
+		"sms":      func(t *testing.T) channelUser { return smsUser(t, envOptions{}) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			u := newUser(t)

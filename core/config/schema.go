@@ -178,6 +178,17 @@ type Conversation struct {
 	// TransferMessage, when set, is sent to the consumer when the agent leaves an open
 	// conversation (a transfer to another skill or agent, or back to the queue); "" sends nothing.
 	TransferMessage string `yaml:"transfer_message"`
+	// FCRPrompt, when set with CSATPrompt, is asked after the CSAT answer ("was your issue
+	// resolved?"), with FCRYes and FCRNo as the answers offered.
+	FCRPrompt string `yaml:"fcr_prompt"`
+	FCRYes    string `yaml:"fcr_yes"`
+	FCRNo     string `yaml:"fcr_no"`
+	// SurveyRetry is said before a survey question is asked again after a wrong answer.
+	SurveyRetry string `yaml:"survey_retry"`
+	// SurveyThanks ends the survey.
+	SurveyThanks string `yaml:"survey_thanks"`
+	// SurveyTimeout abandons an unanswered survey; the next message opens a new conversation.
+	SurveyTimeout time.Duration `yaml:"survey_timeout"`
 }
 
 // Builtin reports whether the channel runs one of the adapters built into the daemon.
@@ -243,6 +254,11 @@ func (ch *Channel) setDefaults() {
 	ch.Conversation = Conversation{
 		EndKeyword:     "/end",
 		ClosingMessage: "This conversation has ended. Thank you for contacting us.",
+		FCRYes:         "Yes",
+		FCRNo:          "No",
+		SurveyRetry:    "Sorry, I did not get that.",
+		SurveyThanks:   "Thank you for your feedback!",
+		SurveyTimeout:  30 * time.Minute,
 	}
 	ch.Restart = Restart{
 		MaxCrashes:     5,
@@ -494,6 +510,16 @@ func (v *validator) channel(i int, ch *Channel, names map[string]int) {
 	v.positive(p+".restart.max_backoff", rs.MaxBackoff)
 	if rs.InitialBackoff > 0 && rs.MaxBackoff < rs.InitialBackoff {
 		v.errorf(p+".restart.max_backoff", "%s is less than initial_backoff (%s); expected a cap at least as long", rs.MaxBackoff, rs.InitialBackoff)
+	}
+	cv := ch.Conversation
+	v.positive(p+".conversation.survey_timeout", cv.SurveyTimeout)
+	if cv.FCRPrompt != "" {
+		if cv.CSATPrompt == "" {
+			v.errorf(p+".conversation.fcr_prompt", "set without csat_prompt; expected both (FCR is asked after the CSAT answer) or neither")
+		}
+		if cv.FCRYes == "" || cv.FCRNo == "" || strings.EqualFold(cv.FCRYes, cv.FCRNo) {
+			v.errorf(p+".conversation.fcr_yes", "%q and %q; expected two different, non-empty answers", cv.FCRYes, cv.FCRNo)
+		}
 	}
 	to := ch.Timeouts
 	for _, d := range []struct {

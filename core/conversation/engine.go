@@ -56,6 +56,12 @@ type ChannelSettings struct {
 	// TransferMessage, when set, is sent when the agent leaves an open
 	// conversation (transferred, or back to the queue).
 	TransferMessage string
+	// FCRPrompt, when set, is asked after the CSAT answer with FCRYes and
+	// FCRNo offered; SurveyRetry precedes a question asked again after a
+	// wrong answer; SurveyThanks ends the survey; SurveyTimeout abandons it.
+	FCRPrompt, FCRYes, FCRNo  string
+	SurveyRetry, SurveyThanks string
+	SurveyTimeout             time.Duration
 }
 
 // Options configure an Engine.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -95,10 +94,19 @@ func (in *inbound) message(ctx context.Context, attempt int) result {
 	text := strings.TrimSpace(m.Text)
 
 	if c.Conversation.State == store.StateCSATPending {
-		if rate, isRate := csatRate(text); isRate && m.Choice == nil {
-			return in.csat(ctx, c, rate)
+		r, answered, err := in.survey(ctx, c, m, text)
+		if err != nil || answered {
+			return r
 		}
-		// Not an answer: the consumer moved on, and the next message opens a new conversation.
+		// The survey is over (abandoned, or a second wrong answer): the
+		// message opens a new conversation.
+		if c, err = in.consumer(ctx); err != nil {
+			return retryLater(err)
+		}
+	}
+	if m.Choice != nil && isSurveyChoice(m.Choice.ID) {
+		in.log("an answer to a survey that is over; ignored", "choice", m.Choice.ID)
+		return ok()
 	}
 	if kw := in.settings.EndKeyword; kw != "" && strings.EqualFold(text, kw) && len(m.Media) == 0 {
 		return in.close(ctx, c, "the consumer typed "+kw)
@@ -371,21 +379,6 @@ func profileOf(c sdk.Consumer) liveperson.ConsumerProfile {
 	return p
 }
 
-func (in *inbound) csat(ctx context.Context, c store.Consumer, rate int) result {
-	err := in.e.opts.LiveEngage.SubmitCSAT(ctx, in.conversation(c), liveperson.CSAT{Rate: rate, Status: "FILLED"})
-	if err != nil && !errors.Is(err, liveperson.ErrConversationClosed) {
-		return liveEngageResult(err)
-	}
-	if _, err := in.update(ctx, func(c *store.Consumer) {
-		if c.Conversation.State == store.StateCSATPending {
-			c.Conversation.State = store.StateClosed
-		}
-	}); err != nil {
-		return retryLater(err)
-	}
-	in.log("csat recorded", "conversation_id", c.Conversation.ID, "rate", rate)
-	return ok()
-}
 
 // close ends the consumer's open conversation at their request.
 func (in *inbound) close(ctx context.Context, c store.Consumer, why string) result {
@@ -481,10 +474,6 @@ func (in *inbound) receipt(ctx context.Context) result {
 const receiptWait = 10 * time.Second
 
 // csatRate reads a CSAT answer: a whole number from 1 to 5.
-func csatRate(text string) (int, bool) {
-	n, err := strconv.Atoi(strings.TrimSpace(text))
-	return n, err == nil && n >= 1 && n <= 5
-}
 
 // liveEngageResult turns a LiveEngage error into the engine's verdict: the
 // client already applied LivePerson's retry policy, so what is left is

@@ -510,6 +510,9 @@ func (d *delivery) conversationChange(ctx context.Context, c liveperson.Conversa
 			if c.Conversation.ID == d.conversationID && c.Conversation.State == store.StateOpen {
 				c.Conversation.State = next
 				c.Conversation.ClosedAt = time.Now()
+				if next == store.StateCSATPending {
+					c.Conversation.Survey = store.Survey{Stage: store.SurveyCSAT, AskedAt: time.Now()}
+				}
 				if c.Attrs == nil {
 					c.Attrs = map[string]string{}
 				}
@@ -533,7 +536,7 @@ func (d *delivery) conversationChange(ctx context.Context, c liveperson.Conversa
 		}
 	}
 	if d.settings.CSATPrompt != "" && !surveyed {
-		if r := d.send(ctx, a, sdk.OutboundMessage{Text: d.settings.CSATPrompt}, -1, ":csat"); r.outcome != outcomeDone {
+		if r := d.send(ctx, a, surveyQuestion(d.settings, store.SurveyCSAT, ""), -1, ":csat"); r.outcome != outcomeDone {
 			return r
 		}
 	}

@@ -215,6 +215,12 @@ func (d *daemon) settings(channel string) (conversation.ChannelSettings, bool) {
 		ClosingMessage:  ch.Conversation.ClosingMessage,
 		CSATPrompt:      ch.Conversation.CSATPrompt,
 		TransferMessage: ch.Conversation.TransferMessage,
+		FCRPrompt:       ch.Conversation.FCRPrompt,
+		FCRYes:          ch.Conversation.FCRYes,
+		FCRNo:           ch.Conversation.FCRNo,
+		SurveyRetry:     ch.Conversation.SurveyRetry,
+		SurveyThanks:    ch.Conversation.SurveyThanks,
+		SurveyTimeout:   ch.Conversation.SurveyTimeout,
 	}, true
 }
 

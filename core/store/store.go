@@ -106,7 +106,27 @@ type Conversation struct {
 	State    ConversationState `json:"state"`
 	OpenedAt time.Time         `json:"opened_at,omitzero"`
 	ClosedAt time.Time         `json:"closed_at,omitzero"`
+	// Survey is where leconnect's closing survey stands (StateCSATPending).
+	Survey Survey `json:"survey,omitzero"`
 }
+
+// Survey is the state of leconnect's closing survey of a conversation.
+type Survey struct {
+	// Stage is the question awaiting an answer: SurveyCSAT or SurveyFCR.
+	Stage string `json:"stage,omitempty"`
+	// Rate is the CSAT answer once given (1 to 5).
+	Rate int `json:"rate,omitempty"`
+	// Retried: the question was asked again after a wrong answer.
+	Retried bool `json:"retried,omitempty"`
+	// AskedAt is when the awaited question was asked.
+	AskedAt time.Time `json:"asked_at,omitzero"`
+}
+
+// Survey stages.
+const (
+	SurveyCSAT = "csat"
+	SurveyFCR  = "fcr"
+)
 
 // Consumer is one channel identity and what LiveEngage knows it as.
 type Consumer struct {
