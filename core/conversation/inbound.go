@@ -379,7 +379,6 @@ func profileOf(c sdk.Consumer) liveperson.ConsumerProfile {
 	return p
 }
 
-
 // close ends the consumer's open conversation at their request.
 func (in *inbound) close(ctx context.Context, c store.Consumer, why string) result {
 	if c.Conversation.State != store.StateOpen {
