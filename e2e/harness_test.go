@@ -106,6 +106,9 @@ type envOptions struct {
 	CSATPrompt string
 	// TransferMessage enables the notice when the agent leaves (echo and Telegram channels).
 	TransferMessage string
+	// ChannelExtraYAML is more of the echo or Telegram channel's keys, one
+	// "key: value" per line without indentation (e.g. an sdes block).
+	ChannelExtraYAML string
 	// ConversationYAML is more of the channel's conversation block, one
 	// "key: value" per line without indentation (every channel of the test).
 	ConversationYAML string
@@ -156,7 +159,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	err = configTemplate.Execute(&cfg, map[string]any{
 		"Port": port, "PublicURL": e.coreURL, "DomainAPI": leSrv.URL, "Store": filepath.Join(e.dir, "leconnect.db"),
 		"Channel": o.Channel, "EchoBin": echoBin, "TelegramURL": tgSrv.URL, "TelegramToken": tg.Token(),
-		"CSATPrompt": o.CSATPrompt, "TransferMessage": o.TransferMessage, "ConversationYAML": indent(o.ConversationYAML, "      "), "ChannelYAML": o.ChannelYAML, "HostileBin": hostileBin,
+		"CSATPrompt": o.CSATPrompt, "TransferMessage": o.TransferMessage, "ConversationYAML": indent(o.ConversationYAML, "      "), "ChannelExtraYAML": indent(o.ChannelExtraYAML, "    "), "ChannelYAML": o.ChannelYAML, "HostileBin": hostileBin,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -223,6 +226,7 @@ channels:
 {{- else}}
   - name: tg
     adapter: telegram
+{{.ChannelExtraYAML}}
     conversation:
       csat_prompt: "{{.CSATPrompt}}"
       transfer_message: "{{.TransferMessage}}"

@@ -102,6 +102,11 @@ func TestParseProblems(t *testing.T) {
 			{17, 7, "channels[0].limits.log_lines_per_second", "0 is not positive"},
 			{21, 7, "channels[1].limits.max_in_flight_bytes", "134217728 is out of range; expected a byte count from 1 to 67108864 (64 MiB)"},
 		}},
+		{"bad_sdes.yaml", []wantProblem{
+			{12, 9, "channels[0].sdes.personal.firstname", `"nickname" is not a source; expected one of first_name, last_name`},
+			{13, 9, "channels[0].sdes.personal.shoe_size", `unknown key "shoe_size" (expected one of: firstname, lastname, gender, language, email, phone)`},
+			{16, 9, "channels[0].sdes.ctmrinfo.socialId", `"attributes." is not a source`},
+		}},
 		{"multiple_problems.yaml", []wantProblem{
 			{2, 3, "server.public_url", `scheme "ftp" is not supported; expected http or https`},
 			{3, 3, "server.shutdown_timeout", "-5s is not positive"},

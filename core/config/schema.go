@@ -125,10 +125,63 @@ type Channel struct {
 	Routing      Routing       `yaml:"routing"`
 	Conversation Conversation  `yaml:"conversation"`
 	Restart      Restart       `yaml:"restart"`
+	SDEs         SDEs          `yaml:"sdes"`
 	Timeouts     Timeouts      `yaml:"timeouts"`
 	Limits       Limits        `yaml:"limits"`
 	Config       AdapterConfig `yaml:"config"`
 }
+
+// SDEs say which LiveEngage engagement attributes (SDEs) a new conversation carries, each
+// from what the channel knows of the consumer. A value names a source: first_name,
+// last_name, display_name, username, phone, email, locale, consumer_id, or
+// attributes.NAME (a channel-specific attribute, e.g. Slack's attributes.title); several
+// joined by | take the first that is set; =TEXT is TEXT itself; "" sends nothing.
+type SDEs struct {
+	Personal     PersonalSDE     `yaml:"personal"`
+	CustomerInfo CustomerInfoSDE `yaml:"ctmrinfo"`
+}
+
+// PersonalSDE is LiveEngage's "personal" SDE (contacts[0] holds email and phone).
+type PersonalSDE struct {
+	FirstName string `yaml:"firstname"`
+	LastName  string `yaml:"lastname"`
+	Gender    string `yaml:"gender"`
+	Language  string `yaml:"language"`
+	Email     string `yaml:"email"`
+	Phone     string `yaml:"phone"`
+}
+
+// CustomerInfoSDE is LiveEngage's "ctmrinfo" (customer info) SDE.
+type CustomerInfoSDE struct {
+	CustomerType  string `yaml:"ctype"`
+	CustomerID    string `yaml:"customerId"`
+	SocialID      string `yaml:"socialId"`
+	UserName      string `yaml:"userName"`
+	IMEI          string `yaml:"imei"`
+	CompanyBranch string `yaml:"companyBranch"`
+}
+
+// Map is the SDE fields set, by their LiveEngage names ("personal.firstname",
+// "ctmrinfo.userName"), to their sources.
+func (s SDEs) Map() map[string]string {
+	m := map[string]string{}
+	for k, v := range map[string]string{
+		"personal.firstname": s.Personal.FirstName, "personal.lastname": s.Personal.LastName,
+		"personal.gender": s.Personal.Gender, "personal.language": s.Personal.Language,
+		"personal.email": s.Personal.Email, "personal.phone": s.Personal.Phone,
+		"ctmrinfo.ctype": s.CustomerInfo.CustomerType, "ctmrinfo.customerId": s.CustomerInfo.CustomerID,
+		"ctmrinfo.socialId": s.CustomerInfo.SocialID, "ctmrinfo.userName": s.CustomerInfo.UserName,
+		"ctmrinfo.imei": s.CustomerInfo.IMEI, "ctmrinfo.companyBranch": s.CustomerInfo.CompanyBranch,
+	} {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// SDESources are the consumer fields an SDE can come from (besides attributes.NAME).
+var SDESources = []string{"first_name", "last_name", "display_name", "username", "phone", "email", "locale", "consumer_id"}
 
 // Timeouts bound each call the core makes to a channel's adapter. A call past its
 // deadline fails; MaxMissed in a row of one kind (Health checks included) and the
@@ -265,6 +318,10 @@ func (ch *Channel) setDefaults() {
 		Window:         5 * time.Minute,
 		InitialBackoff: time.Second,
 		MaxBackoff:     30 * time.Second,
+	}
+	ch.SDEs = SDEs{
+		Personal:     PersonalSDE{FirstName: "first_name|display_name", LastName: "last_name", Language: "locale", Email: "email", Phone: "phone"},
+		CustomerInfo: CustomerInfoSDE{UserName: "username"},
 	}
 	ch.Timeouts = Timeouts{
 		Describe: 10 * time.Second, Configure: 30 * time.Second, Start: 30 * time.Second,
@@ -511,6 +568,12 @@ func (v *validator) channel(i int, ch *Channel, names map[string]int) {
 	if rs.InitialBackoff > 0 && rs.MaxBackoff < rs.InitialBackoff {
 		v.errorf(p+".restart.max_backoff", "%s is less than initial_backoff (%s); expected a cap at least as long", rs.MaxBackoff, rs.InitialBackoff)
 	}
+	for field, source := range ch.SDEs.Map() {
+		if problem := sdeSourceProblem(source); problem != "" {
+			key := p + ".sdes." + field
+			v.errorf(key, "%s: %s", v.show(key, source), problem)
+		}
+	}
 	cv := ch.Conversation
 	v.positive(p+".conversation.survey_timeout", cv.SurveyTimeout)
 	if cv.FCRPrompt != "" {
@@ -604,4 +667,22 @@ func (c *Config) resolve(p string) string {
 		return p
 	}
 	return filepath.Join(c.dir, p)
+}
+
+// sdeSourceProblem says what is wrong with an SDE's source, or "".
+func sdeSourceProblem(source string) string {
+	if strings.HasPrefix(source, "=") {
+		return ""
+	}
+	for _, alt := range strings.Split(source, "|") {
+		alt = strings.TrimSpace(alt)
+		if name, ok := strings.CutPrefix(alt, "attributes."); ok && name != "" {
+			continue
+		}
+		if !slices.Contains(SDESources, alt) {
+			return fmt.Sprintf("%q is not a source; expected one of %s, attributes.NAME, several joined by |, or =TEXT",
+				alt, strings.Join(SDESources, ", "))
+		}
+	}
+	return ""
 }

@@ -59,6 +59,10 @@ type ChannelSettings struct {
 	// FCRPrompt, when set, is asked after the CSAT answer with FCRYes and
 	// FCRNo offered; SurveyRetry precedes a question asked again after a
 	// wrong answer; SurveyThanks ends the survey; SurveyTimeout abandons it.
+	// SDEs map LiveEngage SDE fields ("personal.firstname",
+	// "ctmrinfo.userName", ...) to the consumer fields they come from (see
+	// profileOf); the config holds the defaults.
+	SDEs                      map[string]string
 	FCRPrompt, FCRYes, FCRNo  string
 	SurveyRetry, SurveyThanks string
 	SurveyTimeout             time.Duration

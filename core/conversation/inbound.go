@@ -297,7 +297,7 @@ func (in *inbound) ensureOpen(ctx context.Context, c store.Consumer) (store.Cons
 	}
 	req := liveperson.ConversationRequest{
 		ExtConsumerID: c.ExtConsumerID,
-		Profile:       profileOf(in.ev.Consumer),
+		Profile:       profileOf(in.ev.Consumer, in.settings.SDEs),
 		Routing:       in.settings.Routing,
 		Features:      in.features(),
 	}
@@ -368,15 +368,6 @@ func (in *inbound) features() []string {
 
 func storeAddress(a sdk.Address) store.Address {
 	return store.Address{ChatID: a.ChatID, ThreadID: a.ThreadID}
-}
-
-func profileOf(c sdk.Consumer) liveperson.ConsumerProfile {
-	p := liveperson.ConsumerProfile{FirstName: c.FirstName, LastName: c.LastName, Email: c.Email, Phone: c.Phone,
-		Language: c.Locale, UserName: c.Username}
-	if p.FirstName == "" && p.LastName == "" {
-		p.FirstName = c.DisplayName
-	}
-	return p
 }
 
 // close ends the consumer's open conversation at their request.

@@ -215,6 +215,7 @@ func (d *daemon) settings(channel string) (conversation.ChannelSettings, bool) {
 		ClosingMessage:  ch.Conversation.ClosingMessage,
 		CSATPrompt:      ch.Conversation.CSATPrompt,
 		TransferMessage: ch.Conversation.TransferMessage,
+		SDEs:            ch.SDEs.Map(),
 		FCRPrompt:       ch.Conversation.FCRPrompt,
 		FCRYes:          ch.Conversation.FCRYes,
 		FCRNo:           ch.Conversation.FCRNo,

@@ -25,9 +25,9 @@ type Conversation struct {
 	ParticipantID string    `json:"participantId"`
 	Messages      []Message `json:"messages"`
 
-	SkillID          string          `json:"skillId"`
+	SkillID string `json:"skillId"`
 	// SurveyAnswers are the consumer's answers to the post-conversation survey.
-	SurveyAnswers []SurveyAnswer `json:"surveyAnswers,omitempty"`
+	SurveyAnswers    []SurveyAnswer  `json:"surveyAnswers,omitempty"`
 	AgentID          string          `json:"agentId,omitempty"`
 	Dialogs          []Dialog        `json:"dialogs"`
 	TTRDefName       string          `json:"ttrDefName,omitempty"`

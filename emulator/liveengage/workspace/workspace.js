@@ -178,6 +178,14 @@
         el("span", "badge " + c.state, c.state === "OPEN" ? "open" : "closed"),
         el("span", "muted", "skill " + (c.skillId || "-") + (c.agentId ? " · assigned to you" : " · in queue")));
       if (c.csat) head.append(el("span", "badge csat", "CSAT " + c.csat.csatRate + "/5"));
+      // The SDEs the connector sent with the conversation, as an agent sees them.
+      const sdes = (((c.userProfile || {}).authenticatedData || {}).lp_sdes || []).map(s => {
+        const p = s.personal || {}, i = s.info || {};
+        const contacts = (p.contacts || []).flatMap(x => [x.email, x.phone]);
+        return [p.firstname, p.lastname, p.gender, p.language, ...contacts, ...Object.values(s.type === "ctmrinfo" ? i : {})]
+          .filter(Boolean).join(" · ");
+      }).filter(Boolean);
+      if (sdes.length) { const s = el("span", "muted sdes", sdes.join(" · ")); s.title = "SDEs"; head.append(s); }
       head.dataset.id = c.id;
       head.dataset.state = c.state;
 
