@@ -119,16 +119,23 @@ func smsUser(t *testing.T, o envOptions) channelUser {
 				return false
 			})
 		},
+		// The consumer answers with the option's number, as the message
+		// offers ("2. No").
 		tap: func(label string) {
+			var number string
 			s.waitFor("the option "+label, func() bool {
-				for _, m := range s.sms.Received(phone) {
-					if strings.Contains(m.Text, ". "+label) {
-						return true
+				received := s.sms.Received(phone)
+				for i := len(received) - 1; i >= 0 && number == ""; i-- {
+					for _, line := range strings.Split(received[i].Text, "\n") {
+						if n, text, ok := strings.Cut(line, ". "); ok && text == label {
+							number = n
+							break
+						}
 					}
 				}
-				return false
+				return number != ""
 			})
-			s.phoneSend(phone, smsTwilioNumber, label)
+			s.phoneSend(phone, smsTwilioNumber, number)
 		},
 		count: func(text string) (n int) {
 			for _, m := range s.sms.Received(phone) {
