@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/leconnect/leconnect/emulator/liveengage"
+	slackemu "github.com/leconnect/leconnect/emulator/slack"
 	tgemu "github.com/leconnect/leconnect/emulator/telegram"
 )
 
@@ -70,5 +71,20 @@ func TestSDEsFromTheSMSNumber(t *testing.T) {
 	contacts, _ := personal["contacts"].([]any)
 	if len(contacts) != 1 || contacts[0].(map[string]any)["phone"] != phone {
 		t.Fatalf("personal SDE %v; want the phone %s in contacts", personal, phone)
+	}
+}
+
+// A Slack consumer's users.info profile becomes the conversation's SDEs.
+func TestSDEsFromTheSlackProfile(t *testing.T) {
+	s := newSlackEnv(t, "events")
+	s.post(slackemu.UserMessage{Text: "Hello from Slack"})
+	conv := s.conversation("the conversation", func(c liveengage.Conversation) bool {
+		return strings.Join(texts(c, "CONSUMER"), "|") == "Hello from Slack"
+	})
+	personal, info := sdesOf(t, conv)
+	contacts, _ := personal["contacts"].([]any)
+	if personal["firstname"] != "Alice" || personal["lastname"] != "Example" || personal["language"] != "en-GB" ||
+		len(contacts) != 1 || contacts[0].(map[string]any)["email"] != "alice@example.com" || info["userName"] != "alice" {
+		t.Fatalf("SDEs personal %v ctmrinfo %v; want Alice Example's profile from users.info", personal, info)
 	}
 }

@@ -32,7 +32,8 @@ func newSlackEnv(t *testing.T, mode string, conversationYAML ...string) *slackEn
 	srv := httptest.NewServer(se.Handler())
 	t.Cleanup(func() { srv.Close(); se.Close() })
 	se.SetPublicURL(srv.URL)
-	if err := se.AddUser(slackemu.User{ID: slackAlice, Name: "alice", RealName: "Alice Example"}); err != nil {
+	if err := se.AddUser(slackemu.User{ID: slackAlice, Name: "alice", RealName: "Alice Example", FirstName: "Alice", LastName: "Example",
+		Title: "Head of Purchasing", Email: "alice@example.com", Locale: "en-GB"}); err != nil {
 		t.Fatal(err)
 	}
 	yaml := fmt.Sprintf(`  - name: slack

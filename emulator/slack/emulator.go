@@ -15,6 +15,9 @@ import (
 type Options struct {
 	// BotToken is the bot token (xoxb-) the Web API accepts ["xoxb-test-bot-token"].
 	BotToken string
+	// NoEmailScope installs the app without users:read.email: users.info
+	// then leaves the profile's email out, as Slack does.
+	NoEmailScope bool
 	// AppToken is the app-level token (xapp-) apps.connections.open accepts
 	// ["xapp-1-test-app-token"].
 	AppToken string
@@ -140,6 +143,14 @@ type User struct {
 	ID       string `json:"id"`
 	Name     string `json:"name"`
 	RealName string `json:"real_name,omitempty"`
+	// Profile fields users.info answers (all optional).
+	FirstName string `json:"first_name,omitempty"`
+	LastName  string `json:"last_name,omitempty"`
+	Title     string `json:"title,omitempty"`
+	Email     string `json:"email,omitempty"` // only with the users:read.email scope
+	Phone     string `json:"phone,omitempty"`
+	Locale    string `json:"locale,omitempty"` // only when asked with include_locale
+	TZ        string `json:"tz,omitempty"`
 }
 
 // channel is a conversation the app can see.

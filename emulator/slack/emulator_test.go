@@ -516,3 +516,57 @@ func sortKeys(s string) string {
 	sort.Strings(ks)
 	return strings.Join(ks, ",")
 }
+
+// users.info answers the user object with its profile hash; the email only
+// with users:read.email, the locale only with include_locale.
+func TestUsersInfo(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		noEmail   bool
+		body      string
+		wantErr   string
+		wantEmail string
+		wantLoc   string
+	}{
+		{"profile", false, "user=U0BOB&include_locale=true", "", "bob@example.com", "de-DE"},
+		{"no locale asked", false, "user=U0BOB", "", "bob@example.com", ""},
+		{"without users:read.email", true, "user=U0BOB", "", "", ""},
+		{"unknown user", false, "user=U0NOBODY", "user_not_found", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, base := newTest(t, Options{NoEmailScope: tc.noEmail})
+			if err := e.AddUser(User{ID: "U0BOB", Name: "bob", FirstName: "Bob", LastName: "Builder", Title: "Foreman",
+				Email: "bob@example.com", Locale: "de-DE"}); err != nil {
+				t.Fatal(err)
+			}
+			_, _, raw := do(t, base, "users.info", call{ct: "application/x-www-form-urlencoded", auth: e.BotToken(), body: tc.body})
+			var res struct {
+				OK    bool   `json:"ok"`
+				Error string `json:"error"`
+				User  struct {
+					ID       string         `json:"id"`
+					RealName string         `json:"real_name"`
+					Locale   string         `json:"locale"`
+					Profile  map[string]any `json:"profile"`
+				} `json:"user"`
+			}
+			if err := json.Unmarshal(raw, &res); err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantErr != "" {
+				if res.OK || res.Error != tc.wantErr {
+					t.Fatalf("answer %s; want error %s", raw, tc.wantErr)
+				}
+				return
+			}
+			profile := res.User.Profile
+			if !res.OK || res.User.ID != "U0BOB" || res.User.RealName != "Bob Builder" || profile["title"] != "Foreman" ||
+				profile["first_name"] != "Bob" || res.User.Locale != tc.wantLoc {
+				t.Fatalf("answer %s", raw)
+			}
+			if email, _ := profile["email"].(string); email != tc.wantEmail {
+				t.Fatalf("email %q, want %q (%s)", email, tc.wantEmail, raw)
+			}
+		})
+	}
+}

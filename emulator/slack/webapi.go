@@ -181,6 +181,8 @@ func (e *Emulator) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 		res, aerr = e.getUploadURL(a)
 	case "files.completeUploadExternal":
 		res, aerr = e.completeUpload(a)
+	case "users.info":
+		res, aerr = e.usersInfo(a)
 	default:
 		aerr = &apiError{code: "unknown_method"}
 	}
@@ -425,4 +427,48 @@ func (e *Emulator) rateLocked(key string, rate float64, burst int) time.Duration
 		return 0
 	}
 	return max(wait, time.Second)
+}
+
+// usersInfo answers users.info as Slack does: the user object with its
+// profile hash; email only when the app has the users:read.email scope
+// (Options.NoEmailScope takes it away), locale only with include_locale.
+func (e *Emulator) usersInfo(a args) (map[string]any, *apiError) {
+	id := a.get("user")
+	if id == "" {
+		return nil, &apiError{code: "user_not_found"}
+	}
+	e.mu.Lock()
+	u, ok := e.users[id]
+	e.mu.Unlock()
+	if !ok {
+		return nil, &apiError{code: "user_not_found"}
+	}
+	realName := u.RealName
+	if realName == "" {
+		realName = strings.TrimSpace(u.FirstName + " " + u.LastName)
+	}
+	profile := map[string]any{
+		"real_name": realName, "real_name_normalized": realName, "display_name": u.Name, "display_name_normalized": u.Name,
+		"first_name": u.FirstName, "last_name": u.LastName, "title": u.Title, "phone": u.Phone, "skype": "",
+		"team": e.opts.TeamID, "image_24": e.baseURL() + "/avatars/" + u.ID + "_24.png", "image_48": e.baseURL() + "/avatars/" + u.ID + "_48.png",
+	}
+	if !e.opts.NoEmailScope && u.Email != "" {
+		profile["email"] = u.Email
+	}
+	tz := u.TZ
+	if tz == "" {
+		tz = "Europe/London"
+	}
+	user := map[string]any{
+		"id": u.ID, "team_id": e.opts.TeamID, "name": u.Name, "deleted": false, "real_name": realName,
+		"tz": tz, "is_bot": false, "is_app_user": false, "updated": 1700000000, "profile": profile,
+	}
+	if a.get("include_locale") == "true" || a.get("include_locale") == "1" {
+		locale := u.Locale
+		if locale == "" {
+			locale = "en-US"
+		}
+		user["locale"] = locale
+	}
+	return map[string]any{"user": user}, nil
 }

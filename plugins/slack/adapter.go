@@ -35,6 +35,7 @@ type Adapter struct {
 
 	sends *sdk.PartLedger // idempotency keys of messages already sent
 	seen  *recentSet      // events delivered recently (retries, app_mention + message pairs)
+	users *profiles       // users.info answers, for the consumer's profile
 	wg    sync.WaitGroup
 }
 
@@ -52,6 +53,7 @@ func New() *Adapter {
 		log:        hclog.NewNullLogger(),
 		sends:      sdk.NewPartLedger(10000),
 		seen:       newRecentSet(4096),
+		users:      newProfiles(10000),
 	}
 }
 

@@ -29,6 +29,12 @@
 // replies and buttons as Block Kit buttons whose value is the choice id
 // (the core's own, by which it reports a click with the element's click
 // metadata).
+//
+// In a DM the consumer's profile comes from users.info (profiles.go:
+// names, title, locale, and email where the app has users:read.email;
+// cached an hour), for the SDEs the core sends with a new conversation. A
+// failed lookup leaves the profile as the event gave it.
+//
 // Slack apps have no typing indicator and no read receipts (§2.9), so the
 // adapter declares neither.
 //

@@ -287,6 +287,9 @@ func (a *Adapter) handle(ctx context.Context, api *webAPI, host sdk.Host, in inb
 		}
 		in.event.Message.Media = append(in.event.Message.Media, sdk.Media{Kind: kindOf(ct), ContentType: ct, FileName: f.Name, Data: data})
 	}
+	if in.event.Message != nil {
+		a.users.enrich(ctx, api, &in.event.Consumer, a.log.Debug)
+	}
 	if err := host.Deliver(ctx, in.event); err != nil {
 		if sdk.KindOf(err) == sdk.KindPermanent {
 			// The core refused the event itself; Slack retrying cannot help.
