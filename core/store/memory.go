@@ -74,7 +74,7 @@ func NewMemory(opts Options) *Memory {
 		queues:   map[QueueName]*memQueue{},
 	}
 	for _, q := range []QueueName{Inbound, Outbound} {
-		m.queues[q] = &memQueue{m: m, name: q, items: map[uint64]Item{}, sig: notify.New(0)}
+		m.queues[q] = &memQueue{m: m, name: q, items: map[uint64]Item{}, sig: notify.New(0), leases: map[string]Lease{}}
 		m.dedupeBy[q] = map[string]time.Time{}
 	}
 	return m
@@ -377,11 +377,13 @@ func (m *Memory) Outbound() Queue { return m.queues[Outbound] }
 func (m *Memory) DeadLetters() DeadLetters { return memDLQ{m} }
 
 type memQueue struct {
-	m     *Memory
-	name  QueueName
-	seq   uint64
-	items map[uint64]Item
-	sig   *notify.Seq
+	m      *Memory
+	name   QueueName
+	seq    uint64
+	items  map[uint64]Item
+	sig    *notify.Seq
+	leases map[string]Lease // by key; an expired one is as good as none
+	token  uint64           // the last fencing token handed out
 }
 
 func (q *memQueue) Name() QueueName { return q.name }

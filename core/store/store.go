@@ -398,6 +398,60 @@ type Queue interface {
 	// Wait returns nil once an item with Seq > after was committed (possibly
 	// already acked since), or ctx's error.
 	Wait(ctx context.Context, after uint64) error
+	// Leases is the queue's contract for many processes: work handed out by
+	// key under a lease, every write fenced by it.
+	Leases() Leases
+}
+
+// ---- leases -------------------------------------------------------------------
+
+// Lease is one owner's exclusive hold on one key of a queue until Expires.
+// Only the holder reads and changes the key's items, so per-key order holds
+// across processes. Token is a fencing token: unique, and larger every time
+// any key changes hands, so a write under a lease that expired or moved is
+// told apart from the current holder's.
+type Lease struct {
+	Queue   QueueName `json:"queue"`
+	Key     string    `json:"key"`
+	Owner   string    `json:"owner"`
+	Token   uint64    `json:"token"`
+	Expires time.Time `json:"expires"`
+}
+
+// Claim is a key handed to an owner: its lease and its first items in order.
+type Claim struct {
+	Lease Lease
+	Items []Item
+}
+
+// ErrLeaseLost is returned by a write whose lease expired or moved to
+// another owner (or token); the write changed nothing.
+var ErrLeaseLost = errors.New("lease lost")
+
+// Leases hands out a queue's work by key. A lease is live until its expiry;
+// after that any owner may claim the key, and writes under the old lease
+// are refused with ErrLeaseLost, even if nobody claimed it yet.
+type Leases interface {
+	// Claim gives owner up to maxKeys keys that have pending items and no
+	// live lease, oldest item first, each with a new lease of ttl and up to
+	// maxItems of its first items in Seq order.
+	Claim(ctx context.Context, owner string, maxKeys, maxItems int, ttl time.Duration) ([]Claim, error)
+	// Items returns up to limit of l's key's items with Seq > after, in order.
+	Items(ctx context.Context, l Lease, after uint64, limit int) ([]Item, error)
+	// Extend renews a live lease for ttl from now and returns it.
+	Extend(ctx context.Context, l Lease, ttl time.Duration) (Lease, error)
+	// Release gives the key up (its items stay for the next claim); a
+	// lease already lost is no error to release.
+	Release(ctx context.Context, l Lease) error
+	// Ack deletes seq, one of l's key's items, and stores links in the same
+	// commit; acking an item gone already is no error.
+	Ack(ctx context.Context, l Lease, seq uint64, links ...MessageLink) error
+	// MarkAttempted increments the item's Attempts (see Item); ErrNotFound
+	// when it is not pending.
+	MarkAttempted(ctx context.Context, l Lease, seq uint64) error
+	// DeadLetter moves the item to the dead-letter list; ErrNotFound when it
+	// is not pending.
+	DeadLetter(ctx context.Context, l Lease, seq uint64, reason string) (DeadLetter, error)
 }
 
 // ---- dead letters -------------------------------------------------------------

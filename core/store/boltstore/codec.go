@@ -24,7 +24,7 @@ var (
 	bDLQ       = []byte("dlq")
 
 	allBuckets = [][]byte{bMeta, bConsumers, bOwners, bParts, bChoices, bTokens, bLinks, bLinkSeq, bExpiry, bDLQ,
-		queueBucket(store.Inbound), queueBucket(store.Outbound),
+		queueBucket(store.Inbound), queueBucket(store.Outbound), leaseBucket(store.Inbound), leaseBucket(store.Outbound),
 		dedupeBucket(store.Inbound), dedupeBucket(store.Outbound)}
 
 	keySchema = []byte("schema")

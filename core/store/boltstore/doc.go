@@ -40,6 +40,8 @@
 //	                 PurgeExpired reads it from the start.
 //	queue.inbound    u64(seq) -> JSON item (bucket sequence = last seq, NextSequence)
 //	queue.outbound   u64(seq) -> JSON item
+//	lease.inbound    key -> JSON store.Lease (bucket sequence = last fencing token)
+//	lease.outbound   key -> JSON store.Lease
 //	dlq              u64(id) -> JSON dead letter
 //
 // JSON values carry "v": 1; a reader refuses versions it does not know.

@@ -3,6 +3,7 @@ package boltstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -154,47 +155,35 @@ func (q *queue) AckLinked(ctx context.Context, seq uint64, links ...store.Messag
 		}
 	}
 	exp := q.s.now().Add(q.s.opts.LinkTTL)
-	err := q.s.write(ctx, func(tx *bolt.Tx) error {
-		if err := putLinksTx(tx, exp, links); err != nil {
-			return err
-		}
-		b := tx.Bucket(queueBucket(q.name))
-		k := u64(seq)
-		if b.Get(k) == nil {
-			return nil
-		}
-		if err := b.Delete(k); err != nil {
-			return err
-		}
-		return addDepth(tx, q.name, -1)
-	})
+	err := q.s.write(ctx, func(tx *bolt.Tx) error { return ackTx(tx, q.name, seq, exp, links) })
 	if err != nil {
 		return fmt.Errorf("ack %s: %w", q.name, err)
 	}
 	return nil
 }
 
+// ackTx deletes item seq (if still there) and stores links in tx.
+func ackTx(tx *bolt.Tx, q store.QueueName, seq uint64, linkExpiry time.Time, links []store.MessageLink) error {
+	if err := putLinksTx(tx, linkExpiry, links); err != nil {
+		return err
+	}
+	b := tx.Bucket(queueBucket(q))
+	k := u64(seq)
+	if b.Get(k) == nil {
+		return nil
+	}
+	if err := b.Delete(k); err != nil {
+		return err
+	}
+	return addDepth(tx, q, -1)
+}
+
 func (q *queue) MarkAttempted(ctx context.Context, seq uint64) error {
 	var miss error
 	err := q.s.write(ctx, func(tx *bolt.Tx) error {
-		miss = nil
-		b := tx.Bucket(queueBucket(q.name))
-		k := u64(seq)
-		v := b.Get(k)
-		if v == nil {
-			miss = fmt.Errorf("item %d: %w", seq, store.ErrNotFound)
-			return nil
-		}
-		var rec itemRec
-		if err := decode(v, &rec); err != nil {
-			return err
-		}
-		rec.Attempts++
-		nv, err := encode(rec)
-		if err != nil {
-			return err
-		}
-		return b.Put(k, nv)
+		var err error
+		miss, err = markAttemptedTx(tx, q.name, seq)
+		return err
 	})
 	if err == nil {
 		err = miss
@@ -205,41 +194,35 @@ func (q *queue) MarkAttempted(ctx context.Context, seq uint64) error {
 	return nil
 }
 
+// markAttemptedTx increments item seq's attempts; miss is ErrNotFound when
+// it is not pending.
+func markAttemptedTx(tx *bolt.Tx, q store.QueueName, seq uint64) (miss, err error) {
+	b := tx.Bucket(queueBucket(q))
+	k := u64(seq)
+	v := b.Get(k)
+	if v == nil {
+		return fmt.Errorf("item %d: %w", seq, store.ErrNotFound), nil
+	}
+	var rec itemRec
+	if err := decode(v, &rec); err != nil {
+		return nil, err
+	}
+	rec.Attempts++
+	nv, err := encode(rec)
+	if err != nil {
+		return nil, err
+	}
+	return nil, b.Put(k, nv)
+}
+
 func (q *queue) DeadLetter(ctx context.Context, seq uint64, reason string) (store.DeadLetter, error) {
 	var out store.DeadLetter
 	var miss error
 	now := q.s.now().UTC()
 	err := q.s.write(ctx, func(tx *bolt.Tx) error {
-		out, miss = store.DeadLetter{}, nil
-		b := tx.Bucket(queueBucket(q.name))
-		k := u64(seq)
-		v := b.Get(k)
-		if v == nil {
-			miss = fmt.Errorf("item %d: %w", seq, store.ErrNotFound)
-			return nil
-		}
-		var rec itemRec
-		if err := decode(v, &rec); err != nil {
-			return err
-		}
-		dl := tx.Bucket(bDLQ)
-		id, err := dl.NextSequence()
-		if err != nil {
-			return err
-		}
-		d := store.DeadLetter{ID: id, Queue: q.name, Item: recToItem(seq, rec), Reason: reason, DeadAt: now}
-		dv, err := encode(deadRec{V: recordVersion, DeadLetter: d})
-		if err != nil {
-			return err
-		}
-		if err := dl.Put(u64(id), dv); err != nil {
-			return err
-		}
-		if err := b.Delete(k); err != nil {
-			return err
-		}
-		out = d
-		return addDepth(tx, q.name, -1)
+		var err error
+		out, miss, err = deadLetterTx(tx, q.name, seq, reason, now)
+		return err
 	})
 	if err == nil {
 		err = miss
@@ -248,6 +231,38 @@ func (q *queue) DeadLetter(ctx context.Context, seq uint64, reason string) (stor
 		return store.DeadLetter{}, fmt.Errorf("dead-letter %s: %w", q.name, err)
 	}
 	return out, nil
+}
+
+// deadLetterTx moves item seq to the dead-letter list; miss is ErrNotFound
+// when it is not pending.
+func deadLetterTx(tx *bolt.Tx, q store.QueueName, seq uint64, reason string, now time.Time) (d store.DeadLetter, miss, err error) {
+	b := tx.Bucket(queueBucket(q))
+	k := u64(seq)
+	v := b.Get(k)
+	if v == nil {
+		return store.DeadLetter{}, fmt.Errorf("item %d: %w", seq, store.ErrNotFound), nil
+	}
+	var rec itemRec
+	if err := decode(v, &rec); err != nil {
+		return store.DeadLetter{}, nil, err
+	}
+	dl := tx.Bucket(bDLQ)
+	id, err := dl.NextSequence()
+	if err != nil {
+		return store.DeadLetter{}, nil, err
+	}
+	d = store.DeadLetter{ID: id, Queue: q, Item: recToItem(seq, rec), Reason: reason, DeadAt: now}
+	dv, err := encode(deadRec{V: recordVersion, DeadLetter: d})
+	if err != nil {
+		return store.DeadLetter{}, nil, err
+	}
+	if err := dl.Put(u64(id), dv); err != nil {
+		return store.DeadLetter{}, nil, err
+	}
+	if err := b.Delete(k); err != nil {
+		return store.DeadLetter{}, nil, err
+	}
+	return d, nil, addDepth(tx, q, -1)
 }
 
 func (q *queue) Depth(ctx context.Context) (int, error) {

@@ -84,6 +84,10 @@ func Run(t *testing.T, open Opener) {
 			t.Run("Wait", func(t *testing.T) { testWait(t, open, q) })
 			t.Run("DeadLetters", func(t *testing.T) { testDeadLetters(t, open, q) })
 			t.Run("Dispatch", func(t *testing.T) { testDispatch(t, open, q) })
+			t.Run("LeaseClaim", func(t *testing.T) { testLeaseClaim(t, open, q) })
+			t.Run("LeaseFencing", func(t *testing.T) { testLeaseFencing(t, open, q) })
+			t.Run("LeaseExtendRelease", func(t *testing.T) { testLeaseExtendRelease(t, open, q) })
+			t.Run("LeaseManyOwners", func(t *testing.T) { testLeaseManyOwners(t, open, q) })
 		})
 	}
 	t.Run("DedupePerQueue", func(t *testing.T) { testDedupePerQueue(t, open) })

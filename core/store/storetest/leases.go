@@ -1,0 +1,238 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/leconnect/leconnect/core/store"
+)
+
+const leaseTTL = 30 * time.Second
+
+func enqueue(t *testing.T, e env, q store.Queue, keyed ...string) {
+	t.Helper()
+	for i, k := range keyed {
+		if _, err := q.Enqueue(e.ctx, store.Message{Key: k, Payload: []byte(fmt.Sprintf("%s-%d", k, i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// testLeaseClaim: a claim hands out keys with pending items, oldest first,
+// each with its first items in order; a key under a live lease is handed
+// to nobody else; tokens grow.
+func testLeaseClaim(t *testing.T, open Opener, qn store.QueueName) {
+	e := setup(t, open)
+	q := queueOf(e.s, qn)
+	enqueue(t, e, q, "a", "b", "a", "c", "a")
+	got, err := q.Leases().Claim(e.ctx, "w1", 2, 2, leaseTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Lease.Key != "a" || got[1].Lease.Key != "b" {
+		t.Fatalf("claimed %+v; want keys a and b (oldest first)", got)
+	}
+	if a := got[0]; len(a.Items) != 2 || string(a.Items[0].Payload) != "a-0" || string(a.Items[1].Payload) != "a-2" {
+		t.Fatalf("key a's items %+v; want its first two in order", a.Items)
+	}
+	if l := got[0].Lease; l.Owner != "w1" || l.Queue != qn || !l.Expires.Equal(e.clock.Now().Add(leaseTTL)) || got[1].Lease.Token <= l.Token {
+		t.Fatalf("leases %+v %+v", l, got[1].Lease)
+	}
+	again, err := q.Leases().Claim(e.ctx, "w2", 10, 10, leaseTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again) != 1 || again[0].Lease.Key != "c" || again[0].Lease.Token <= got[1].Lease.Token {
+		t.Fatalf("second claim %+v; want only key c, with a larger token", again)
+	}
+	if items, err := q.Leases().Items(e.ctx, got[0].Lease, got[0].Items[1].Seq, 10); err != nil || len(items) != 1 || string(items[0].Payload) != "a-4" {
+		t.Fatalf("Items after the claimed ones = %+v, %v", items, err)
+	}
+	if _, err := q.Leases().Claim(e.ctx, "", 1, 1, leaseTTL); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("claim without an owner: %v", err)
+	}
+}
+
+// testLeaseFencing: once a lease expired, another owner takes the key and
+// every write under the old lease is refused and changes nothing; the new
+// holder's writes work, in order.
+func testLeaseFencing(t *testing.T, open Opener, qn store.QueueName) {
+	e := setup(t, open)
+	q := queueOf(e.s, qn)
+	enqueue(t, e, q, "k", "k", "k")
+	first, err := q.Leases().Claim(e.ctx, "w1", 1, 10, leaseTTL)
+	if err != nil || len(first) != 1 {
+		t.Fatalf("claim = %+v, %v", first, err)
+	}
+	stale := first[0].Lease
+	items := first[0].Items
+	if err := q.Leases().Ack(e.ctx, stale, items[0].Seq); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(leaseTTL)
+	if _, err := q.Leases().Extend(e.ctx, stale, leaseTTL); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("extend of an expired lease: %v", err)
+	}
+	second, err := q.Leases().Claim(e.ctx, "w2", 1, 10, leaseTTL)
+	if err != nil || len(second) != 1 || second[0].Lease.Token <= stale.Token {
+		t.Fatalf("takeover claim = %+v, %v", second, err)
+	}
+	if n := len(second[0].Items); n != 2 || second[0].Items[0].Seq != items[1].Seq {
+		t.Fatalf("takeover items %+v; want the two left, in order", second[0].Items)
+	}
+	for name, write := range map[string]func() error{
+		"ack":            func() error { return q.Leases().Ack(e.ctx, stale, items[1].Seq) },
+		"mark attempted": func() error { return q.Leases().MarkAttempted(e.ctx, stale, items[1].Seq) },
+		"dead-letter":    func() error { _, err := q.Leases().DeadLetter(e.ctx, stale, items[1].Seq, "x"); return err },
+		"extend":         func() error { _, err := q.Leases().Extend(e.ctx, stale, leaseTTL); return err },
+		"items":          func() error { _, err := q.Leases().Items(e.ctx, stale, 0, 10); return err },
+	} {
+		if err := write(); !errors.Is(err, store.ErrLeaseLost) {
+			t.Errorf("%s under the stale lease: %v; want ErrLeaseLost", name, err)
+		}
+	}
+	pending, _ := q.Pending(e.ctx, 0, 10)
+	if len(pending) != 2 || pending[0].Attempts != 0 {
+		t.Fatalf("stale writes changed the queue: %+v", pending)
+	}
+	if dl, _ := e.s.DeadLetters().List(e.ctx, 0, 10); len(dl) != 0 {
+		t.Fatalf("a stale dead-letter went through: %+v", dl)
+	}
+	// A release of the lost lease leaves the new holder alone.
+	if err := q.Leases().Release(e.ctx, stale); err != nil {
+		t.Fatal(err)
+	}
+	cur := second[0].Lease
+	if err := q.Leases().MarkAttempted(e.ctx, cur, items[1].Seq); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Leases().DeadLetter(e.ctx, cur, items[1].Seq, "no good"); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Leases().Ack(e.ctx, cur, items[2].Seq); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Leases().Ack(e.ctx, cur, items[2].Seq); err != nil {
+		t.Fatalf("acking twice: %v", err)
+	}
+	if n, _ := q.Depth(e.ctx); n != 0 {
+		t.Fatalf("depth %d after the holder drained the key", n)
+	}
+	if dl, _ := e.s.DeadLetters().List(e.ctx, 0, 10); len(dl) != 1 || dl[0].Item.Attempts != 1 {
+		t.Fatalf("dead letters %+v", dl)
+	}
+}
+
+// testLeaseExtendRelease: extending keeps the key from others past the
+// first expiry; releasing hands it on at once; a lease covers its key only.
+func testLeaseExtendRelease(t *testing.T, open Opener, qn store.QueueName) {
+	e := setup(t, open)
+	q := queueOf(e.s, qn)
+	enqueue(t, e, q, "k", "other")
+	got, err := q.Leases().Claim(e.ctx, "w1", 1, 1, leaseTTL)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("claim = %+v, %v", got, err)
+	}
+	l := got[0].Lease
+	e.clock.Advance(leaseTTL - time.Second)
+	if l, err = q.Leases().Extend(e.ctx, l, leaseTTL); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(2 * time.Second)
+	if others, _ := q.Leases().Claim(e.ctx, "w2", 10, 1, leaseTTL); len(others) != 1 || others[0].Lease.Key != "other" {
+		t.Fatalf("claim while k's lease was extended: %+v", others)
+	}
+	pending, _ := q.Pending(e.ctx, 0, 10)
+	if err := q.Leases().Ack(e.ctx, l, pending[1].Seq); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("ack of another key's item: %v", err)
+	}
+	if err := q.Leases().Release(e.ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if next, _ := q.Leases().Claim(e.ctx, "w3", 10, 1, leaseTTL); len(next) != 1 || next[0].Lease.Key != "k" || next[0].Lease.Token <= l.Token {
+		t.Fatalf("claim after release: %+v", next)
+	}
+}
+
+// testLeaseManyOwners: owners claiming and draining at once never hold a
+// key together, and every key's items are done once each, in order.
+func testLeaseManyOwners(t *testing.T, open Opener, qn store.QueueName) {
+	e := setup(t, open)
+	q := queueOf(e.s, qn)
+	const keys, perKey = 8, 12
+	for i := range perKey {
+		for k := range keys {
+			if _, err := q.Enqueue(e.ctx, store.Message{Key: fmt.Sprint("k", k), Payload: []byte(fmt.Sprint(i))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var (
+		mu      sync.Mutex
+		holders = map[string]string{}
+		done    = map[string][]string{}
+		wg      sync.WaitGroup
+		fail    = make(chan string, 16)
+	)
+	for w := range 4 {
+		owner := fmt.Sprint("owner-", w)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				claims, err := q.Leases().Claim(e.ctx, owner, 2, 3, leaseTTL)
+				if err != nil {
+					fail <- err.Error()
+					return
+				}
+				if len(claims) == 0 {
+					if n, _ := q.Depth(e.ctx); n == 0 {
+						return
+					}
+					continue
+				}
+				for _, c := range claims {
+					mu.Lock()
+					if h, ok := holders[c.Lease.Key]; ok {
+						fail <- fmt.Sprintf("%s and %s hold %s at once", h, owner, c.Lease.Key)
+					}
+					holders[c.Lease.Key] = owner
+					mu.Unlock()
+					for _, it := range c.Items {
+						mu.Lock()
+						done[it.Key] = append(done[it.Key], string(it.Payload))
+						mu.Unlock()
+						if err := q.Leases().Ack(e.ctx, c.Lease, it.Seq); err != nil {
+							fail <- err.Error()
+						}
+					}
+					mu.Lock()
+					delete(holders, c.Lease.Key)
+					mu.Unlock()
+					if err := q.Leases().Release(e.ctx, c.Lease); err != nil {
+						fail <- err.Error()
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(fail)
+	for f := range fail {
+		t.Error(f)
+	}
+	for k := range keys {
+		got := done[fmt.Sprint("k", k)]
+		if len(got) != perKey {
+			t.Fatalf("key k%d done %d times, want %d: %v", k, len(got), perKey, got)
+		}
+		for i, p := range got {
+			if p != fmt.Sprint(i) {
+				t.Fatalf("key k%d done out of order: %v", k, got)
+			}
+		}
+	}
+}
