@@ -58,7 +58,7 @@ func outboundMessages(body []byte) (msgs []store.Message, unparsed int, err erro
 			m := n.Messaging[0]
 			conv, seq = m.ConversationOrDialogID(), m.Sequence
 			if m.Sequence != nil { // chat states carry none; repeating one is harmless
-				dedupe = "m\x00" + conv + "\x00" + strconv.Itoa(*m.Sequence) // itemSequence reads it back
+				dedupe = "m\x00" + conv + "\x00" + strconv.Itoa(*m.Sequence)
 			}
 		case len(n.Conversations) == 1:
 			c := n.Conversations[0]
@@ -77,7 +77,12 @@ func outboundMessages(body []byte) (msgs []store.Message, unparsed int, err erro
 		if err != nil {
 			return nil, 0, err
 		}
-		msgs = append(msgs, store.Message{Key: conv, DedupeKey: dedupe, Payload: payload})
+		var order *int64
+		if seq != nil {
+			n := int64(*seq)
+			order = &n
+		}
+		msgs = append(msgs, store.Message{Key: conv, DedupeKey: dedupe, Sequence: order, Payload: payload})
 	}
 	return msgs, unparsed, nil
 }
@@ -143,9 +148,6 @@ func (e *Engine) pickOutbound(items []store.Item) (int, time.Duration) {
 	return best, 0
 }
 
-// itemSequence reads a queued messaging event's sequence from its dedupe
-// key ("m" NUL conversation NUL sequence, see outboundMessages): pick runs
-// over every buffered item of a conversation, so it must not parse payloads.
 // lastDelivered is the last sequence handled in a conversation: from memory,
 // or after a restart from the highest sequence the store has linked in it.
 func (e *Engine) lastDelivered(conversationID string) (int, bool) {
@@ -170,12 +172,14 @@ func (e *Engine) lastDelivered(conversationID string) (int, bool) {
 	return int(seq), true
 }
 
+// itemSequence is a queued messaging event's LiveEngage sequence, kept as
+// its own item field: pick runs over every buffered item of a
+// conversation, so it must not parse payloads.
 func itemSequence(it store.Item) (int, bool) {
-	if !strings.HasPrefix(it.DedupeKey, "m\x00") {
+	if it.Sequence == nil {
 		return 0, false
 	}
-	seq, err := strconv.Atoi(it.DedupeKey[strings.LastIndexByte(it.DedupeKey, 0)+1:])
-	return seq, err == nil
+	return int(*it.Sequence), true
 }
 
 // handleOutbound delivers one LiveEngage change to the consumer's channel.

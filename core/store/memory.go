@@ -416,7 +416,7 @@ func (q *memQueue) Enqueue(ctx context.Context, msgs ...Message) ([]EnqueueResul
 		}
 		q.seq++
 		q.items[q.seq] = Item{
-			Seq: q.seq, Key: msg.Key, DedupeKey: msg.DedupeKey,
+			Seq: q.seq, Key: msg.Key, DedupeKey: msg.DedupeKey, Sequence: cloneSeq(msg.Sequence),
 			Payload: slices.Clone(msg.Payload), EnqueuedAt: now.UTC(),
 		}
 		res[i].Seq = q.seq
@@ -597,7 +597,16 @@ func cloneConsumer(c Consumer) Consumer {
 
 func cloneItem(it Item) Item {
 	it.Payload = slices.Clone(it.Payload)
+	it.Sequence = cloneSeq(it.Sequence)
 	return it
+}
+
+func cloneSeq(s *int64) *int64 {
+	if s == nil {
+		return nil
+	}
+	v := *s
+	return &v
 }
 
 func cloneDeadLetter(d DeadLetter) DeadLetter {

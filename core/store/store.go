@@ -320,6 +320,9 @@ type Message struct {
 	DedupeKey string
 	// DedupeTTL overrides Options.DedupeTTL for this key when positive.
 	DedupeTTL time.Duration
+	// Sequence is the item's LiveEngage sequence, for outbound messaging
+	// events (the dispatcher orders a key's items by it); nil for none.
+	Sequence *int64
 	// Payload is opaque to the store.
 	Payload []byte
 }
@@ -345,6 +348,7 @@ type Item struct {
 	Seq        uint64    `json:"seq"`
 	Key        string    `json:"key"`
 	DedupeKey  string    `json:"dedupe_key,omitempty"`
+	Sequence   *int64    `json:"sequence,omitempty"` // see Message.Sequence
 	Payload    []byte    `json:"payload"`
 	EnqueuedAt time.Time `json:"enqueued_at"`
 	// Attempts counts MarkAttempted calls: a worker marks an item before a

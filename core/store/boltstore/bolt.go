@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,7 +23,7 @@ import (
 
 // schemaVersion is the layout this binary writes (see doc.go). Open refuses
 // files with a higher version.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // Options configure Open. The zero value is usable.
 type Options struct {
@@ -174,9 +175,71 @@ func (s *Store) migrate() error {
 		if v > schemaVersion {
 			return fmt.Errorf("schema version %d, this binary supports up to %d: %w", v, schemaVersion, store.ErrSchemaTooNew)
 		}
-		// v < schemaVersion: migrations go here when schema 2 exists.
+		if v < 2 {
+			if err := migrateSequences(tx); err != nil {
+				return fmt.Errorf("migrate schema 1 to 2: %w", err)
+			}
+		}
+		if v < schemaVersion {
+			return meta.Put(keySchema, []byte(strconv.Itoa(schemaVersion)))
+		}
 		return nil
 	})
+}
+
+// migrateSequences is schema 1 → 2: outbound messaging items (pending or
+// dead-lettered) get their LiveEngage sequence as a field, read once from
+// the dedupe key schema 1 kept it in ("m" NUL conversation NUL sequence).
+func migrateSequences(tx *bolt.Tx) error {
+	seqOf := func(dedupe string) *int64 {
+		if !strings.HasPrefix(dedupe, "m\x00") {
+			return nil
+		}
+		n, err := strconv.ParseInt(dedupe[strings.LastIndexByte(dedupe, 0)+1:], 10, 64)
+		if err != nil {
+			return nil
+		}
+		return &n
+	}
+	qb := tx.Bucket(queueBucket(store.Outbound))
+	c := qb.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		var rec itemRec
+		if err := decode(v, &rec); err != nil {
+			return err
+		}
+		if rec.Sequence != nil || seqOf(rec.DedupeKey) == nil {
+			continue
+		}
+		rec.Sequence = seqOf(rec.DedupeKey)
+		nv, err := encode(rec)
+		if err != nil {
+			return err
+		}
+		if err := qb.Put(k, nv); err != nil {
+			return err
+		}
+	}
+	db := tx.Bucket(bDLQ)
+	dc := db.Cursor()
+	for k, v := dc.First(); k != nil; k, v = dc.Next() {
+		var rec deadRec
+		if err := decode(v, &rec); err != nil {
+			return err
+		}
+		if rec.Queue != store.Outbound || rec.Item.Sequence != nil || seqOf(rec.Item.DedupeKey) == nil {
+			continue
+		}
+		rec.Item.Sequence = seqOf(rec.Item.DedupeKey)
+		nv, err := encode(rec)
+		if err != nil {
+			return err
+		}
+		if err := db.Put(k, nv); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close stops the sweeper, waits for operations in flight and closes the file.

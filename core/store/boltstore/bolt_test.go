@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -152,13 +153,13 @@ func TestOpenErrors(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer db.Close()
-				if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put(keySchema, []byte("2")) }); err != nil {
+				if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put(keySchema, []byte(strconv.Itoa(schemaVersion+1))) }); err != nil {
 					t.Fatal(err)
 				}
 				return p
 			},
 			is:   store.ErrSchemaTooNew,
-			text: "schema version 2",
+			text: "schema version 3, this binary supports up to 2",
 		},
 		{
 			name: "bolt file of something else",

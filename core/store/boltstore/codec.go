@@ -133,6 +133,7 @@ type itemRec struct {
 	V          int       `json:"v"`
 	Key        string    `json:"key"`
 	DedupeKey  string    `json:"dedupe_key,omitempty"`
+	Sequence   *int64    `json:"sequence,omitempty"`
 	Payload    []byte    `json:"payload"`
 	EnqueuedAt time.Time `json:"enqueued_at"`
 	Attempts   int       `json:"attempts,omitempty"`
@@ -175,9 +176,9 @@ func (r *itemRec) version() int     { return r.V }
 func (r *deadRec) version() int     { return r.V }
 
 func itemToRec(it store.Item) itemRec {
-	return itemRec{V: recordVersion, Key: it.Key, DedupeKey: it.DedupeKey, Payload: it.Payload, EnqueuedAt: it.EnqueuedAt, Attempts: it.Attempts, Replays: it.Replays}
+	return itemRec{V: recordVersion, Key: it.Key, DedupeKey: it.DedupeKey, Sequence: it.Sequence, Payload: it.Payload, EnqueuedAt: it.EnqueuedAt, Attempts: it.Attempts, Replays: it.Replays}
 }
 
 func recToItem(seq uint64, r itemRec) store.Item {
-	return store.Item{Seq: seq, Key: r.Key, DedupeKey: r.DedupeKey, Payload: r.Payload, EnqueuedAt: r.EnqueuedAt, Attempts: r.Attempts, Replays: r.Replays}
+	return store.Item{Seq: seq, Key: r.Key, DedupeKey: r.DedupeKey, Sequence: r.Sequence, Payload: r.Payload, EnqueuedAt: r.EnqueuedAt, Attempts: r.Attempts, Replays: r.Replays}
 }

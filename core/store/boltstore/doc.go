@@ -19,13 +19,13 @@
 // error. So `leconnect dlq` must run while the daemon is stopped, or go
 // through the daemon.
 //
-// # Layout (schema version 1)
+// # Layout (schema version 2)
 //
 // Integers in keys are 8-byte big-endian so byte order is numeric order;
 // strings inside composite keys are uvarint-length-prefixed (written
 // str(x) below) so keys are unambiguous and prefix scans exact.
 //
-//	meta             "schema" -> "1" (decimal); "depth.<queue>" -> u64 pending count
+//	meta             "schema" -> "2" (decimal); "depth.<queue>" -> u64 pending count
 //	consumers        str(channel) str(consumer id) -> JSON consumer record
 //	owners           conversation id -> JSON {identity, retired_until}: ConversationOwner
 //	participants     LiveEngage consumer participant id -> JSON {identity}: ConsumerByParticipant
@@ -45,6 +45,13 @@
 //	dlq              u64(id) -> JSON dead letter
 //
 // JSON values carry "v": 1; a reader refuses versions it does not know.
+//
+// Schema 2 (from schema 1, at Open, in one transaction): queue items carry
+// the LiveEngage sequence as their own field ("sequence"); schema 1 kept it
+// only in an outbound item's dedupe key, from which migrateSequences reads
+// it once, for pending items and dead letters alike. The participants,
+// choices and lease buckets came without a version change: created when
+// missing, unknown to older binaries.
 // testdata/records-v1.txt pins the encoding. Open refuses a file whose
 // schema version is newer than this binary's (store.ErrSchemaTooNew);
 // migrations from older versions go in (*Store).migrate.

@@ -47,7 +47,7 @@ func (q *queue) Enqueue(ctx context.Context, msgs ...store.Message) ([]store.Enq
 		if err := m.Validate(); err != nil {
 			return nil, fmt.Errorf("enqueue %s: %w", q.name, err)
 		}
-		v, err := encode(itemRec{V: recordVersion, Key: m.Key, DedupeKey: m.DedupeKey, Payload: m.Payload, EnqueuedAt: now.UTC()})
+		v, err := encode(itemRec{V: recordVersion, Key: m.Key, DedupeKey: m.DedupeKey, Sequence: m.Sequence, Payload: m.Payload, EnqueuedAt: now.UTC()})
 		if err != nil {
 			return nil, fmt.Errorf("enqueue %s: %w", q.name, err)
 		}

@@ -236,3 +236,32 @@ func testLeaseManyOwners(t *testing.T, open Opener, qn store.QueueName) {
 		}
 	}
 }
+
+// testSequenceField: an item's LiveEngage sequence comes back as it went in,
+// through Pending, a claim, the dead-letter list and a replay.
+func testSequenceField(t *testing.T, open Opener, qn store.QueueName) {
+	e := setup(t, open)
+	q := queueOf(e.s, qn)
+	seven := int64(7)
+	res, err := q.Enqueue(e.ctx, store.Message{Key: "c", Sequence: &seven, Payload: []byte("x")}, store.Message{Key: "c", Payload: []byte("y")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seven = 8 // the store keeps its own copy
+	items, _ := q.Pending(e.ctx, 0, 10)
+	if len(items) != 2 || items[0].Sequence == nil || *items[0].Sequence != 7 || items[1].Sequence != nil {
+		t.Fatalf("pending %+v", items)
+	}
+	claims, err := q.Leases().Claim(e.ctx, "w", 1, 10, leaseTTL)
+	if err != nil || len(claims) != 1 || claims[0].Items[0].Sequence == nil || *claims[0].Items[0].Sequence != 7 {
+		t.Fatalf("claim %+v, %v", claims, err)
+	}
+	d, err := q.Leases().DeadLetter(e.ctx, claims[0].Lease, res[0].Seq, "x")
+	if err != nil || d.Item.Sequence == nil || *d.Item.Sequence != 7 {
+		t.Fatalf("dead letter %+v, %v", d, err)
+	}
+	back, err := e.s.DeadLetters().Replay(e.ctx, d.ID)
+	if err != nil || back.Sequence == nil || *back.Sequence != 7 {
+		t.Fatalf("replayed %+v, %v", back, err)
+	}
+}

@@ -1,0 +1,64 @@
+package boltstore
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// A store file written by main's code at 90b3bca (schema 1; made by a
+// small program against that commit, testdata/store-90b3bca.db) opens,
+// migrates, and keeps every pending item and dead letter: the outbound
+// messaging items gain their LiveEngage sequence as a field.
+func TestOpensAndMigratesAStoreWrittenBySchema1(t *testing.T) {
+	orig, err := os.ReadFile(filepath.Join("testdata", "store-90b3bca.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "leconnect.db")
+	if err := os.WriteFile(path, orig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 { // the second open finds schema 2 and changes nothing
+		s, err := Open(path, Options{})
+		if err != nil {
+			t.Fatalf("open (round %d): %v", round, err)
+		}
+		ctx := context.Background()
+		out, err := s.Outbound().Pending(ctx, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seqs []int64
+		for _, it := range out {
+			if it.Sequence != nil {
+				seqs = append(seqs, *it.Sequence)
+			}
+		}
+		if len(out) != 4 || len(seqs) != 3 || seqs[0] != 5 || seqs[1] != 6 || seqs[2] != 7 || out[3].Sequence != nil {
+			t.Fatalf("outbound after migration: %d items, sequences %v; want 4 items, the first three with 5, 6, 7", len(out), seqs)
+		}
+		in, err := s.Inbound().Pending(ctx, 0, 100)
+		if err != nil || len(in) != 2 || in[0].Sequence != nil {
+			t.Fatalf("inbound after migration: %+v, %v", in, err)
+		}
+		dl, err := s.DeadLetters().List(ctx, 0, 100)
+		if err != nil || len(dl) != 1 || dl[0].Reason != "blocked by the user" || dl[0].Item.Sequence == nil || *dl[0].Item.Sequence != 9 {
+			t.Fatalf("dead letters after migration: %+v, %v", dl, err)
+		}
+		if n, _ := s.Outbound().Depth(ctx); n != 4 {
+			t.Fatalf("outbound depth %d", n)
+		}
+		// Replayed, the dead letter keeps its sequence.
+		if round == 1 {
+			it, err := s.DeadLetters().Replay(ctx, dl[0].ID)
+			if err != nil || it.Sequence == nil || *it.Sequence != 9 {
+				t.Fatalf("replayed %+v, %v", it, err)
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
