@@ -45,6 +45,9 @@
 //	dlq              u64(id) -> JSON dead letter
 //
 // JSON values carry "v": 1; a reader refuses versions it does not know.
+// testdata/records-v1.txt pins the encoding. Open refuses a file whose
+// schema version is newer than this binary's (store.ErrSchemaTooNew);
+// migrations from older versions go in (*Store).migrate.
 //
 // Schema 2 (from schema 1, at Open, in one transaction): queue items carry
 // the LiveEngage sequence as their own field ("sequence"); schema 1 kept it
@@ -52,9 +55,6 @@
 // it once, for pending items and dead letters alike. The participants,
 // choices and lease buckets came without a version change: created when
 // missing, unknown to older binaries.
-// testdata/records-v1.txt pins the encoding. Open refuses a file whose
-// schema version is newer than this binary's (store.ErrSchemaTooNew);
-// migrations from older versions go in (*Store).migrate.
 //
 // Payloads are stored whole: keep media out of queue items (store a
 // reference) or keep them small; bbolt handles values of megabytes but every
