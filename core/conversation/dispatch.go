@@ -27,14 +27,16 @@ type result struct {
 	// wait, when positive, is how long to wait before the retry (a platform's
 	// retry-after); otherwise the dispatcher's backoff applies.
 	wait time.Duration
-	// links are stored in the same commit as the ack of a done item.
-	links []store.MessageLink
+	// effects are stored in the same commit as the ack of a done item.
+	effects store.Effects
 }
 
 func ok() result { return result{outcome: outcomeDone} }
 
 // okLinked is done, with links recorded atomically with the ack.
-func okLinked(links ...store.MessageLink) result { return result{outcome: outcomeDone, links: links} }
+func okLinked(links ...store.MessageLink) result {
+	return result{outcome: outcomeDone, effects: store.Effects{Links: links}}
+}
 func retryAfter(err error, d time.Duration) result {
 	return result{outcome: outcomeRetry, err: err, wait: d}
 }
@@ -269,7 +271,7 @@ func (d *dispatcher) process(ctx context.Context, it store.Item) bool {
 		}
 		switch r.outcome {
 		case outcomeDone:
-			if err := d.ack(ctx, it, r.links); err != nil {
+			if err := d.ack(ctx, it, r.effects); err != nil {
 				return false
 			}
 			return true
@@ -296,14 +298,10 @@ func (d *dispatcher) process(ctx context.Context, it store.Item) bool {
 
 // ack retries a failing ack a few times: the item's effect happened already,
 // so giving up would repeat it after a restart.
-func (d *dispatcher) ack(ctx context.Context, it store.Item, links []store.MessageLink) error {
+func (d *dispatcher) ack(ctx context.Context, it store.Item, fx store.Effects) error {
 	var err error
 	for i := 0; i < 5; i++ {
-		if len(links) > 0 {
-			err = d.queue.AckLinked(context.WithoutCancel(ctx), it.Seq, links...)
-		} else {
-			err = d.queue.Ack(context.WithoutCancel(ctx), it.Seq)
-		}
+		err = d.queue.AckEffects(context.WithoutCancel(ctx), it.Seq, fx)
 		if err == nil {
 			return nil
 		}

@@ -13,72 +13,40 @@ import (
 	"github.com/leconnect/leconnect/core/store"
 )
 
-// Reserved link namespaces (channel names in the config cannot start with a
-// NUL byte, so these never collide with a channel's links).
-const (
-	// echoLinks: ChatID = conversation id, ChannelMessageID = the external
-	// id we attached to a publish; Sequence = what LiveEngage gave it.
-	echoLinks = "\x00echo"
-	// adoptLinks: ChatID = "open", ChannelMessageID = LiveEngage's consumer
-	// id, ConversationID = an open conversation of that consumer that no
-	// record owns (opened just before a crash).
-	adoptLinks = "\x00adopt"
-	// lastLinks: ConversationID = lastSequenceKey(conversation); Sequence =
-	// the last sequence the outbound side has handled in it.
-	lastLinks = "\x00last"
-)
-
-func lastSequenceKey(conversationID string) string { return lastLinks + "\x00" + conversationID }
-
-// lastSequenceMark records the last sequence handled in a conversation (one
-// link per conversation, overwritten by each ack).
-func lastSequenceMark(conversationID string, seq int) store.MessageLink {
-	return store.MessageLink{Channel: lastLinks, ChatID: "last", ChannelMessageID: conversationID,
-		ConversationID: lastSequenceKey(conversationID), Sequence: int64(seq)}
-}
-
 // recordEcho keeps LiveEngage's echo of a consumer event we published, so a
 // publish whose answer a crash or timeout swallowed is recognised instead
-// of being published twice.
+// of being published twice. It is stored with the echo's ack.
 func (e *Engine) recordEcho(conversationID string, m liveperson.MessagingChange) result {
 	if _, isContent := m.Event.(*liveperson.ContentEvent); !isContent || m.Sequence == nil {
 		return ok()
 	}
-	var links []store.MessageLink
+	r := ok()
 	for _, md := range m.Metadata {
 		id, _ := md["id"].(string)
 		if md["type"] != "ExternalId" || !strings.HasPrefix(id, externalIDPrefix) {
 			continue
 		}
-		links = append(links, store.MessageLink{Channel: echoLinks, ChatID: conversationID, ChannelMessageID: id,
-			ConversationID: conversationID, Sequence: int64(*m.Sequence)})
+		r.effects.Echoes = append(r.effects.Echoes, store.Echo{ConversationID: conversationID, ExternalID: id, Sequence: int64(*m.Sequence)})
 	}
-	return okLinked(links...)
+	return r
 }
 
 // waitEcho waits up to EchoWait for LiveEngage's echo of the publish tagged
-// extID. An echo means the publish landed; none means it did not (or the
-// echo is later than we are willing to wait, and it is published again).
+// extID; the store wakes it when the echo is recorded. An echo means the
+// publish landed; none means it did not (or the echo is later than we are
+// willing to wait, and it is published again).
 func (e *Engine) waitEcho(ctx context.Context, conversationID, extID string) (int, bool, error) {
-	deadline := time.Now().Add(e.opts.EchoWait)
-	for {
-		l, err := e.opts.Store.LinkByChannelMessage(ctx, echoLinks, conversationID, extID)
-		if err == nil {
-			return int(l.Sequence), true, nil
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return 0, false, err
-		}
-		if time.Now().After(deadline) {
-			e.log.Warn("no echo of an earlier publish attempt; publishing again (the agent may see it twice)",
-				"conversation_id", conversationID, "external_id", extID)
-			e.metrics.echoTimeouts.Inc()
-			return 0, false, nil
-		}
-		if !sleep(ctx, 50*time.Millisecond) {
-			return 0, false, ctx.Err()
-		}
+	seq, err := e.opts.Store.AwaitEcho(ctx, conversationID, extID, time.Now().Add(e.opts.EchoWait))
+	switch {
+	case err == nil:
+		return int(seq), true, nil
+	case errors.Is(err, store.ErrNotFound):
+		e.log.Warn("no echo of an earlier publish attempt; publishing again (the agent may see it twice)",
+			"conversation_id", conversationID, "external_id", extID)
+		e.metrics.echoTimeouts.Inc()
+		return 0, false, nil
 	}
+	return 0, false, err
 }
 
 func (e *Engine) isUncertain(seq uint64) bool {
@@ -104,14 +72,14 @@ func (e *Engine) rememberUnowned(ctx context.Context, c liveperson.ConversationC
 	if c.Details.Closed() || consumer == "" {
 		return nil
 	}
-	return e.opts.Store.PutLinks(ctx, store.MessageLink{Channel: adoptLinks, ChatID: "open", ChannelMessageID: consumer,
-		ConversationID: c.ConversationID})
+	return e.opts.Store.PutUnowned(ctx, consumer, c.ConversationID)
 }
 
 // adopt finds the open conversation LiveEngage says the consumer has: one we
 // opened just before a crash, before we could record it. LiveEngage
 // announced it by webhook; match it by LiveEngage's consumer id, read from
-// the consumer's JWS.
+// the consumer's JWS. The store wakes the wait when the announcement is
+// recorded.
 func (e *Engine) adopt(ctx context.Context, c store.Consumer) (liveperson.Conversation, error) {
 	tok, found, err := e.opts.Store.GetConsumerToken(ctx, c.ExtConsumerID)
 	if err != nil {
@@ -124,23 +92,15 @@ func (e *Engine) adopt(ctx context.Context, c store.Consumer) (liveperson.Conver
 	if lpID == "" {
 		return liveperson.Conversation{}, fmt.Errorf("consumer already has an open conversation that leconnect cannot identify: %w", liveperson.ErrAlreadyOpen)
 	}
-	deadline := time.Now().Add(e.opts.EchoWait)
-	for {
-		l, err := e.opts.Store.LinkByChannelMessage(ctx, adoptLinks, "open", lpID)
-		if err == nil {
-			e.log.Info("adopted the consumer's open conversation", "conversation_id", l.ConversationID)
-			return liveperson.Conversation{ExtConsumerID: c.ExtConsumerID, ConversationID: l.ConversationID}, nil
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return liveperson.Conversation{}, err
-		}
-		if time.Now().After(deadline) {
-			return liveperson.Conversation{}, fmt.Errorf("consumer already has an open conversation and none was announced within %s: %w", e.opts.EchoWait, liveperson.ErrAlreadyOpen)
-		}
-		if !sleep(ctx, 50*time.Millisecond) {
-			return liveperson.Conversation{}, ctx.Err()
-		}
+	conv, err := e.opts.Store.AwaitUnowned(ctx, lpID, time.Now().Add(e.opts.EchoWait))
+	switch {
+	case err == nil:
+		e.log.Info("adopted the consumer's open conversation", "conversation_id", conv)
+		return liveperson.Conversation{ExtConsumerID: c.ExtConsumerID, ConversationID: conv}, nil
+	case errors.Is(err, store.ErrNotFound):
+		return liveperson.Conversation{}, fmt.Errorf("consumer already has an open conversation and none was announced within %s: %w", e.opts.EchoWait, liveperson.ErrAlreadyOpen)
 	}
+	return liveperson.Conversation{}, err
 }
 
 // lpConsumerID reads the lp_consumer_id claim of a consumer JWS. The token

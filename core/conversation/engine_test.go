@@ -197,7 +197,10 @@ func TestUncertainPublishSettledByEcho(t *testing.T) {
 		Address: store.Address{ChatID: "ann"}, Conversation: store.Conversation{ID: "conv-0", State: store.StateOpen}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.PutLinks(ctx, store.MessageLink{Channel: echoLinks, ChatID: "conv-0", ChannelMessageID: externalID("tg", "m1"), ConversationID: "conv-0", Sequence: 4}); err != nil {
+	// LiveEngage's echo of that publish was recorded (with its ack).
+	echo, _ := st.Outbound().Enqueue(ctx, store.Message{Key: "conv-0", Payload: []byte("{}")})
+	if err := st.Outbound().AckEffects(ctx, echo[0].Seq, store.Effects{
+		Echoes: []store.Echo{{ConversationID: "conv-0", ExternalID: externalID("tg", "m1"), Sequence: 4}}}); err != nil {
 		t.Fatal(err)
 	}
 	run(t, e)

@@ -149,7 +149,7 @@ func (e *Engine) pickOutbound(items []store.Item) (int, time.Duration) {
 }
 
 // lastDelivered is the last sequence handled in a conversation: from memory,
-// or after a restart from the highest sequence the store has linked in it.
+// or after a restart from the store (recorded with each ack).
 func (e *Engine) lastDelivered(conversationID string) (int, bool) {
 	e.seqMu.Lock()
 	last, known := e.lastSeq[conversationID]
@@ -159,7 +159,7 @@ func (e *Engine) lastDelivered(conversationID string) (int, bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	seq, found, err := e.opts.Store.LastLinkedSequence(ctx, lastSequenceKey(conversationID))
+	seq, found, err := e.opts.Store.LastHandled(ctx, conversationID)
 	if err != nil || !found {
 		return 0, false
 	}
@@ -241,7 +241,7 @@ func (e *Engine) handleOutbound(ctx context.Context, item store.Item, _ int) res
 			}
 			e.seqMu.Unlock()
 			// Remembered with the ack, for reordering after a restart.
-			r.links = append(r.links, lastSequenceMark(p.ConversationID, last))
+			r.effects.Handled = &store.Handled{ConversationID: p.ConversationID, Sequence: int64(last)}
 		}
 	case len(n.Conversations) == 1:
 		r = d.conversationChange(ctx, n.Conversations[0])
@@ -321,7 +321,7 @@ func (d *delivery) messaging(ctx context.Context, m liveperson.MessagingChange) 
 				return retryLater(err)
 			}
 			for _, l := range links {
-				if l.Channel == d.owner.Channel { // not the echo bookkeeping
+				if l.Channel == d.owner.Channel {
 					ids = append(ids, l.ChannelMessageID)
 				}
 			}

@@ -25,6 +25,11 @@ type Memory struct {
 	owners   map[string]memOwner
 	parts    map[string]Identity // participant id -> identity
 	choices  map[choiceKey]memChoice
+	echoes   map[echoKey]memSeq
+	handled  map[string]memSeq
+	unowned  map[string]memUnowned
+	stateSeq uint64      // counts changes to echoes and unowned conversations
+	stateSig *notify.Seq // wakes AwaitEcho and AwaitUnowned
 	tokens   map[string]string
 	links    map[linkKey]memLink
 	queues   map[QueueName]*memQueue
@@ -67,6 +72,10 @@ func NewMemory(opts Options) *Memory {
 		owners:   map[string]memOwner{},
 		parts:    map[string]Identity{},
 		choices:  map[choiceKey]memChoice{},
+		echoes:   map[echoKey]memSeq{},
+		handled:  map[string]memSeq{},
+		unowned:  map[string]memUnowned{},
+		stateSig: notify.New(0),
 		tokens:   map[string]string{},
 		links:    map[linkKey]memLink{},
 		dlq:      map[uint64]DeadLetter{},
@@ -103,6 +112,7 @@ func (m *Memory) Close() error {
 	for _, q := range m.queues {
 		q.sig.Close()
 	}
+	m.stateSig.Close()
 	return nil
 }
 
@@ -313,6 +323,21 @@ func (m *Memory) PurgeExpired(ctx context.Context, limit int) (int, error) {
 			vs = append(vs, victim{ml.expires, func() { delete(m.links, k) }})
 		}
 	}
+	for k, e := range m.echoes {
+		if !now.Before(e.expires) {
+			vs = append(vs, victim{e.expires, func() { delete(m.echoes, k) }})
+		}
+	}
+	for k, h := range m.handled {
+		if !now.Before(h.expires) {
+			vs = append(vs, victim{h.expires, func() { delete(m.handled, k) }})
+		}
+	}
+	for k, u := range m.unowned {
+		if !now.Before(u.expires) {
+			vs = append(vs, victim{u.expires, func() { delete(m.unowned, k) }})
+		}
+	}
 	for k, c := range m.choices {
 		if !now.Before(c.expires) {
 			vs = append(vs, victim{c.expires, func() { delete(m.choices, k) }})
@@ -461,22 +486,7 @@ func (q *memQueue) Ack(ctx context.Context, seqs ...uint64) error {
 }
 
 func (q *memQueue) AckLinked(ctx context.Context, seq uint64, links ...MessageLink) error {
-	for _, l := range links {
-		if err := l.Validate(); err != nil {
-			return err
-		}
-	}
-	m := q.m
-	if err := m.lock(ctx); err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
-	exp := m.opts.Now().Add(m.opts.LinkTTL)
-	for _, l := range links {
-		m.links[linkKey{l.Channel, l.ChatID, l.ChannelMessageID}] = memLink{l: l, expires: exp}
-	}
-	delete(q.items, seq)
-	return nil
+	return q.AckEffects(ctx, seq, Effects{Links: links})
 }
 
 func (q *memQueue) MarkAttempted(ctx context.Context, seq uint64) error {

@@ -125,11 +125,9 @@ func (l memLeases) held(op string, lease Lease, seq uint64) (Item, bool, error) 
 	return it, ok, nil
 }
 
-func (l memLeases) Ack(ctx context.Context, lease Lease, seq uint64, links ...MessageLink) error {
-	for _, ml := range links {
-		if err := ml.Validate(); err != nil {
-			return err
-		}
+func (l memLeases) Ack(ctx context.Context, lease Lease, seq uint64, fx Effects) error {
+	if err := validateEffects(fx); err != nil {
+		return err
 	}
 	m := l.q.m
 	if err := m.lock(ctx); err != nil {
@@ -139,10 +137,7 @@ func (l memLeases) Ack(ctx context.Context, lease Lease, seq uint64, links ...Me
 	if _, _, err := l.held("ack", lease, seq); err != nil {
 		return err
 	}
-	exp := m.opts.Now().Add(m.opts.LinkTTL)
-	for _, ml := range links {
-		m.links[linkKey{ml.Channel, ml.ChatID, ml.ChannelMessageID}] = memLink{l: ml, expires: exp}
-	}
+	m.putEffectsLocked(fx)
 	delete(l.q.items, seq)
 	return nil
 }

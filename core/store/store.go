@@ -38,6 +38,7 @@ type Store interface {
 	ConsumerTokens
 	Links
 	Choices
+	DeliveryState
 	// Inbound holds channel events waiting to go to LiveEngage.
 	Inbound() Queue
 	// Outbound holds verified LiveEngage notifications waiting to go to adapters.
@@ -256,6 +257,50 @@ type Links interface {
 	LastLinkedSequence(ctx context.Context, conversationID string) (sequence int64, found bool, err error)
 }
 
+// Effects are what a done item leaves behind; they commit with its ack.
+type Effects struct {
+	// Links map platform messages to LiveEngage sequences (receipts).
+	Links []MessageLink
+	// Echoes are LiveEngage's echoes of publishes leconnect tagged.
+	Echoes []Echo
+	// Handled, when set, is the last LiveEngage sequence handled in a
+	// conversation (kept per conversation, the highest wins).
+	Handled *Handled
+}
+
+// Echo says LiveEngage took the publish leconnect tagged ExternalID in
+// ConversationID, at Sequence.
+type Echo struct {
+	ConversationID string `json:"conversation_id"`
+	ExternalID     string `json:"external_id"`
+	Sequence       int64  `json:"sequence"`
+}
+
+// Handled is the last LiveEngage sequence handled in a conversation.
+type Handled struct {
+	ConversationID string `json:"conversation_id"`
+	Sequence       int64  `json:"sequence"`
+}
+
+// DeliveryState is what the engine keeps to deliver exactly once and in
+// order across crashes, each behind its own method. Everything expires
+// after Options.LinkTTL.
+type DeliveryState interface {
+	// AwaitEcho returns the sequence of LiveEngage's echo of the publish
+	// tagged externalID in conversationID as soon as it is recorded (by an
+	// ack's Effects), or ErrNotFound at deadline; it does not poll.
+	AwaitEcho(ctx context.Context, conversationID, externalID string, deadline time.Time) (int64, error)
+	// LastHandled is the last sequence handled in the conversation; found
+	// is false when none is recorded (or it expired).
+	LastHandled(ctx context.Context, conversationID string) (sequence int64, found bool, err error)
+	// PutUnowned records an open conversation no consumer record owns (one
+	// leconnect opened just before a crash), by its consumer participant.
+	PutUnowned(ctx context.Context, participantID, conversationID string) error
+	// AwaitUnowned returns the open conversation recorded for participantID
+	// as soon as there is one, or ErrNotFound at deadline; it does not poll.
+	AwaitUnowned(ctx context.Context, participantID string, deadline time.Time) (string, error)
+}
+
 // Choice is one structured-content element (a quick reply or a button) the
 // engine offered a consumer: what a click on it reports to LiveEngage.
 type Choice struct {
@@ -391,6 +436,8 @@ type Queue interface {
 	// AckLinked acks seq and stores links in one commit: what an item did
 	// and that it is done become durable together (one fsync, not two).
 	AckLinked(ctx context.Context, seq uint64, links ...MessageLink) error
+	// AckEffects acks seq and stores its effects in one commit.
+	AckEffects(ctx context.Context, seq uint64, fx Effects) error
 	// MarkAttempted durably increments a pending item's Attempts (see Item);
 	// ErrNotFound when seq is not pending.
 	MarkAttempted(ctx context.Context, seq uint64) error
@@ -447,9 +494,9 @@ type Leases interface {
 	// Release gives the key up (its items stay for the next claim); a
 	// lease already lost is no error to release.
 	Release(ctx context.Context, l Lease) error
-	// Ack deletes seq, one of l's key's items, and stores links in the same
-	// commit; acking an item gone already is no error.
-	Ack(ctx context.Context, l Lease, seq uint64, links ...MessageLink) error
+	// Ack deletes seq, one of l's key's items, and stores its effects in the
+	// same commit; acking an item gone already is no error.
+	Ack(ctx context.Context, l Lease, seq uint64, fx Effects) error
 	// MarkAttempted increments the item's Attempts (see Item); ErrNotFound
 	// when it is not pending.
 	MarkAttempted(ctx context.Context, l Lease, seq uint64) error

@@ -79,6 +79,9 @@ type Store struct {
 
 	queues map[store.QueueName]*queue
 
+	stateSeq atomic.Uint64 // counts commits of echoes and unowned conversations
+	stateSig *notify.Seq   // wakes AwaitEcho and AwaitUnowned
+
 	stopSweep context.CancelFunc
 	sweepDone chan struct{}
 
@@ -127,7 +130,7 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{path: path, opts: opts, db: db, log: opts.Logger, queues: map[store.QueueName]*queue{}}
+	s := &Store{path: path, opts: opts, db: db, log: opts.Logger, queues: map[store.QueueName]*queue{}, stateSig: notify.New(0)}
 	if err := s.migrate(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -177,6 +180,9 @@ func (s *Store) migrate() error {
 		}
 		if v < 2 {
 			if err := migrateSequences(tx); err != nil {
+				return fmt.Errorf("migrate schema 1 to 2: %w", err)
+			}
+			if err := migrateReservedLinks(tx); err != nil {
 				return fmt.Errorf("migrate schema 1 to 2: %w", err)
 			}
 		}
@@ -256,6 +262,7 @@ func (s *Store) Close() error {
 	for _, q := range s.queues {
 		q.sig.Close()
 	}
+	s.stateSig.Close()
 	s.gc.close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close store %s: %w", s.path, err)
@@ -823,6 +830,8 @@ func purgeOne(tx *bolt.Tx, exp int64, kind byte, key []byte) (bool, error) {
 			return false, nil // refreshed since
 		}
 		return true, cb.Delete(key)
+	case kindEcho, kindHandled, kindUnowned:
+		return purgeState(tx, exp, kind, key)
 	case kindOwner:
 		ob := tx.Bucket(bOwners)
 		v := ob.Get(key)

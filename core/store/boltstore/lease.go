@@ -184,21 +184,22 @@ func (l leases) Release(ctx context.Context, lease store.Lease) error {
 	return nil
 }
 
-func (l leases) Ack(ctx context.Context, lease store.Lease, seq uint64, links ...store.MessageLink) error {
-	for _, ml := range links {
-		if err := ml.Validate(); err != nil {
-			return err
-		}
+func (l leases) Ack(ctx context.Context, lease store.Lease, seq uint64, fx store.Effects) error {
+	if err := validateEffects(fx); err != nil {
+		return err
 	}
 	now := l.q.s.now()
 	err := l.q.s.write(ctx, func(tx *bolt.Tx) error {
 		if err := l.checkItem(tx, lease, seq, now); err != nil {
 			return err
 		}
-		return ackTx(tx, l.q.name, seq, now.Add(l.q.s.opts.LinkTTL), links)
+		return ackTx(tx, l.q.name, seq, now.Add(l.q.s.opts.LinkTTL), fx)
 	})
 	if err != nil {
 		return fmt.Errorf("ack %s: %w", l.q.name, err)
+	}
+	if len(fx.Echoes) > 0 {
+		l.q.s.stateChanged()
 	}
 	return nil
 }

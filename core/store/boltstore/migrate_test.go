@@ -2,15 +2,20 @@ package boltstore
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/leconnect/leconnect/core/store"
 )
 
 // A store file written by main's code at 90b3bca (schema 1; made by a
 // small program against that commit, testdata/store-90b3bca.db) opens,
 // migrates, and keeps every pending item and dead letter: the outbound
-// messaging items gain their LiveEngage sequence as a field.
+// messaging items gain their LiveEngage sequence as a field, and the
+// engine's reserved links become typed delivery state.
 func TestOpensAndMigratesAStoreWrittenBySchema1(t *testing.T) {
 	orig, err := os.ReadFile(filepath.Join("testdata", "store-90b3bca.db"))
 	if err != nil {
@@ -49,6 +54,22 @@ func TestOpensAndMigratesAStoreWrittenBySchema1(t *testing.T) {
 		}
 		if n, _ := s.Outbound().Depth(ctx); n != 4 {
 			t.Fatalf("outbound depth %d", n)
+		}
+		// The engine's reserved links became typed delivery state.
+		if seq, err := s.AwaitEcho(ctx, "conv-1", "lc1-abc", time.Now()); err != nil || seq != 3 {
+			t.Fatalf("echo after migration = %d, %v", seq, err)
+		}
+		if last, found, err := s.LastHandled(ctx, "conv-1"); err != nil || !found || last != 4 {
+			t.Fatalf("last handled after migration = %d, %v, %v", last, found, err)
+		}
+		if conv, err := s.AwaitUnowned(ctx, "lp-123", time.Now()); err != nil || conv != "conv-3" {
+			t.Fatalf("unowned after migration = %q, %v", conv, err)
+		}
+		if _, err := s.LinkByChannelMessage(ctx, "\x00echo", "conv-1", "lc1-abc"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("the reserved link is still there: %v", err)
+		}
+		if l, err := s.LinkByChannelMessage(ctx, "tg", "u1", "77"); err != nil || l.Sequence != 2 {
+			t.Fatalf("an ordinary link after migration = %+v, %v", l, err)
 		}
 		// Replayed, the dead letter keeps its sequence.
 		if round == 1 {

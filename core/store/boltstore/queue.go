@@ -149,22 +149,12 @@ func (q *queue) Ack(ctx context.Context, seqs ...uint64) error {
 }
 
 func (q *queue) AckLinked(ctx context.Context, seq uint64, links ...store.MessageLink) error {
-	for _, l := range links {
-		if err := l.Validate(); err != nil {
-			return err
-		}
-	}
-	exp := q.s.now().Add(q.s.opts.LinkTTL)
-	err := q.s.write(ctx, func(tx *bolt.Tx) error { return ackTx(tx, q.name, seq, exp, links) })
-	if err != nil {
-		return fmt.Errorf("ack %s: %w", q.name, err)
-	}
-	return nil
+	return q.AckEffects(ctx, seq, store.Effects{Links: links})
 }
 
-// ackTx deletes item seq (if still there) and stores links in tx.
-func ackTx(tx *bolt.Tx, q store.QueueName, seq uint64, linkExpiry time.Time, links []store.MessageLink) error {
-	if err := putLinksTx(tx, linkExpiry, links); err != nil {
+// ackTx deletes item seq (if still there) and stores its effects in tx.
+func ackTx(tx *bolt.Tx, q store.QueueName, seq uint64, expiry time.Time, fx store.Effects) error {
+	if err := putEffectsTx(tx, expiry, fx); err != nil {
 		return err
 	}
 	b := tx.Bucket(queueBucket(q))

@@ -69,7 +69,7 @@ func testLeaseFencing(t *testing.T, open Opener, qn store.QueueName) {
 	}
 	stale := first[0].Lease
 	items := first[0].Items
-	if err := q.Leases().Ack(e.ctx, stale, items[0].Seq); err != nil {
+	if err := q.Leases().Ack(e.ctx, stale, items[0].Seq, store.Effects{}); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(leaseTTL)
@@ -84,7 +84,7 @@ func testLeaseFencing(t *testing.T, open Opener, qn store.QueueName) {
 		t.Fatalf("takeover items %+v; want the two left, in order", second[0].Items)
 	}
 	for name, write := range map[string]func() error{
-		"ack":            func() error { return q.Leases().Ack(e.ctx, stale, items[1].Seq) },
+		"ack":            func() error { return q.Leases().Ack(e.ctx, stale, items[1].Seq, store.Effects{}) },
 		"mark attempted": func() error { return q.Leases().MarkAttempted(e.ctx, stale, items[1].Seq) },
 		"dead-letter":    func() error { _, err := q.Leases().DeadLetter(e.ctx, stale, items[1].Seq, "x"); return err },
 		"extend":         func() error { _, err := q.Leases().Extend(e.ctx, stale, leaseTTL); return err },
@@ -112,10 +112,10 @@ func testLeaseFencing(t *testing.T, open Opener, qn store.QueueName) {
 	if _, err := q.Leases().DeadLetter(e.ctx, cur, items[1].Seq, "no good"); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Leases().Ack(e.ctx, cur, items[2].Seq); err != nil {
+	if err := q.Leases().Ack(e.ctx, cur, items[2].Seq, store.Effects{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Leases().Ack(e.ctx, cur, items[2].Seq); err != nil {
+	if err := q.Leases().Ack(e.ctx, cur, items[2].Seq, store.Effects{}); err != nil {
 		t.Fatalf("acking twice: %v", err)
 	}
 	if n, _ := q.Depth(e.ctx); n != 0 {
@@ -146,7 +146,7 @@ func testLeaseExtendRelease(t *testing.T, open Opener, qn store.QueueName) {
 		t.Fatalf("claim while k's lease was extended: %+v", others)
 	}
 	pending, _ := q.Pending(e.ctx, 0, 10)
-	if err := q.Leases().Ack(e.ctx, l, pending[1].Seq); !errors.Is(err, store.ErrLeaseLost) {
+	if err := q.Leases().Ack(e.ctx, l, pending[1].Seq, store.Effects{}); !errors.Is(err, store.ErrLeaseLost) {
 		t.Fatalf("ack of another key's item: %v", err)
 	}
 	if err := q.Leases().Release(e.ctx, l); err != nil {
@@ -205,7 +205,7 @@ func testLeaseManyOwners(t *testing.T, open Opener, qn store.QueueName) {
 						mu.Lock()
 						done[it.Key] = append(done[it.Key], string(it.Payload))
 						mu.Unlock()
-						if err := q.Leases().Ack(e.ctx, c.Lease, it.Seq); err != nil {
+						if err := q.Leases().Ack(e.ctx, c.Lease, it.Seq, store.Effects{}); err != nil {
 							fail <- err.Error()
 						}
 					}

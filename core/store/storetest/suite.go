@@ -71,6 +71,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Links", func(t *testing.T) { testLinks(t, open) })
 	t.Run("LinksExpire", func(t *testing.T) { testLinksExpire(t, open) })
 	t.Run("Choices", func(t *testing.T) { testChoices(t, open) })
+	t.Run("DeliveryState", func(t *testing.T) { testDeliveryState(t, open) })
 	t.Run("LastLinkedSequence", func(t *testing.T) { testLastLinkedSequence(t, open) })
 	for _, q := range []store.QueueName{store.Inbound, store.Outbound} {
 		t.Run(string(q), func(t *testing.T) {

@@ -29,6 +29,13 @@ func (s *Seq) Advance(seq uint64) {
 	s.ch = make(chan struct{})
 }
 
+// Last is the highest sequence recorded so far.
+func (s *Seq) Last() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
+}
+
 // Close wakes every waiter for good; Wait then returns errClosed.
 func (s *Seq) Close() {
 	s.mu.Lock()

@@ -1,0 +1,306 @@
+package boltstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/leconnect/leconnect/core/store"
+)
+
+// Delivery state buckets (see doc.go).
+var (
+	bEchoes  = []byte("echoes")  // conversation NUL external id -> JSON {sequence, expires_at}
+	bHandled = []byte("handled") // conversation -> JSON {sequence, expires_at}
+	bUnowned = []byte("unowned") // participant id -> JSON {conversation_id, expires_at}
+)
+
+// Expiry kinds of the delivery state.
+const (
+	kindEcho    byte = 'e'
+	kindHandled byte = 's'
+	kindUnowned byte = 'u'
+)
+
+type seqRec struct {
+	V         int   `json:"v"`
+	Sequence  int64 `json:"sequence"`
+	ExpiresAt int64 `json:"expires_at"`
+}
+
+func (r *seqRec) version() int { return r.V }
+
+type unownedRec struct {
+	V              int    `json:"v"`
+	ConversationID string `json:"conversation_id"`
+	ExpiresAt      int64  `json:"expires_at"`
+}
+
+func (r *unownedRec) version() int { return r.V }
+
+func echoKey(conv, ext string) []byte { return append(append([]byte(conv), 0), ext...) }
+
+// putEffectsTx stores an ack's effects in tx; exp is when they expire.
+func putEffectsTx(tx *bolt.Tx, exp time.Time, fx store.Effects) error {
+	if err := putLinksTx(tx, exp, fx.Links); err != nil {
+		return err
+	}
+	eb := tx.Bucket(bExpiry)
+	put := func(b []byte, key []byte, kind byte, v any) error {
+		enc, err := encode(v)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(b).Put(key, enc); err != nil {
+			return err
+		}
+		return eb.Put(expiryKey(exp, kind, key), []byte{})
+	}
+	for _, e := range fx.Echoes {
+		if err := put(bEchoes, echoKey(e.ConversationID, e.ExternalID), kindEcho,
+			seqRec{V: recordVersion, Sequence: e.Sequence, ExpiresAt: exp.UnixNano()}); err != nil {
+			return err
+		}
+	}
+	if h := fx.Handled; h != nil {
+		if v := tx.Bucket(bHandled).Get([]byte(h.ConversationID)); v != nil {
+			var cur seqRec
+			if err := decode(v, &cur); err != nil {
+				return err
+			}
+			if cur.Sequence > h.Sequence {
+				return nil // a later sequence was handled already
+			}
+		}
+		if err := put(bHandled, []byte(h.ConversationID), kindHandled,
+			seqRec{V: recordVersion, Sequence: h.Sequence, ExpiresAt: exp.UnixNano()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stateChanged wakes AwaitEcho and AwaitUnowned after a commit that wrote
+// what they wait for.
+func (s *Store) stateChanged() { s.stateSig.Advance(s.stateSeq.Add(1)) }
+
+// AckEffects implements store.Queue.
+func (q *queue) AckEffects(ctx context.Context, seq uint64, fx store.Effects) error {
+	if err := validateEffects(fx); err != nil {
+		return err
+	}
+	exp := q.s.now().Add(q.s.opts.LinkTTL)
+	err := q.s.write(ctx, func(tx *bolt.Tx) error { return ackTx(tx, q.name, seq, exp, fx) })
+	if err != nil {
+		return fmt.Errorf("ack %s: %w", q.name, err)
+	}
+	if len(fx.Echoes) > 0 {
+		q.s.stateChanged()
+	}
+	return nil
+}
+
+func validateEffects(fx store.Effects) error {
+	for _, l := range fx.Links {
+		if err := l.Validate(); err != nil {
+			return err
+		}
+	}
+	for _, e := range fx.Echoes {
+		if e.ConversationID == "" || e.ExternalID == "" || len(e.ConversationID)+len(e.ExternalID) > store.MaxKeyLen {
+			return fmt.Errorf("echo %+v: conversation and external id are required: %w", e, store.ErrInvalid)
+		}
+	}
+	if h := fx.Handled; h != nil && (h.ConversationID == "" || len(h.ConversationID) > store.MaxKeyLen) {
+		return fmt.Errorf("handled %+v: conversation id is required: %w", *h, store.ErrInvalid)
+	}
+	return nil
+}
+
+// await runs find until it finds something, waking on state changes, until
+// deadline (ErrNotFound) or ctx's end.
+func (s *Store) await(ctx context.Context, deadline time.Time, find func(tx *bolt.Tx, now int64) (bool, error)) error {
+	wctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	for {
+		last := s.stateSig.Last()
+		var found bool
+		err := s.read(ctx, func(tx *bolt.Tx) error {
+			var err error
+			found, err = find(tx, s.now().UnixNano())
+			return err
+		})
+		if err != nil || found {
+			return err
+		}
+		if err := s.stateSig.Wait(wctx, last, store.ErrClosed); err != nil {
+			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				return store.ErrNotFound
+			}
+			return err
+		}
+	}
+}
+
+// AwaitEcho implements store.DeliveryState.
+func (s *Store) AwaitEcho(ctx context.Context, conversationID, externalID string, deadline time.Time) (int64, error) {
+	var seq int64
+	err := s.await(ctx, deadline, func(tx *bolt.Tx, now int64) (bool, error) {
+		v := tx.Bucket(bEchoes).Get(echoKey(conversationID, externalID))
+		if v == nil {
+			return false, nil
+		}
+		var rec seqRec
+		if err := decode(v, &rec); err != nil {
+			return false, err
+		}
+		seq = rec.Sequence
+		return now < rec.ExpiresAt, nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("echo %s in %s: %w", externalID, conversationID, err)
+	}
+	return seq, nil
+}
+
+// LastHandled implements store.DeliveryState.
+func (s *Store) LastHandled(ctx context.Context, conversationID string) (int64, bool, error) {
+	var rec seqRec
+	var found bool
+	err := s.read(ctx, func(tx *bolt.Tx) error {
+		v := tx.Bucket(bHandled).Get([]byte(conversationID))
+		if v == nil {
+			return nil
+		}
+		if err := decode(v, &rec); err != nil {
+			return err
+		}
+		found = s.now().UnixNano() < rec.ExpiresAt
+		return nil
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("last handled in %s: %w", conversationID, err)
+	}
+	return rec.Sequence, found, nil
+}
+
+// PutUnowned implements store.DeliveryState.
+func (s *Store) PutUnowned(ctx context.Context, participantID, conversationID string) error {
+	if participantID == "" || conversationID == "" || len(participantID) > store.MaxKeyLen {
+		return fmt.Errorf("unowned conversation: participant and conversation id are required: %w", store.ErrInvalid)
+	}
+	exp := s.now().Add(s.opts.LinkTTL)
+	err := s.write(ctx, func(tx *bolt.Tx) error {
+		v, err := encode(unownedRec{V: recordVersion, ConversationID: conversationID, ExpiresAt: exp.UnixNano()})
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bUnowned).Put([]byte(participantID), v); err != nil {
+			return err
+		}
+		return tx.Bucket(bExpiry).Put(expiryKey(exp, kindUnowned, []byte(participantID)), []byte{})
+	})
+	if err != nil {
+		return fmt.Errorf("put unowned conversation: %w", err)
+	}
+	s.stateChanged()
+	return nil
+}
+
+// AwaitUnowned implements store.DeliveryState.
+func (s *Store) AwaitUnowned(ctx context.Context, participantID string, deadline time.Time) (string, error) {
+	var conv string
+	err := s.await(ctx, deadline, func(tx *bolt.Tx, now int64) (bool, error) {
+		v := tx.Bucket(bUnowned).Get([]byte(participantID))
+		if v == nil {
+			return false, nil
+		}
+		var rec unownedRec
+		if err := decode(v, &rec); err != nil {
+			return false, err
+		}
+		conv = rec.ConversationID
+		return now < rec.ExpiresAt, nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("unowned conversation of %s: %w", participantID, err)
+	}
+	return conv, nil
+}
+
+// purgeState deletes an expired delivery-state record of kind, unless it
+// was refreshed since.
+func purgeState(tx *bolt.Tx, exp int64, kind byte, key []byte) (bool, error) {
+	b := map[byte][]byte{kindEcho: bEchoes, kindHandled: bHandled, kindUnowned: bUnowned}[kind]
+	bucket := tx.Bucket(b)
+	v := bucket.Get(key)
+	if v == nil {
+		return false, nil
+	}
+	var at int64
+	if kind == kindUnowned {
+		var rec unownedRec
+		if err := decode(v, &rec); err != nil {
+			return false, err
+		}
+		at = rec.ExpiresAt
+	} else {
+		var rec seqRec
+		if err := decode(v, &rec); err != nil {
+			return false, err
+		}
+		at = rec.ExpiresAt
+	}
+	if at != exp {
+		return false, nil
+	}
+	return true, bucket.Delete(key)
+}
+
+// migrateReservedLinks is schema 1 → 2: the engine kept its delivery state
+// as message links of reserved channels ("\x00echo", "\x00last",
+// "\x00adopt"); they become the typed records, with their expiry.
+func migrateReservedLinks(tx *bolt.Tx) error {
+	lb, rb, eb := tx.Bucket(bLinks), tx.Bucket(bLinkSeq), tx.Bucket(bExpiry)
+	var done [][]byte
+	c := lb.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		var rec linkRec
+		if err := decode(v, &rec); err != nil {
+			return err
+		}
+		exp := time.Unix(0, rec.ExpiresAt)
+		var err error
+		switch rec.Channel {
+		case "\x00echo":
+			err = putEffectsTx(tx, exp, store.Effects{Echoes: []store.Echo{{ConversationID: rec.ChatID, ExternalID: rec.ChannelMessageID, Sequence: rec.Sequence}}})
+		case "\x00last":
+			err = putEffectsTx(tx, exp, store.Effects{Handled: &store.Handled{ConversationID: rec.ChannelMessageID, Sequence: rec.Sequence}})
+		case "\x00adopt":
+			var enc []byte
+			if enc, err = encode(unownedRec{V: recordVersion, ConversationID: rec.ConversationID, ExpiresAt: rec.ExpiresAt}); err == nil {
+				if err = tx.Bucket(bUnowned).Put([]byte(rec.ChannelMessageID), enc); err == nil {
+					err = eb.Put(expiryKey(exp, kindUnowned, []byte(rec.ChannelMessageID)), []byte{})
+				}
+			}
+		default:
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := rb.Delete(append(linkSeqPrefix(rec.ConversationID, rec.Sequence), k...)); err != nil {
+			return err
+		}
+		done = append(done, append([]byte(nil), k...))
+	}
+	for _, k := range done {
+		if err := lb.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,158 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+type echoKey struct{ conv, ext string }
+
+type memSeq struct {
+	seq     int64
+	expires time.Time
+}
+
+type memUnowned struct {
+	conv    string
+	expires time.Time
+}
+
+// putEffectsLocked stores fx; m.mu held.
+func (m *Memory) putEffectsLocked(fx Effects) {
+	exp := m.opts.Now().Add(m.opts.LinkTTL)
+	for _, l := range fx.Links {
+		m.links[linkKey{l.Channel, l.ChatID, l.ChannelMessageID}] = memLink{l: l, expires: exp}
+	}
+	for _, e := range fx.Echoes {
+		m.echoes[echoKey{e.ConversationID, e.ExternalID}] = memSeq{seq: e.Sequence, expires: exp}
+	}
+	if h := fx.Handled; h != nil {
+		if cur, ok := m.handled[h.ConversationID]; !ok || h.Sequence >= cur.seq {
+			m.handled[h.ConversationID] = memSeq{seq: h.Sequence, expires: exp}
+		}
+	}
+	if len(fx.Echoes) > 0 {
+		m.stateSeq++
+		m.stateSig.Advance(m.stateSeq)
+	}
+}
+
+func validateEffects(fx Effects) error {
+	for _, l := range fx.Links {
+		if err := l.Validate(); err != nil {
+			return err
+		}
+	}
+	for _, e := range fx.Echoes {
+		if e.ConversationID == "" || e.ExternalID == "" || len(e.ConversationID)+len(e.ExternalID) > MaxKeyLen {
+			return fmt.Errorf("echo %+v: conversation and external id are required: %w", e, ErrInvalid)
+		}
+	}
+	if h := fx.Handled; h != nil && (h.ConversationID == "" || len(h.ConversationID) > MaxKeyLen) {
+		return fmt.Errorf("handled %+v: conversation id is required: %w", *h, ErrInvalid)
+	}
+	return nil
+}
+
+// AckEffects implements Queue.
+func (q *memQueue) AckEffects(ctx context.Context, seq uint64, fx Effects) error {
+	if err := validateEffects(fx); err != nil {
+		return err
+	}
+	m := q.m
+	if err := m.lock(ctx); err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	m.putEffectsLocked(fx)
+	delete(q.items, seq)
+	return nil
+}
+
+// await runs find until it finds something, waking on state changes, until
+// deadline (ErrNotFound) or ctx's end.
+func (m *Memory) await(ctx context.Context, deadline time.Time, find func() (bool, error)) error {
+	wctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	for {
+		if err := m.lock(ctx); err != nil {
+			return err
+		}
+		last := m.stateSig.Last()
+		found, err := find()
+		m.mu.Unlock()
+		if err != nil || found {
+			return err
+		}
+		if err := m.stateSig.Wait(wctx, last, ErrClosed); err != nil {
+			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				return ErrNotFound
+			}
+			return err
+		}
+	}
+}
+
+// AwaitEcho implements DeliveryState.
+func (m *Memory) AwaitEcho(ctx context.Context, conversationID, externalID string, deadline time.Time) (int64, error) {
+	var seq int64
+	err := m.await(ctx, deadline, func() (bool, error) {
+		e, ok := m.echoes[echoKey{conversationID, externalID}]
+		if ok && m.opts.Now().Before(e.expires) {
+			seq = e.seq
+			return true, nil
+		}
+		return false, nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("echo %s in %s: %w", externalID, conversationID, err)
+	}
+	return seq, nil
+}
+
+// LastHandled implements DeliveryState.
+func (m *Memory) LastHandled(ctx context.Context, conversationID string) (int64, bool, error) {
+	if err := m.lock(ctx); err != nil {
+		return 0, false, err
+	}
+	defer m.mu.Unlock()
+	h, ok := m.handled[conversationID]
+	if !ok || !m.opts.Now().Before(h.expires) {
+		return 0, false, nil
+	}
+	return h.seq, true, nil
+}
+
+// PutUnowned implements DeliveryState.
+func (m *Memory) PutUnowned(ctx context.Context, participantID, conversationID string) error {
+	if participantID == "" || conversationID == "" || len(participantID) > MaxKeyLen {
+		return fmt.Errorf("unowned conversation: participant and conversation id are required: %w", ErrInvalid)
+	}
+	if err := m.lock(ctx); err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	m.unowned[participantID] = memUnowned{conv: conversationID, expires: m.opts.Now().Add(m.opts.LinkTTL)}
+	m.stateSeq++
+	m.stateSig.Advance(m.stateSeq)
+	return nil
+}
+
+// AwaitUnowned implements DeliveryState.
+func (m *Memory) AwaitUnowned(ctx context.Context, participantID string, deadline time.Time) (string, error) {
+	var conv string
+	err := m.await(ctx, deadline, func() (bool, error) {
+		u, ok := m.unowned[participantID]
+		if ok && m.opts.Now().Before(u.expires) {
+			conv = u.conv
+			return true, nil
+		}
+		return false, nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("unowned conversation of %s: %w", participantID, err)
+	}
+	return conv, nil
+}

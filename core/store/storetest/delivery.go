@@ -1,0 +1,74 @@
+package storetest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/leconnect/leconnect/core/store"
+)
+
+// testDeliveryState: an echo recorded by an ack wakes whoever awaits it; an
+// unrecorded one is ErrNotFound at the deadline; the last handled sequence
+// only grows; unowned conversations are found by participant; all expire.
+func testDeliveryState(t *testing.T, open Opener) {
+	e := setup(t, open)
+	q := e.s.Outbound()
+	res, err := q.Enqueue(e.ctx, store.Message{Key: "conv", Payload: []byte("echo")}, store.Message{Key: "conv", Payload: []byte("late")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	var seq int64
+	go func() {
+		var err error
+		seq, err = e.s.AwaitEcho(e.ctx, "conv", "lc1-x", time.Now().Add(time.Minute))
+		got <- err
+	}()
+	if err := q.AckEffects(e.ctx, res[0].Seq, store.Effects{
+		Echoes:  []store.Echo{{ConversationID: "conv", ExternalID: "lc1-x", Sequence: 4}},
+		Handled: &store.Handled{ConversationID: "conv", Sequence: 4},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil || seq != 4 {
+		t.Fatalf("AwaitEcho = %d, %v; want 4", seq, err)
+	}
+	if _, err := e.s.AwaitEcho(e.ctx, "conv", "lc1-never", time.Now().Add(20*time.Millisecond)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("AwaitEcho of no echo: %v; want ErrNotFound at the deadline", err)
+	}
+	// An older sequence handled late does not move the mark back.
+	if err := q.AckEffects(e.ctx, res[1].Seq, store.Effects{Handled: &store.Handled{ConversationID: "conv", Sequence: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	if last, found, err := e.s.LastHandled(e.ctx, "conv"); err != nil || !found || last != 4 {
+		t.Fatalf("LastHandled = %d, %v, %v; want 4", last, found, err)
+	}
+	if _, found, err := e.s.LastHandled(e.ctx, "other"); err != nil || found {
+		t.Fatalf("LastHandled of another conversation = %v, %v", found, err)
+	}
+	done := make(chan string, 1)
+	go func() {
+		conv, _ := e.s.AwaitUnowned(e.ctx, "participant-1", time.Now().Add(time.Minute))
+		done <- conv
+	}()
+	if err := e.s.PutUnowned(e.ctx, "participant-1", "conv-9"); err != nil {
+		t.Fatal(err)
+	}
+	if conv := <-done; conv != "conv-9" {
+		t.Fatalf("AwaitUnowned = %q; want conv-9", conv)
+	}
+	e.clock.Advance(linkTTL)
+	if _, found, _ := e.s.LastHandled(e.ctx, "conv"); found {
+		t.Fatal("the last handled sequence outlived its TTL")
+	}
+	if _, err := e.s.AwaitEcho(e.ctx, "conv", "lc1-x", time.Now()); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("echo after its TTL: %v", err)
+	}
+	if _, err := e.s.AwaitUnowned(e.ctx, "participant-1", time.Now()); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unowned after its TTL: %v", err)
+	}
+	if n, err := e.s.PurgeExpired(e.ctx, 100); err != nil || n != 3 {
+		t.Fatalf("PurgeExpired = %d, %v; want the echo, the mark and the unowned conversation", n, err)
+	}
+}
