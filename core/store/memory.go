@@ -256,22 +256,6 @@ func (m *Memory) LinkByChannelMessage(ctx context.Context, channel, chatID, chan
 	return ml.l, nil
 }
 
-// LastLinkedSequence implements Links.
-func (m *Memory) LastLinkedSequence(ctx context.Context, conversationID string) (int64, bool, error) {
-	if err := m.lock(ctx); err != nil {
-		return 0, false, err
-	}
-	defer m.mu.Unlock()
-	now := m.opts.Now()
-	last, found := int64(0), false
-	for _, ml := range m.links {
-		if ml.l.ConversationID == conversationID && now.Before(ml.expires) && (!found || ml.l.Sequence > last) {
-			last, found = ml.l.Sequence, true
-		}
-	}
-	return last, found, nil
-}
-
 // LinksBySequence implements Links.
 func (m *Memory) LinksBySequence(ctx context.Context, conversationID string, sequence int64) ([]MessageLink, error) {
 	if err := m.lock(ctx); err != nil {

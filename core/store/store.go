@@ -252,9 +252,6 @@ type Links interface {
 	// LinksBySequence finds the platform messages of a LiveEngage message
 	// (agent read a consumer message); empty, not an error, when none.
 	LinksBySequence(ctx context.Context, conversationID string, sequence int64) ([]MessageLink, error)
-	// LastLinkedSequence is the highest sequence linked in the conversation;
-	// found is false when it has no (unexpired) link.
-	LastLinkedSequence(ctx context.Context, conversationID string) (sequence int64, found bool, err error)
 }
 
 // Effects are what a done item leaves behind; they commit with its ack.

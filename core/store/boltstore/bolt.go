@@ -699,46 +699,6 @@ func (s *Store) LinksBySequence(ctx context.Context, conversationID string, sequ
 	return out, nil
 }
 
-// LastLinkedSequence implements store.Links: the reverse index is ordered by
-// conversation then sequence, so it reads backwards from the conversation's end.
-func (s *Store) LastLinkedSequence(ctx context.Context, conversationID string) (int64, bool, error) {
-	var last int64
-	found := false
-	now := s.now().UnixNano()
-	prefix := appendStr(nil, conversationID)
-	err := s.read(ctx, func(tx *bolt.Tx) error {
-		lb := tx.Bucket(bLinks)
-		c := tx.Bucket(bLinkSeq).Cursor()
-		end := append(append([]byte(nil), prefix...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
-		k, _ := c.Seek(end)
-		if k == nil {
-			k, _ = c.Last()
-		} else {
-			k, _ = c.Prev()
-		}
-		for ; k != nil && bytes.HasPrefix(k, prefix) && len(k) >= len(prefix)+8; k, _ = c.Prev() {
-			v := lb.Get(k[len(prefix)+8:])
-			if v == nil {
-				continue // purged forward record
-			}
-			var rec linkRec
-			if err := decode(v, &rec); err != nil {
-				return err
-			}
-			if now >= rec.ExpiresAt || rec.ConversationID != conversationID {
-				continue
-			}
-			last, found = rec.Sequence, true
-			return nil
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, false, fmt.Errorf("last linked sequence of %s: %w", conversationID, err)
-	}
-	return last, found, nil
-}
-
 // ---- expiry ---------------------------------------------------------------------
 
 // PurgeExpired implements store.Store. It reads the expiry index from its

@@ -72,7 +72,6 @@ func Run(t *testing.T, open Opener) {
 	t.Run("LinksExpire", func(t *testing.T) { testLinksExpire(t, open) })
 	t.Run("Choices", func(t *testing.T) { testChoices(t, open) })
 	t.Run("DeliveryState", func(t *testing.T) { testDeliveryState(t, open) })
-	t.Run("LastLinkedSequence", func(t *testing.T) { testLastLinkedSequence(t, open) })
 	for _, q := range []store.QueueName{store.Inbound, store.Outbound} {
 		t.Run(string(q), func(t *testing.T) {
 			t.Run("EnqueueOrder", func(t *testing.T) { testEnqueueOrder(t, open, q) })
@@ -623,28 +622,6 @@ func testAllOrNothing(t *testing.T, open Opener, qn store.QueueName) {
 	r := mustEnqueue(t, e.ctx, q, store.Message{Key: "k", DedupeKey: "d1"}, store.Message{Key: "k", DedupeKey: "d2"})
 	if r[0].Duplicate || r[1].Duplicate {
 		t.Fatalf("dedupe keys of a rejected batch were kept: %+v", r)
-	}
-}
-
-func testLastLinkedSequence(t *testing.T, open Opener) {
-	e := setup(t, open)
-	if _, found, err := e.s.LastLinkedSequence(e.ctx, "c1"); err != nil || found {
-		t.Fatalf("LastLinkedSequence of an unknown conversation = %v, %v", found, err)
-	}
-	links := []store.MessageLink{
-		{Channel: "tg", ChatID: "1", ChannelMessageID: "a", ConversationID: "c1", Sequence: 3},
-		{Channel: "tg", ChatID: "1", ChannelMessageID: "b", ConversationID: "c1", Sequence: 300},
-		{Channel: "tg", ChatID: "1", ChannelMessageID: "c", ConversationID: "c1", Sequence: 12},
-		{Channel: "tg", ChatID: "2", ChannelMessageID: "d", ConversationID: "c10", Sequence: 999}, // another conversation
-		{Channel: "tg", ChatID: "2", ChannelMessageID: "e", ConversationID: "c", Sequence: 1000},  // a prefix of c1
-	}
-	if err := e.s.PutLinks(e.ctx, links...); err != nil {
-		t.Fatal(err)
-	}
-	for conv, want := range map[string]int64{"c1": 300, "c10": 999, "c": 1000} {
-		if got, found, err := e.s.LastLinkedSequence(e.ctx, conv); err != nil || !found || got != want {
-			t.Errorf("LastLinkedSequence(%s) = %d, %v, %v; want %d", conv, got, found, err, want)
-		}
 	}
 }
 
