@@ -195,6 +195,24 @@ func (s *conversationStore) getByDialog(id string) *conv {
 	return c
 }
 
+// register adds c, a new open conversation, unless its consumer has one
+// open already. On success c is returned locked, so that its "created"
+// notification is queued (emit, then unlock) before any event a concurrent
+// SEND could add.
+func (s *conversationStore) register(c *conv) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, busy := s.openByConsumer[c.lpID]; busy {
+		return false
+	}
+	s.openByConsumer[c.lpID] = c
+	s.byID[c.id] = c
+	s.byDialog[c.id] = c
+	s.order = append(s.order, c)
+	c.mu.Lock()
+	return true
+}
+
 func (s *conversationStore) addDialog(c *conv, dialogID string) {
 	s.mu.Lock()
 	s.byDialog[dialogID] = c
@@ -256,6 +274,20 @@ func (e *Emulator) lockConv(id string) (*conv, error) {
 	return c, nil
 }
 
+// lockOpenConv is lockConv for an action only an open conversation takes:
+// a closed one is ErrClosed (and left unlocked).
+func (e *Emulator) lockOpenConv(id string) (*conv, error) {
+	c, err := e.lockConv(id)
+	if err != nil {
+		return nil, err
+	}
+	if c.state != "OPEN" {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("conversation %s: %w", id, ErrClosed)
+	}
+	return c, nil
+}
+
 // assignLocked makes the emulated agent the ASSIGNED_AGENT. Caller holds c.mu.
 func (e *Emulator) assignLocked(c *conv) {
 	if c.agentID != "" {
@@ -269,14 +301,11 @@ func (e *Emulator) assignLocked(c *conv) {
 // AgentAccept makes the emulated agent accept (join) the conversation; it
 // emits the "agent assigned" ExConversationChangeNotification.
 func (e *Emulator) AgentAccept(id string) error {
-	c, err := e.lockConv(id)
+	c, err := e.lockOpenConv(id)
 	if err != nil {
 		return err
 	}
 	defer c.mu.Unlock()
-	if c.state != "OPEN" {
-		return fmt.Errorf("conversation %s: %w", id, ErrClosed)
-	}
 	e.assignLocked(c)
 	return nil
 }
@@ -306,14 +335,11 @@ func (e *Emulator) AgentSendEvent(id string, event, metadata json.RawMessage) (i
 	default:
 		return 0, fmt.Errorf("agent event type %q: %w", head.Type, ErrInvalidInput)
 	}
-	c, err := e.lockConv(id)
+	c, err := e.lockOpenConv(id)
 	if err != nil {
 		return 0, err
 	}
 	defer c.mu.Unlock()
-	if c.state != "OPEN" {
-		return 0, fmt.Errorf("conversation %s: %w", id, ErrClosed)
-	}
 	e.assignLocked(c)
 	d := c.currentDialog()
 	return e.publishLocked(c, RoleAssignedAgent, c.agentID, d.DialogID, &head, event, metadata), nil
@@ -354,14 +380,11 @@ func (e *Emulator) TransferToSkill(id, skillID string) error {
 	if skillID == "" {
 		return fmt.Errorf("skill id: %w", ErrInvalidInput)
 	}
-	c, err := e.lockConv(id)
+	c, err := e.lockOpenConv(id)
 	if err != nil {
 		return err
 	}
 	defer c.mu.Unlock()
-	if c.state != "OPEN" {
-		return fmt.Errorf("conversation %s: %w", id, ErrClosed)
-	}
 	c.skillID = skillID
 	c.agentID = ""
 	c.touch()
@@ -392,18 +415,9 @@ func (e *Emulator) AgentResume(id string) (string, error) {
 	}
 	old.mu.Unlock()
 	c.dialogs = []*dialog{{Dialog: Dialog{DialogID: nid, DialogType: "MAIN", State: "OPEN", CreationTs: now}, metaTs: now}}
-	s := e.convs
-	s.mu.Lock()
-	if _, busy := s.openByConsumer[c.lpID]; busy {
-		s.mu.Unlock()
+	if !e.convs.register(c) {
 		return "", fmt.Errorf("consumer of conversation %s already has an open conversation: %w", id, ErrInvalidInput)
 	}
-	s.openByConsumer[c.lpID] = c
-	s.byID[nid] = c
-	s.byDialog[nid] = c
-	s.order = append(s.order, c)
-	c.mu.Lock()
-	s.mu.Unlock()
 	e.emitConversationLocked(c)
 	c.mu.Unlock()
 	e.log.Debug("conversation resumed", "conversation_id", nid, "resumed", id)
@@ -413,14 +427,11 @@ func (e *Emulator) AgentResume(id string) (string, error) {
 // AgentBackToQueue puts the conversation back in its skill's queue: the
 // agent leaves the participants, the skill stays.
 func (e *Emulator) AgentBackToQueue(id string) error {
-	c, err := e.lockConv(id)
+	c, err := e.lockOpenConv(id)
 	if err != nil {
 		return err
 	}
 	defer c.mu.Unlock()
-	if c.state != "OPEN" {
-		return fmt.Errorf("conversation %s: %w", id, ErrClosed)
-	}
 	c.agentID = ""
 	c.touch()
 	e.emitConversationLocked(c)
@@ -431,14 +442,11 @@ func (e *Emulator) AgentBackToQueue(id string) error {
 // MAIN dialog closes and a POST_SURVEY dialog opens; closing again (or the
 // consumer closing the survey dialog) ends the conversation.
 func (e *Emulator) AgentClose(id string, survey bool) error {
-	c, err := e.lockConv(id)
+	c, err := e.lockOpenConv(id)
 	if err != nil {
 		return err
 	}
 	defer c.mu.Unlock()
-	if c.state != "OPEN" {
-		return fmt.Errorf("conversation %s: %w", id, ErrClosed)
-	}
 	d := c.currentDialog()
 	if survey && d.DialogType == "MAIN" {
 		e.openSurveyLocked(c, d, RoleAssignedAgent, "Closed by agent", nil)

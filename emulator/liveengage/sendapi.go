@@ -235,20 +235,9 @@ func (e *Emulator) createConversation(ct *consumerToken, cb *conversationRequest
 		lane: laneFor(id, e.opts.WebhookWorkers),
 	}
 	c.dialogs = []*dialog{{Dialog: Dialog{DialogID: id, DialogType: "MAIN", State: "OPEN", CreationTs: now}, metaTs: now}}
-	s := e.convs
-	s.mu.Lock()
-	if _, busy := s.openByConsumer[ct.lpID]; busy {
-		s.mu.Unlock()
+	if !e.convs.register(c) {
 		return "", "Consumer request conversation failed: User " + ct.lpID + " already has open conversation. Can't open another one."
 	}
-	s.openByConsumer[ct.lpID] = c
-	s.byID[id] = c
-	s.byDialog[id] = c
-	s.order = append(s.order, c)
-	// Lock c before releasing the store so the "created" notification is
-	// queued before any event a concurrent SEND could add.
-	c.mu.Lock()
-	s.mu.Unlock()
 	e.emitConversationLocked(c)
 	c.mu.Unlock()
 	e.log.Debug("conversation created", "conversation_id", id, "skill_id", skill)

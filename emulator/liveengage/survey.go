@@ -86,14 +86,11 @@ func contains(list []string, s string) bool {
 // post-conversation survey of questions (DefaultSurvey, or Options.Survey,
 // when nil) on a new POST_SURVEY dialog.
 func (e *Emulator) AgentCloseSurvey(id string, questions []SurveyQuestion) error {
-	c, err := e.lockConv(id)
+	c, err := e.lockOpenConv(id)
 	if err != nil {
 		return err
 	}
 	defer c.mu.Unlock()
-	if c.state != "OPEN" {
-		return fmt.Errorf("conversation %s: %w", id, ErrClosed)
-	}
 	d := c.currentDialog()
 	if d.DialogType != "MAIN" {
 		return fmt.Errorf("conversation %s is in its survey already: %w", id, ErrInvalidInput)
