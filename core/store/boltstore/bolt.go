@@ -163,6 +163,14 @@ func (s *Store) migrate() error {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
+		// The file is locked to this process: leases of an earlier one
+		// (which crashed or stopped) hold nothing anymore. Their tokens'
+		// sequence stays, so tokens keep growing.
+		for _, q := range []store.QueueName{store.Inbound, store.Outbound} {
+			if err := clearLeases(tx.Bucket(leaseBucket(q))); err != nil {
+				return fmt.Errorf("clear leases: %w", err)
+			}
+		}
 		meta = tx.Bucket(bMeta)
 		raw := meta.Get(keySchema)
 		if raw == nil {

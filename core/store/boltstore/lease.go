@@ -246,3 +246,17 @@ func (l leases) DeadLetter(ctx context.Context, lease store.Lease, seq uint64, r
 	}
 	return out, nil
 }
+
+// clearLeases deletes every lease of b, keeping its sequence.
+func clearLeases(b *bolt.Bucket) error {
+	var keys [][]byte
+	if err := b.ForEach(func(k, _ []byte) error { keys = append(keys, append([]byte(nil), k...)); return nil }); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -83,3 +83,34 @@ func TestOpensAndMigratesAStoreWrittenBySchema1(t *testing.T) {
 		}
 	}
 }
+
+// The store file is locked to one process: leases an earlier process held
+// (it crashed or stopped) are gone at Open, so its keys are claimable at
+// once, and tokens go on growing.
+func TestLeasesOfAnEarlierProcessAreClearedAtOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "leconnect.db")
+	ctx := context.Background()
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Inbound().Enqueue(ctx, store.Message{Key: "k", Payload: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.Inbound().Leases().Claim(ctx, "dead-process", 1, 1, time.Hour)
+	if err != nil || len(first) != 1 {
+		t.Fatalf("claim = %+v, %v", first, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	again, err := s.Inbound().Leases().Claim(ctx, "new-process", 1, 1, time.Hour)
+	if err != nil || len(again) != 1 || again[0].Lease.Token <= first[0].Lease.Token {
+		t.Fatalf("claim after reopening = %+v, %v; want the key, with a larger token than %d", again, err, first[0].Lease.Token)
+	}
+}
