@@ -429,14 +429,11 @@ func (in *inbound) receipt(ctx context.Context) result {
 	}
 	var seqs []int
 	for _, id := range in.ev.Receipt.MessageIDs {
-		l, err := in.e.opts.Store.LinkByChannelMessage(ctx, in.channel, in.ev.Address.ChatID, id)
+		// A fast platform can report delivery before the Send that created
+		// the message has returned and been recorded: the store wakes the
+		// wait when it is. After that it is not an agent message we delivered.
+		l, err := in.e.opts.Store.AwaitLink(ctx, in.channel, in.ev.Address.ChatID, id, in.item.EnqueuedAt.Add(receiptWait))
 		if errors.Is(err, store.ErrNotFound) {
-			// A fast platform can report delivery before the Send that
-			// created the message has returned and been recorded: wait a
-			// little. After that it is not an agent message we delivered.
-			if time.Since(in.item.EnqueuedAt) < receiptWait {
-				return retryAfter(fmt.Errorf("receipt for message %q not yet linked", id), 50*time.Millisecond)
-			}
 			continue
 		}
 		if err != nil {

@@ -236,10 +236,7 @@ func (m *Memory) PutLinks(ctx context.Context, links ...MessageLink) error {
 		return err
 	}
 	defer m.mu.Unlock()
-	exp := m.opts.Now().Add(m.opts.LinkTTL)
-	for _, l := range links {
-		m.links[linkKey{l.Channel, l.ChatID, l.ChannelMessageID}] = memLink{l: l, expires: exp}
-	}
+	m.putEffectsLocked(Effects{Links: links})
 	return nil
 }
 

@@ -33,7 +33,7 @@ func (m *Memory) putEffectsLocked(fx Effects) {
 			m.handled[h.ConversationID] = memSeq{seq: h.Sequence, expires: exp}
 		}
 	}
-	if len(fx.Echoes) > 0 {
+	if len(fx.Echoes) > 0 || len(fx.Links) > 0 {
 		m.stateSeq++
 		m.stateSig.Advance(m.stateSeq)
 	}
@@ -110,6 +110,23 @@ func (m *Memory) AwaitEcho(ctx context.Context, conversationID, externalID strin
 		return 0, fmt.Errorf("echo %s in %s: %w", externalID, conversationID, err)
 	}
 	return seq, nil
+}
+
+// AwaitLink implements DeliveryState.
+func (m *Memory) AwaitLink(ctx context.Context, channel, chatID, channelMessageID string, deadline time.Time) (MessageLink, error) {
+	var out MessageLink
+	err := m.await(ctx, deadline, func() (bool, error) {
+		ml, ok := m.links[linkKey{channel, chatID, channelMessageID}]
+		if ok && m.opts.Now().Before(ml.expires) {
+			out = ml.l
+			return true, nil
+		}
+		return false, nil
+	})
+	if err != nil {
+		return MessageLink{}, fmt.Errorf("message link %s/%s/%s: %w", channel, chatID, channelMessageID, err)
+	}
+	return out, nil
 }
 
 // LastHandled implements DeliveryState.

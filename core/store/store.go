@@ -296,6 +296,10 @@ type DeliveryState interface {
 	// AwaitUnowned returns the open conversation recorded for participantID
 	// as soon as there is one, or ErrNotFound at deadline; it does not poll.
 	AwaitUnowned(ctx context.Context, participantID string, deadline time.Time) (string, error)
+	// AwaitLink is LinkByChannelMessage that waits, until deadline, for the
+	// link to be committed (a receipt can arrive before the send it names
+	// is recorded); ErrNotFound at deadline; it does not poll.
+	AwaitLink(ctx context.Context, channel, chatID, channelMessageID string, deadline time.Time) (MessageLink, error)
 }
 
 // Choice is one structured-content element (a quick reply or a button) the

@@ -549,6 +549,7 @@ func (s *Store) PutLinks(ctx context.Context, links ...store.MessageLink) error 
 	if err != nil {
 		return fmt.Errorf("put message links: %w", err)
 	}
+	s.stateChanged()
 	return nil
 }
 

@@ -97,7 +97,7 @@ func (q *queue) AckEffects(ctx context.Context, seq uint64, fx store.Effects) er
 	if err != nil {
 		return fmt.Errorf("ack %s: %w", q.name, err)
 	}
-	if len(fx.Echoes) > 0 {
+	if len(fx.Echoes) > 0 || len(fx.Links) > 0 {
 		q.s.stateChanged()
 	}
 	return nil
@@ -164,6 +164,27 @@ func (s *Store) AwaitEcho(ctx context.Context, conversationID, externalID string
 		return 0, fmt.Errorf("echo %s in %s: %w", externalID, conversationID, err)
 	}
 	return seq, nil
+}
+
+// AwaitLink implements store.DeliveryState.
+func (s *Store) AwaitLink(ctx context.Context, channel, chatID, channelMessageID string, deadline time.Time) (store.MessageLink, error) {
+	var out store.MessageLink
+	err := s.await(ctx, deadline, func(tx *bolt.Tx, now int64) (bool, error) {
+		v := tx.Bucket(bLinks).Get(linkKey(channel, chatID, channelMessageID))
+		if v == nil {
+			return false, nil
+		}
+		var rec linkRec
+		if err := decode(v, &rec); err != nil {
+			return false, err
+		}
+		out = rec.MessageLink
+		return now < rec.ExpiresAt, nil
+	})
+	if err != nil {
+		return store.MessageLink{}, fmt.Errorf("message link %s/%s/%s: %w", channel, chatID, channelMessageID, err)
+	}
+	return out, nil
 }
 
 // LastHandled implements store.DeliveryState.

@@ -198,7 +198,7 @@ func (l leases) Ack(ctx context.Context, lease store.Lease, seq uint64, fx store
 	if err != nil {
 		return fmt.Errorf("ack %s: %w", l.q.name, err)
 	}
-	if len(fx.Echoes) > 0 {
+	if len(fx.Echoes) > 0 || len(fx.Links) > 0 {
 		l.q.s.stateChanged()
 	}
 	return nil

@@ -8,8 +8,8 @@ import (
 	"github.com/leconnect/leconnect/core/store"
 )
 
-// testDeliveryState: an echo recorded by an ack wakes whoever awaits it; an
-// unrecorded one is ErrNotFound at the deadline; the last handled sequence
+// testDeliveryState: an echo recorded by an ack (or a link) wakes whoever
+// awaits it; an unrecorded one is ErrNotFound at the deadline; the last handled sequence
 // only grows; unowned conversations are found by participant; all expire.
 func testDeliveryState(t *testing.T, open Opener) {
 	e := setup(t, open)
@@ -33,6 +33,21 @@ func testDeliveryState(t *testing.T, open Opener) {
 	}
 	if err := <-got; err != nil || seq != 4 {
 		t.Fatalf("AwaitEcho = %d, %v; want 4", seq, err)
+	}
+	// A link is awaited the same way (a receipt before its send is recorded).
+	linked := make(chan store.MessageLink, 1)
+	go func() {
+		l, _ := e.s.AwaitLink(e.ctx, "tg", "chat", "m-9", time.Now().Add(time.Minute))
+		linked <- l
+	}()
+	if err := e.s.PutLinks(e.ctx, store.MessageLink{Channel: "tg", ChatID: "chat", ChannelMessageID: "m-9", ConversationID: "conv", Sequence: 9}); err != nil {
+		t.Fatal(err)
+	}
+	if l := <-linked; l.Sequence != 9 {
+		t.Fatalf("AwaitLink = %+v; want sequence 9", l)
+	}
+	if _, err := e.s.AwaitLink(e.ctx, "tg", "chat", "m-never", time.Now().Add(20*time.Millisecond)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("AwaitLink of no link: %v; want ErrNotFound at the deadline", err)
 	}
 	if _, err := e.s.AwaitEcho(e.ctx, "conv", "lc1-never", time.Now().Add(20*time.Millisecond)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("AwaitEcho of no echo: %v; want ErrNotFound at the deadline", err)
@@ -68,7 +83,7 @@ func testDeliveryState(t *testing.T, open Opener) {
 	if _, err := e.s.AwaitUnowned(e.ctx, "participant-1", time.Now()); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unowned after its TTL: %v", err)
 	}
-	if n, err := e.s.PurgeExpired(e.ctx, 100); err != nil || n != 3 {
-		t.Fatalf("PurgeExpired = %d, %v; want the echo, the mark and the unowned conversation", n, err)
+	if n, err := e.s.PurgeExpired(e.ctx, 100); err != nil || n != 4 {
+		t.Fatalf("PurgeExpired = %d, %v; want the echo, the mark, the unowned conversation and the link", n, err)
 	}
 }
