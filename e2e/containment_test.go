@@ -91,10 +91,10 @@ func TestMisbehavingAdapterIsContained(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
-			config := "config: {mode: " + tt.mode + "}"
-			extra := tt.config
+			// A case that brings its own config block replaces the plain one.
+			config, extra := "config: {mode: "+tt.mode+"}", tt.config
 			if strings.Contains(extra, "config:") {
-				config, extra = "", tt.config
+				config = ""
 			}
 			channels := fmt.Sprintf(`  - name: echo
     adapter: echo

@@ -94,8 +94,7 @@ func (in *inbound) message(ctx context.Context, attempt int) result {
 	text := strings.TrimSpace(m.Text)
 
 	if c.Conversation.State == store.StateCSATPending {
-		r, answered, err := in.survey(ctx, c, m, text)
-		if err != nil || answered {
+		if r, answered := in.survey(ctx, c, m, text); answered {
 			return r
 		}
 		// The survey is over (abandoned, or a second wrong answer): the

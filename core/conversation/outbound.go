@@ -26,6 +26,11 @@ import (
 // would make its retry policy hold every conversation's events. unparsed
 // counts those.
 func outboundMessages(body []byte) (msgs []store.Message, unparsed int, err error) {
+	if n, perr := liveperson.ParseNotification(body); perr == nil {
+		return changeMessages(n) // the common case: the body is parsed once
+	}
+	// Some change, or the body itself, cannot be parsed: take the changes
+	// one by one and keep apart what cannot.
 	var env struct {
 		Kind string `json:"kind"`
 		Type string `json:"type"`
@@ -38,7 +43,7 @@ func outboundMessages(body []byte) (msgs []store.Message, unparsed int, err erro
 		return []store.Message{m}, 1, err
 	}
 	for _, raw := range env.Body.Changes {
-		wrapped, err := json.Marshal(map[string]any{"kind": env.Kind, "type": env.Type, "body": map[string]any{"changes": []json.RawMessage{raw}}})
+		wrapped, err := wrapChange(env.Kind, env.Type, raw)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -51,38 +56,59 @@ func outboundMessages(body []byte) (msgs []store.Message, unparsed int, err erro
 			msgs, unparsed = append(msgs, m), unparsed+1
 			continue
 		}
-		var conv, dedupe string
-		var seq *int
-		switch {
-		case len(n.Messaging) == 1:
-			m := n.Messaging[0]
-			conv, seq = m.ConversationOrDialogID(), m.Sequence
-			if m.Sequence != nil { // chat states carry none; repeating one is harmless
-				dedupe = "m\x00" + conv + "\x00" + strconv.Itoa(*m.Sequence)
-			}
-		case len(n.Conversations) == 1:
-			c := n.Conversations[0]
-			conv = c.ConversationID
-			dedupe = "c\x00" + c.ConversationID + "\x00" + c.Details.State + "\x00" + strconv.FormatInt(c.Details.MetaDataLastUpdateTs, 10)
-		}
-		if conv == "" {
-			m, err := unparsedMessage(wrapped)
-			if err != nil {
-				return nil, 0, err
-			}
-			msgs, unparsed = append(msgs, m), unparsed+1
-			continue
-		}
-		payload, err := json.Marshal(outboundPayload{V: payloadVersion, ConversationID: conv, Sequence: seq, Body: wrapped})
+		ms, u, err := changeMessages(n)
 		if err != nil {
 			return nil, 0, err
 		}
+		msgs, unparsed = append(msgs, ms...), unparsed+u
+	}
+	return msgs, unparsed, nil
+}
+
+// wrapChange is a notification of one change, as the queue keeps it.
+func wrapChange(kind, typ string, raw json.RawMessage) ([]byte, error) {
+	return json.Marshal(map[string]any{"kind": kind, "type": typ, "body": map[string]any{"changes": []json.RawMessage{raw}}})
+}
+
+// changeMessages queues each change of a parsed notification; a change
+// without a conversation id is queued as unparsed.
+func changeMessages(n *liveperson.Notification) (msgs []store.Message, unparsed int, err error) {
+	add := func(conv, dedupe string, seq *int, raw json.RawMessage) error {
+		wrapped, err := wrapChange(n.Kind, n.Type, raw)
+		if err != nil {
+			return err
+		}
+		if conv == "" {
+			m, err := unparsedMessage(wrapped)
+			msgs, unparsed = append(msgs, m), unparsed+1
+			return err
+		}
+		payload, err := json.Marshal(outboundPayload{V: payloadVersion, ConversationID: conv, Sequence: seq, Body: wrapped})
+		if err != nil {
+			return err
+		}
 		var order *int64
 		if seq != nil {
-			n := int64(*seq)
-			order = &n
+			o := int64(*seq)
+			order = &o
 		}
 		msgs = append(msgs, store.Message{Key: conv, DedupeKey: dedupe, Sequence: order, Payload: payload})
+		return nil
+	}
+	for _, m := range n.Messaging {
+		conv, dedupe := m.ConversationOrDialogID(), ""
+		if m.Sequence != nil { // chat states carry none; repeating one is harmless
+			dedupe = "m\x00" + conv + "\x00" + strconv.Itoa(*m.Sequence)
+		}
+		if err := add(conv, dedupe, m.Sequence, m.Raw); err != nil {
+			return nil, 0, err
+		}
+	}
+	for _, c := range n.Conversations {
+		dedupe := "c\x00" + c.ConversationID + "\x00" + c.Details.State + "\x00" + strconv.FormatInt(c.Details.MetaDataLastUpdateTs, 10)
+		if err := add(c.ConversationID, dedupe, nil, c.Raw); err != nil {
+			return nil, 0, err
+		}
 	}
 	return msgs, unparsed, nil
 }

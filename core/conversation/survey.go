@@ -79,7 +79,7 @@ func fcrAnswer(s ChannelSettings, m *sdk.Message, text string) (resolved, ok boo
 // way. answered is false when the survey is over without the message being
 // an answer (it timed out, or a second wrong answer ended it): the caller
 // lets the message open a new conversation.
-func (in *inbound) survey(ctx context.Context, c store.Consumer, m *sdk.Message, text string) (r result, answered bool, err error) {
+func (in *inbound) survey(ctx context.Context, c store.Consumer, m *sdk.Message, text string) (r result, answered bool) {
 	s := c.Conversation.Survey
 	if s.Stage == "" { // a record from before surveys had stages
 		s = store.Survey{Stage: store.SurveyCSAT, AskedAt: c.Conversation.ClosedAt}
@@ -100,16 +100,16 @@ func (in *inbound) survey(ctx context.Context, c store.Consumer, m *sdk.Message,
 			return in.submitSurvey(ctx, c, liveperson.CSAT{Rate: rate, Status: "PARTIALLY_FILLED"})
 		}
 		if err := in.tell(ctx, c, surveyQuestion(in.settings, store.SurveyFCR, ""), "fcr"); err != nil {
-			return adapterResult(err), true, nil
+			return adapterResult(err), true
 		}
 		_, err := in.update(ctx, func(c *store.Consumer) {
 			c.Conversation.Survey = store.Survey{Stage: store.SurveyFCR, Rate: rate, AskedAt: time.Now()}
 		})
 		if err != nil {
-			return retryLater(err), true, nil
+			return retryLater(err), true
 		}
 		in.log("csat answered; fcr asked", "conversation_id", c.Conversation.ID, "rate", rate)
-		return ok(), true, nil
+		return ok(), true
 	case store.SurveyFCR:
 		resolved, valid := fcrAnswer(in.settings, m, text)
 		if !valid {
@@ -122,59 +122,64 @@ func (in *inbound) survey(ctx context.Context, c store.Consumer, m *sdk.Message,
 
 // wrongAnswer asks the question again, once; a second wrong answer ends
 // the survey politely.
-func (in *inbound) wrongAnswer(ctx context.Context, c store.Consumer, s store.Survey) (result, bool, error) {
+func (in *inbound) wrongAnswer(ctx context.Context, c store.Consumer, s store.Survey) (result, bool) {
 	if s.Retried {
 		in.log("a second answer the survey cannot read; survey over", "conversation_id", c.Conversation.ID)
 		return in.endSurvey(ctx, c, s, true)
 	}
 	if err := in.tell(ctx, c, surveyQuestion(in.settings, s.Stage, in.settings.SurveyRetry), s.Stage+"-again"); err != nil {
-		return adapterResult(err), true, nil
+		return adapterResult(err), true
 	}
 	s.Retried = true
 	if _, err := in.update(ctx, func(c *store.Consumer) { c.Conversation.Survey = s }); err != nil {
-		return retryLater(err), true, nil
+		return retryLater(err), true
 	}
-	return ok(), true, nil
+	return ok(), true
 }
 
 // submitSurvey records a finished survey in LiveEngage and thanks the
 // consumer.
-func (in *inbound) submitSurvey(ctx context.Context, c store.Consumer, answers liveperson.CSAT) (result, bool, error) {
-	err := in.e.opts.LiveEngage.SubmitCSAT(ctx, in.conversation(c), answers)
-	if err != nil && !errors.Is(err, liveperson.ErrConversationClosed) {
-		return liveEngageResult(err), true, nil
-	}
-	if in.settings.SurveyThanks != "" {
-		if err := in.tell(ctx, c, sdk.OutboundMessage{Text: in.settings.SurveyThanks}, "thanks"); err != nil {
-			return adapterResult(err), true, nil
-		}
-	}
-	if err := in.closeSurvey(ctx); err != nil {
-		return retryLater(err), true, nil
+func (in *inbound) submitSurvey(ctx context.Context, c store.Consumer, answers liveperson.CSAT) (result, bool) {
+	if r, done := in.finishSurvey(ctx, c, &answers, true); !done {
+		return r, true
 	}
 	in.log("survey recorded", "conversation_id", c.Conversation.ID, "rate", answers.Rate, "status", answers.Status)
-	return ok(), true, nil
+	return ok(), true
 }
 
 // endSurvey ends a survey that was not finished: a CSAT answer already
 // given is recorded as such (PARTIALLY_FILLED); polite ends the survey
 // with thanks. The message at hand is not an answer.
-func (in *inbound) endSurvey(ctx context.Context, c store.Consumer, s store.Survey, polite bool) (result, bool, error) {
+func (in *inbound) endSurvey(ctx context.Context, c store.Consumer, s store.Survey, polite bool) (result, bool) {
+	var answers *liveperson.CSAT
 	if s.Rate > 0 {
-		err := in.e.opts.LiveEngage.SubmitCSAT(ctx, in.conversation(c), liveperson.CSAT{Rate: s.Rate, Status: "PARTIALLY_FILLED"})
+		answers = &liveperson.CSAT{Rate: s.Rate, Status: "PARTIALLY_FILLED"}
+	}
+	if r, done := in.finishSurvey(ctx, c, answers, polite); !done {
+		return r, true
+	}
+	return result{}, false
+}
+
+// finishSurvey records answers (if any) in LiveEngage, thanks the consumer
+// (if thank) and closes the survey; done is false, with the verdict to
+// retry by, when a step failed.
+func (in *inbound) finishSurvey(ctx context.Context, c store.Consumer, answers *liveperson.CSAT, thank bool) (r result, done bool) {
+	if answers != nil {
+		err := in.e.opts.LiveEngage.SubmitCSAT(ctx, in.conversation(c), *answers)
 		if err != nil && !errors.Is(err, liveperson.ErrConversationClosed) {
-			return liveEngageResult(err), true, nil
+			return liveEngageResult(err), false
 		}
 	}
-	if polite && in.settings.SurveyThanks != "" {
+	if thank && in.settings.SurveyThanks != "" {
 		if err := in.tell(ctx, c, sdk.OutboundMessage{Text: in.settings.SurveyThanks}, "thanks"); err != nil {
-			return adapterResult(err), true, nil
+			return adapterResult(err), false
 		}
 	}
 	if err := in.closeSurvey(ctx); err != nil {
-		return retryLater(err), true, nil
+		return retryLater(err), false
 	}
-	return result{}, false, nil
+	return ok(), true
 }
 
 func (in *inbound) closeSurvey(ctx context.Context) error {

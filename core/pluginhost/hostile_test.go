@@ -44,13 +44,11 @@ func TestAdapterHungInConfigureIsKilledRestartedThenFailed(t *testing.T) {
 	opts, logs := testOptions(t)
 	spec := hostileSpec("hung", `{"mode":"hang-configure"}`)
 	spec.Timeouts.Configure = 200 * time.Millisecond
-	began := time.Now()
 	ch := launch(t, spec, opts, &recorder{}, "")
+	// Configure never answers: had Launch waited for it, the channel would
+	// be failed by now, not starting.
 	if s := ch.Status(); s.State != StateStarting {
 		t.Fatalf("Launch returned with the channel %s; want it still starting", s.State)
-	}
-	if d := time.Since(began); d > time.Second {
-		t.Fatalf("Launch took %s: it waited for the adapter", d)
 	}
 	// Beside it, a healthy channel starts and serves.
 	healthy, rec, _ := launchEcho(t, "healthy")

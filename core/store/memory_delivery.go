@@ -39,26 +39,9 @@ func (m *Memory) putEffectsLocked(fx Effects) {
 	}
 }
 
-func validateEffects(fx Effects) error {
-	for _, l := range fx.Links {
-		if err := l.Validate(); err != nil {
-			return err
-		}
-	}
-	for _, e := range fx.Echoes {
-		if e.ConversationID == "" || e.ExternalID == "" || len(e.ConversationID)+len(e.ExternalID) > MaxKeyLen {
-			return fmt.Errorf("echo %+v: conversation and external id are required: %w", e, ErrInvalid)
-		}
-	}
-	if h := fx.Handled; h != nil && (h.ConversationID == "" || len(h.ConversationID) > MaxKeyLen) {
-		return fmt.Errorf("handled %+v: conversation id is required: %w", *h, ErrInvalid)
-	}
-	return nil
-}
-
 // AckEffects implements Queue.
 func (q *memQueue) AckEffects(ctx context.Context, seq uint64, fx Effects) error {
-	if err := validateEffects(fx); err != nil {
+	if err := fx.Validate(); err != nil {
 		return err
 	}
 	m := q.m

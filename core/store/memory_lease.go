@@ -126,7 +126,7 @@ func (l memLeases) held(op string, lease Lease, seq uint64) (Item, bool, error) 
 }
 
 func (l memLeases) Ack(ctx context.Context, lease Lease, seq uint64, fx Effects) error {
-	if err := validateEffects(fx); err != nil {
+	if err := fx.Validate(); err != nil {
 		return err
 	}
 	m := l.q.m

@@ -265,6 +265,24 @@ type Effects struct {
 	Handled *Handled
 }
 
+// Validate reports effects that cannot be stored.
+func (fx Effects) Validate() error {
+	for _, l := range fx.Links {
+		if err := l.Validate(); err != nil {
+			return err
+		}
+	}
+	for _, e := range fx.Echoes {
+		if e.ConversationID == "" || e.ExternalID == "" || len(e.ConversationID)+len(e.ExternalID) > MaxKeyLen {
+			return fmt.Errorf("echo %+v: conversation and external id are required: %w", e, ErrInvalid)
+		}
+	}
+	if h := fx.Handled; h != nil && (h.ConversationID == "" || len(h.ConversationID) > MaxKeyLen) {
+		return fmt.Errorf("handled %+v: conversation id is required: %w", *h, ErrInvalid)
+	}
+	return nil
+}
+
 // Echo says LiveEngage took the publish leconnect tagged ExternalID in
 // ConversationID, at Sequence.
 type Echo struct {

@@ -89,7 +89,7 @@ func (s *Store) stateChanged() { s.stateSig.Advance(s.stateSeq.Add(1)) }
 
 // AckEffects implements store.Queue.
 func (q *queue) AckEffects(ctx context.Context, seq uint64, fx store.Effects) error {
-	if err := validateEffects(fx); err != nil {
+	if err := fx.Validate(); err != nil {
 		return err
 	}
 	exp := q.s.now().Add(q.s.opts.LinkTTL)
@@ -99,23 +99,6 @@ func (q *queue) AckEffects(ctx context.Context, seq uint64, fx store.Effects) er
 	}
 	if len(fx.Echoes) > 0 || len(fx.Links) > 0 {
 		q.s.stateChanged()
-	}
-	return nil
-}
-
-func validateEffects(fx store.Effects) error {
-	for _, l := range fx.Links {
-		if err := l.Validate(); err != nil {
-			return err
-		}
-	}
-	for _, e := range fx.Echoes {
-		if e.ConversationID == "" || e.ExternalID == "" || len(e.ConversationID)+len(e.ExternalID) > store.MaxKeyLen {
-			return fmt.Errorf("echo %+v: conversation and external id are required: %w", e, store.ErrInvalid)
-		}
-	}
-	if h := fx.Handled; h != nil && (h.ConversationID == "" || len(h.ConversationID) > store.MaxKeyLen) {
-		return fmt.Errorf("handled %+v: conversation id is required: %w", *h, store.ErrInvalid)
 	}
 	return nil
 }
@@ -255,31 +238,34 @@ func (s *Store) AwaitUnowned(ctx context.Context, participantID string, deadline
 // purgeState deletes an expired delivery-state record of kind, unless it
 // was refreshed since.
 func purgeState(tx *bolt.Tx, exp int64, kind byte, key []byte) (bool, error) {
-	b := map[byte][]byte{kindEcho: bEchoes, kindHandled: bHandled, kindUnowned: bUnowned}[kind]
-	bucket := tx.Bucket(b)
+	var bucket *bolt.Bucket
+	var rec interface {
+		versioned
+		expires() int64
+	}
+	switch kind {
+	case kindUnowned:
+		bucket, rec = tx.Bucket(bUnowned), &unownedRec{}
+	case kindEcho:
+		bucket, rec = tx.Bucket(bEchoes), &seqRec{}
+	default:
+		bucket, rec = tx.Bucket(bHandled), &seqRec{}
+	}
 	v := bucket.Get(key)
 	if v == nil {
 		return false, nil
 	}
-	var at int64
-	if kind == kindUnowned {
-		var rec unownedRec
-		if err := decode(v, &rec); err != nil {
-			return false, err
-		}
-		at = rec.ExpiresAt
-	} else {
-		var rec seqRec
-		if err := decode(v, &rec); err != nil {
-			return false, err
-		}
-		at = rec.ExpiresAt
+	if err := decode(v, rec); err != nil {
+		return false, err
 	}
-	if at != exp {
-		return false, nil
+	if rec.expires() != exp {
+		return false, nil // refreshed since
 	}
 	return true, bucket.Delete(key)
 }
+
+func (r *seqRec) expires() int64     { return r.ExpiresAt }
+func (r *unownedRec) expires() int64 { return r.ExpiresAt }
 
 // migrateReservedLinks is schema 1 → 2: the engine kept its delivery state
 // as message links of reserved channels ("\x00echo", "\x00last",

@@ -185,7 +185,7 @@ func (l leases) Release(ctx context.Context, lease store.Lease) error {
 }
 
 func (l leases) Ack(ctx context.Context, lease store.Lease, seq uint64, fx store.Effects) error {
-	if err := validateEffects(fx); err != nil {
+	if err := fx.Validate(); err != nil {
 		return err
 	}
 	now := l.q.s.now()
