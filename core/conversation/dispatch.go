@@ -43,37 +43,43 @@ func retryAfter(err error, d time.Duration) result {
 func retryLater(err error) result { return result{outcome: outcomeRetry, err: err} }
 func deadLetter(err error) result { return result{outcome: outcomeDeadLetter, err: err} }
 
-// handler processes one item of a key; the dispatcher calls it for one item
-// of a key at a time, in order. next is the key's buffered successors, for
-// handlers that reorder (outbound picks the lowest LiveEngage sequence).
-type handler func(ctx context.Context, item store.Item, attempt int) result
+// handler processes one item of a key under its lease (writes it makes
+// to the item, such as MarkAttempted, carry the lease); the dispatcher
+// calls it for one item of a key at a time.
+type handler func(ctx context.Context, lease store.Lease, item store.Item, attempt int) result
 
-// dispatcher drains one queue: items of the same key strictly in order, one
-// at a time; different keys in parallel, at most workers at once.
+// dispatcher drains one queue through the store's leases: it claims keys
+// with pending items up to its worker budget and works each claimed key's
+// items one at a time, in order, while different keys run in parallel. The
+// store guarantees that no other owner (another instance, or a worker of
+// this one whose lease lapsed) holds the key meanwhile.
 type dispatcher struct {
 	queue   store.Queue
 	handle  handler
 	workers int
 	backoff backoff
 	log     hclog.Logger
+	// owner names this process in leases; unique per run.
+	owner string
+	// leaseTTL is how long a claim holds a key unless extended; workers
+	// extend every third of it while they hold the key.
+	leaseTTL time.Duration
 	// pick, if set, chooses which buffered item of a key goes next (default:
 	// the first), or asks to wait a while for a better one to arrive; it lets
 	// outbound deliver by LiveEngage sequence.
 	pick func(items []store.Item) (int, time.Duration)
-	// maxBuffered bounds items read from the store but not yet done.
-	maxBuffered int
+	// maxItems bounds the items of one key read ahead; with workers it
+	// bounds what the dispatcher holds in memory.
+	maxItems int
 	// onOutcome observes every verdict (metrics).
 	onOutcome func(item store.Item, r result, took time.Duration)
 
-	// stopping is closed when the dispatcher stops reading: workers finish
-	// the attempt in progress but start no retry.
+	// stopping is closed when the dispatcher stops claiming: workers finish
+	// the attempt in progress, start no other and release their keys.
 	stopping <-chan struct{}
-
-	mu       sync.Mutex
-	keys     map[string][]store.Item // buffered items per key; present while a worker runs for the key
-	buffered int
-	changed  chan struct{} // closed (and replaced) when the buffer changes
-	sem      chan struct{}
+	// gaveBack wakes the claim loop when a worker released a key that may
+	// still have items (capacity 1: one pending wake is enough).
+	gaveBack chan struct{}
 	wg       sync.WaitGroup
 }
 
@@ -105,212 +111,284 @@ func (b backoff) retryWait(attempt int, asked time.Duration) time.Duration {
 	return asked
 }
 
-// run reads the queue until ctx ends, then waits for workers to finish
-// their current item (they stop at work's end: cancel work to cut them short).
+// run claims keys until ctx ends, then waits for workers to finish their
+// current item and release their keys (they stop at work's end: cancel
+// work to cut them short).
 func (d *dispatcher) run(ctx, work context.Context) error {
-	if d.maxBuffered <= 0 {
-		d.maxBuffered = 10000
+	if d.maxItems <= 0 {
+		d.maxItems = 100
 	}
-	d.keys = map[string][]store.Item{}
+	if d.leaseTTL <= 0 {
+		d.leaseTTL = 30 * time.Second
+	}
 	d.stopping = ctx.Done()
-	d.changed = make(chan struct{})
-	d.sem = make(chan struct{}, d.workers)
+	d.gaveBack = make(chan struct{}, 1)
+	slots := make(chan struct{}, d.workers) // one per worker running
 	defer d.wg.Wait()
-	var cursor uint64
+	leases := d.queue.Leases()
 	for ctx.Err() == nil {
-		// Bound memory: wait while too much is buffered.
-		d.mu.Lock()
-		full, changed := d.buffered >= d.maxBuffered, d.changed
-		d.mu.Unlock()
-		if full {
-			select {
-			case <-changed:
+		free := d.workers - len(slots)
+		if free == 0 {
+			select { // every worker busy: wait for one to finish
+			case slots <- struct{}{}:
+				<-slots
 			case <-ctx.Done():
 			}
 			continue
 		}
-		items, err := d.queue.Pending(ctx, cursor, min(500, d.maxBuffered))
+		// The mark is read before the claim, so an item committed after
+		// the claim looked wakes the wait below.
+		mark := d.queue.Last()
+		claims, err := leases.Claim(ctx, d.owner, free, d.maxItems, d.leaseTTL)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
 			}
-			d.log.Error("read queue", "queue", d.queue.Name(), "err", err)
+			d.log.Error("claim", "queue", d.queue.Name(), "err", err)
 			sleep(ctx, time.Second)
 			continue
 		}
-		if len(items) == 0 {
-			if err := d.queue.Wait(ctx, cursor); err != nil && !errors.Is(err, context.Canceled) {
-				d.log.Error("wait on queue", "queue", d.queue.Name(), "err", err)
-				sleep(ctx, time.Second)
-			}
+		for _, c := range claims {
+			slots <- struct{}{}
+			d.wg.Add(1)
+			go func() {
+				defer func() { <-slots; d.wg.Done() }()
+				d.work(work, c)
+			}()
+		}
+		if len(claims) > 0 {
 			continue
 		}
-		for _, it := range items {
-			cursor = it.Seq
-			d.add(work, it)
+		// Nothing to claim: wait for a new item, for a worker to give a
+		// key back (it may have left items), or for a lease elsewhere to
+		// lapse (another instance died holding a key).
+		waitCtx, cancel := context.WithTimeout(ctx, d.leaseTTL/2)
+		go func() {
+			select {
+			case <-d.gaveBack:
+				cancel()
+			case <-waitCtx.Done():
+			}
+		}()
+		if err := d.queue.Wait(waitCtx, mark); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			d.log.Error("wait on queue", "queue", d.queue.Name(), "err", err)
+			sleep(ctx, time.Second)
 		}
+		cancel()
 	}
 	return nil
 }
 
-// add buffers an item behind its key, starting the key's worker if idle.
-func (d *dispatcher) add(work context.Context, it store.Item) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.buffered++
-	if q, running := d.keys[it.Key]; running {
-		d.keys[it.Key] = append(q, it)
-		d.signal() // a worker waiting for a missing item re-picks
-		return
+// work drains one claimed key: its items one at a time (in the order pick
+// chooses), reading more while the key has them, until an ack reports the
+// key drained (the store released it in that commit), the lease is lost,
+// or the dispatcher stops (the key is released for whoever comes next).
+func (d *dispatcher) work(ctx context.Context, c store.Claim) {
+	lease := c.Lease
+	ctx, lost := d.keepLease(ctx, lease)
+	defer lost()
+	buf := c.Items
+	var last uint64 // the highest seq read
+	for _, it := range buf {
+		last = max(last, it.Seq)
 	}
-	d.keys[it.Key] = []store.Item{it}
-	d.wg.Add(1)
-	go d.worker(work, it.Key)
-}
-
-// worker processes a key's items until none are buffered.
-func (d *dispatcher) worker(ctx context.Context, key string) {
-	defer d.wg.Done()
-	select {
-	case d.sem <- struct{}{}:
-	case <-ctx.Done():
-		d.finishKey(key)
-		return
-	case <-d.stopping:
-		d.finishKey(key)
-		return
-	}
-	defer func() { <-d.sem }()
+	leases := d.queue.Leases()
 	for {
 		select {
-		case <-d.stopping: // finish the item in hand, start no other
-			d.finishKey(key)
+		case <-d.stopping: // finish nothing more; the key goes back
+			d.release(ctx, lease)
 			return
 		default:
 		}
-		d.mu.Lock()
-		items := d.keys[key]
-		if len(items) == 0 {
-			delete(d.keys, key)
-			d.mu.Unlock()
-			return
+		var mark uint64
+		if len(buf) == 0 {
+			mark = d.queue.Last()
+			more, err := leases.Items(ctx, lease, last, d.maxItems)
+			switch {
+			case errors.Is(err, store.ErrLeaseLost) || ctx.Err() != nil:
+				return
+			case err != nil:
+				d.log.Error("read items", "queue", d.queue.Name(), "key", lease.Key, "err", err)
+				if !sleep(ctx, time.Second) {
+					return
+				}
+				continue
+			case len(more) == 0: // the last item was dead-lettered
+				d.release(ctx, lease)
+				return
+			}
+			buf = more
+			last = more[len(more)-1].Seq
 		}
 		i, wait := 0, time.Duration(0)
 		if d.pick != nil {
-			i, wait = d.pick(items)
+			i, wait = d.pick(buf)
 		}
-		it, changed := items[i], d.changed
-		d.mu.Unlock()
 		if wait > 0 {
-			// Wait for the missing item, waking when anything changes.
-			t := time.NewTimer(wait)
-			stopped := false
-			select {
-			case <-t.C:
-			case <-changed:
-			case <-ctx.Done():
-				stopped = true
-			case <-d.stopping:
-				stopped = true
+			// Wait for a missing item: read again once anything is
+			// committed to the queue, or when the wait is over.
+			if mark == 0 {
+				mark = d.queue.Last()
 			}
-			t.Stop()
-			if stopped {
-				d.finishKey(key)
+			if !d.awaitItem(ctx, mark, wait) {
+				d.release(ctx, lease)
 				return
 			}
-			continue
-		}
-
-		if !d.process(ctx, it) {
-			d.finishKey(key)
-			return // shutting down; the item stays in the store
-		}
-		d.mu.Lock()
-		items = d.keys[key]
-		for j := range items {
-			if items[j].Seq == it.Seq {
-				d.keys[key] = append(items[:j:j], items[j+1:]...)
-				break
+			more, err := leases.Items(ctx, lease, last, d.maxItems)
+			if err != nil {
+				if errors.Is(err, store.ErrLeaseLost) || ctx.Err() != nil {
+					return
+				}
+				d.log.Error("read items", "queue", d.queue.Name(), "key", lease.Key, "err", err)
 			}
+			if len(more) > 0 {
+				buf = append(buf, more...)
+				last = more[len(more)-1].Seq
+			}
+			continue // pick again: with what arrived, or after the wait
 		}
-		d.buffered--
-		d.signal()
-		d.mu.Unlock()
+		it := buf[i]
+		drained, ok := d.process(ctx, lease, it)
+		if !ok {
+			if ctx.Err() == nil || d.stoppingNow() {
+				d.release(ctx, lease)
+			}
+			return
+		}
+		if drained {
+			return
+		}
+		buf = append(buf[:i:i], buf[i+1:]...)
 	}
 }
 
-// signal wakes everyone waiting for the buffer to change; d.mu is held.
-func (d *dispatcher) signal() {
-	close(d.changed)
-	d.changed = make(chan struct{})
+// awaitItem waits up to wait for an item above mark, reporting false when
+// the dispatcher stops or ctx ends first.
+func (d *dispatcher) awaitItem(ctx context.Context, mark uint64, wait time.Duration) bool {
+	waitCtx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	go func() {
+		select {
+		case <-d.stopping:
+			cancel()
+		case <-waitCtx.Done():
+		}
+	}()
+	err := d.queue.Wait(waitCtx, mark)
+	return ctx.Err() == nil && !d.stoppingNow() && (err == nil || errors.Is(err, context.DeadlineExceeded))
 }
 
-// finishKey forgets a key's buffered items (they stay in the store and are
-// read again after a restart).
-func (d *dispatcher) finishKey(key string) {
-	d.mu.Lock()
-	d.buffered -= len(d.keys[key])
-	delete(d.keys, key)
-	d.mu.Unlock()
+func (d *dispatcher) stoppingNow() bool {
+	select {
+	case <-d.stopping:
+		return true
+	default:
+		return false
+	}
 }
 
-// process handles one item until it is acked or dead-lettered; it returns
-// false when ctx ended first.
-func (d *dispatcher) process(ctx context.Context, it store.Item) bool {
+// keepLease extends lease every third of its ttl until the returned stop
+// is called; the returned context ends when the lease is lost, so a
+// handler working for a key that moved to another owner stops.
+func (d *dispatcher) keepLease(ctx context.Context, lease store.Lease) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(d.leaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			_, err := d.queue.Leases().Extend(context.WithoutCancel(ctx), lease, d.leaseTTL)
+			switch {
+			case errors.Is(err, store.ErrLeaseLost):
+				d.log.Warn("lease lost", "queue", d.queue.Name(), "key", lease.Key, "token", lease.Token)
+				cancel()
+				return
+			case err != nil:
+				d.log.Error("extend lease", "queue", d.queue.Name(), "key", lease.Key, "err", err)
+			}
+		}
+	}()
+	return ctx, func() { close(done); cancel() }
+}
+
+// release gives a key back (its items stay for the next claim) and wakes
+// the claim loop, which may take it again.
+func (d *dispatcher) release(ctx context.Context, lease store.Lease) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := d.queue.Leases().Release(rctx, lease); err != nil {
+		d.log.Warn("release", "queue", d.queue.Name(), "key", lease.Key, "err", err)
+	}
+	select {
+	case d.gaveBack <- struct{}{}:
+	default:
+	}
+}
+
+// process handles one item until it is acked or dead-lettered. ok is false
+// when ctx ended, the dispatcher stopped or the lease was lost first;
+// drained reports that the ack took the key's last item.
+func (d *dispatcher) process(ctx context.Context, lease store.Lease, it store.Item) (drained, ok bool) {
 	for attempt := 1; ; attempt++ {
 		if ctx.Err() != nil {
-			return false
+			return false, false
 		}
 		start := time.Now()
-		r := d.handle(ctx, it, attempt)
+		r := d.handle(ctx, lease, it, attempt)
 		if ctx.Err() != nil && r.outcome != outcomeDone {
-			return false
+			return false, false
 		}
 		if d.onOutcome != nil {
 			d.onOutcome(it, r, time.Since(start))
 		}
 		switch r.outcome {
 		case outcomeDone:
-			if err := d.ack(ctx, it, r.effects); err != nil {
-				return false
-			}
-			return true
+			drained, err := d.ack(ctx, lease, it, r.effects)
+			return drained, err == nil
 		case outcomeDeadLetter:
 			d.log.Error("dead-lettered", "queue", d.queue.Name(), "key", it.Key, "seq", it.Seq, "err", r.err)
-			if _, err := d.queue.DeadLetter(context.WithoutCancel(ctx), it.Seq, r.err.Error()); err != nil && !errors.Is(err, store.ErrNotFound) {
+			if _, err := d.queue.Leases().DeadLetter(context.WithoutCancel(ctx), lease, it.Seq, r.err.Error()); err != nil && !errors.Is(err, store.ErrNotFound) {
 				d.log.Error("dead-letter", "seq", it.Seq, "err", err)
-				return false
+				return false, false
 			}
-			return true
+			return false, true
 		}
-		select {
-		case <-d.stopping:
-			return false // shutting down: the item stays queued for the next start
-		default:
+		if errors.Is(r.err, store.ErrLeaseLost) {
+			return false, false
+		}
+		if d.stoppingNow() {
+			return false, false // shutting down: the item stays queued for the next start
 		}
 		wait := d.backoff.retryWait(attempt, r.wait)
 		d.log.Warn("will retry", "queue", d.queue.Name(), "key", it.Key, "seq", it.Seq, "attempt", attempt, "wait", wait, "err", r.err)
 		if !sleep(ctx, wait) {
-			return false
+			return false, false
 		}
 	}
 }
 
 // ack retries a failing ack a few times: the item's effect happened already,
-// so giving up would repeat it after a restart.
-func (d *dispatcher) ack(ctx context.Context, it store.Item, fx store.Effects) error {
+// so giving up would repeat it after a restart. A lost lease is final: the
+// new holder finds the item and its effect (checked before repeating).
+func (d *dispatcher) ack(ctx context.Context, lease store.Lease, it store.Item, fx store.Effects) (bool, error) {
 	var err error
 	for i := 0; i < 5; i++ {
-		err = d.queue.AckEffects(context.WithoutCancel(ctx), it.Seq, fx)
-		if err == nil {
-			return nil
+		var drained bool
+		drained, err = d.queue.Leases().Ack(context.WithoutCancel(ctx), lease, it.Seq, fx)
+		if err == nil || errors.Is(err, store.ErrLeaseLost) {
+			return drained, err
 		}
 		d.log.Error("ack", "queue", d.queue.Name(), "seq", it.Seq, "err", err)
 		if !sleep(ctx, 100*time.Millisecond<<i) {
 			break
 		}
 	}
-	return err
+	return false, err
 }
 
 // sleep waits d or until ctx ends; it reports whether d passed.

@@ -2,9 +2,11 @@ package conversation
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -97,6 +99,10 @@ type Options struct {
 	// DrainTimeout bounds how long Run waits for in-flight items at
 	// shutdown; unfinished items stay queued. Default 10s.
 	DrainTimeout time.Duration
+	// LeaseTTL is how long a claimed conversation key stays this process's
+	// without an extension (workers extend it every third of it); after
+	// that, another instance may take the key over. Default 30s.
+	LeaseTTL time.Duration
 }
 
 // Engine moves events between channels and LiveEngage.
@@ -143,6 +149,9 @@ func New(opts Options) (*Engine, error) {
 	if opts.DrainTimeout <= 0 {
 		opts.DrainTimeout = 10 * time.Second
 	}
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = 30 * time.Second
+	}
 	e := &Engine{opts: opts, log: opts.Logger, lastSeq: map[string]int{}, uncertain: map[uint64]bool{}}
 	e.metrics = newMetrics(opts.Metrics, opts.Store)
 	return e, nil
@@ -162,15 +171,16 @@ func (e *Engine) Run(ctx context.Context) error {
 	}()
 	back := backoff{Initial: e.opts.RetryInitial, Max: e.opts.RetryMax}
 	observeIn := e.metrics.observe(store.Inbound)
+	owner := ownerID()
 	in := &dispatcher{queue: e.opts.Store.Inbound(), handle: e.handleInbound, workers: e.opts.Workers, backoff: back,
-		log: e.log.Named("inbound"), onOutcome: func(it store.Item, r result, took time.Duration) {
+		owner: owner, leaseTTL: e.opts.LeaseTTL, log: e.log.Named("inbound"), onOutcome: func(it store.Item, r result, took time.Duration) {
 			if r.outcome != outcomeRetry {
 				e.setUncertain(it.Seq, false) // finished one way or the other
 			}
 			observeIn(it, r, took)
 		}}
 	out := &dispatcher{queue: e.opts.Store.Outbound(), handle: e.handleOutbound, workers: e.opts.Workers, backoff: back,
-		log: e.log.Named("outbound"), pick: e.pickOutbound, onOutcome: e.metrics.observe(store.Outbound)}
+		owner: owner, leaseTTL: e.opts.LeaseTTL, log: e.log.Named("outbound"), pick: e.pickOutbound, onOutcome: e.metrics.observe(store.Outbound)}
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	for i, d := range []*dispatcher{in, out} {
@@ -182,6 +192,15 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// ownerID names this process in the queues' leases: host, pid and a
+// random part, so a restarted process with the same pid is another owner.
+func ownerID() string {
+	host, _ := os.Hostname()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%x", host, os.Getpid(), b)
 }
 
 // Accept durably queues a channel's events; it is Host.Deliver. It returns

@@ -15,7 +15,7 @@ import (
 )
 
 // handleInbound takes one channel event to LiveEngage.
-func (e *Engine) handleInbound(ctx context.Context, item store.Item, attempt int) result {
+func (e *Engine) handleInbound(ctx context.Context, lease store.Lease, item store.Item, attempt int) result {
 	var p inboundPayload
 	if err := decode(item.Payload, &p); err != nil {
 		return deadLetter(err)
@@ -24,7 +24,7 @@ func (e *Engine) handleInbound(ctx context.Context, item store.Item, attempt int
 	if !known {
 		return deadLetter(fmt.Errorf("channel %q is no longer configured", p.Channel))
 	}
-	in := &inbound{e: e, item: item, ev: p.Event, channel: p.Channel, settings: settings,
+	in := &inbound{e: e, lease: lease, item: item, ev: p.Event, channel: p.Channel, settings: settings,
 		id: store.Identity{Channel: p.Channel, ConsumerID: p.Event.Consumer.ID}}
 	switch ev := p.Event; {
 	case ev.Message != nil:
@@ -42,6 +42,7 @@ func (e *Engine) handleInbound(ctx context.Context, item store.Item, attempt int
 // inbound is one channel event on its way to LiveEngage.
 type inbound struct {
 	e        *Engine
+	lease    store.Lease // the item's key's, for writes to the item
 	item     store.Item
 	ev       sdk.Event
 	channel  string
@@ -140,7 +141,7 @@ func (in *inbound) message(ctx context.Context, attempt int) result {
 		}
 	}
 	if in.item.Attempts == 0 && attempt == 1 {
-		if err := in.e.opts.Store.Inbound().MarkAttempted(ctx, in.item.Seq); err != nil {
+		if err := in.e.opts.Store.Inbound().Leases().MarkAttempted(ctx, in.lease, in.item.Seq); err != nil {
 			return retryLater(err)
 		}
 	}

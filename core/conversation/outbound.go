@@ -209,7 +209,7 @@ func itemSequence(it store.Item) (int, bool) {
 }
 
 // handleOutbound delivers one LiveEngage change to the consumer's channel.
-func (e *Engine) handleOutbound(ctx context.Context, item store.Item, _ int) result {
+func (e *Engine) handleOutbound(ctx context.Context, _ store.Lease, item store.Item, _ int) result {
 	var p outboundPayload
 	if err := decode(item.Payload, &p); err != nil {
 		return deadLetter(err)

@@ -511,6 +511,8 @@ func (q *memQueue) Depth(ctx context.Context) (int, error) {
 	return len(q.items), nil
 }
 
+func (q *memQueue) Last() uint64 { return q.sig.Last() }
+
 func (q *memQueue) Wait(ctx context.Context, after uint64) error {
 	return q.sig.Wait(ctx, after, ErrClosed)
 }

@@ -125,21 +125,27 @@ func (l memLeases) held(op string, lease Lease, seq uint64) (Item, bool, error) 
 	return it, ok, nil
 }
 
-func (l memLeases) Ack(ctx context.Context, lease Lease, seq uint64, fx Effects) error {
+func (l memLeases) Ack(ctx context.Context, lease Lease, seq uint64, fx Effects) (bool, error) {
 	if err := fx.Validate(); err != nil {
-		return err
+		return false, err
 	}
 	m := l.q.m
 	if err := m.lock(ctx); err != nil {
-		return err
+		return false, err
 	}
 	defer m.mu.Unlock()
 	if _, _, err := l.held("ack", lease, seq); err != nil {
-		return err
+		return false, err
 	}
 	m.putEffectsLocked(fx)
 	delete(l.q.items, seq)
-	return nil
+	for _, it := range l.q.items {
+		if it.Key == lease.Key {
+			return false, nil
+		}
+	}
+	delete(l.q.leases, lease.Key)
+	return true, nil
 }
 
 func (l memLeases) MarkAttempted(ctx context.Context, lease Lease, seq uint64) error {

@@ -465,6 +465,9 @@ type Queue interface {
 	DeadLetter(ctx context.Context, seq uint64, reason string) (DeadLetter, error)
 	// Depth is the number of pending items.
 	Depth(ctx context.Context) (int, error)
+	// Last is the highest Seq committed so far (0 before the first item):
+	// read it before looking for work, then Wait(Last) misses nothing.
+	Last() uint64
 	// Wait returns nil once an item with Seq > after was committed (possibly
 	// already acked since), or ctx's error.
 	Wait(ctx context.Context, after uint64) error
@@ -514,8 +517,11 @@ type Leases interface {
 	// lease already lost is no error to release.
 	Release(ctx context.Context, l Lease) error
 	// Ack deletes seq, one of l's key's items, and stores its effects in the
-	// same commit; acking an item gone already is no error.
-	Ack(ctx context.Context, l Lease, seq uint64, fx Effects) error
+	// same commit; acking an item gone already is no error. When the key
+	// has no pending item left, the same commit releases the lease and
+	// drained is true: the holder is done with the key, and a later item
+	// of it is claimed anew.
+	Ack(ctx context.Context, l Lease, seq uint64, fx Effects) (drained bool, err error)
 	// MarkAttempted increments the item's Attempts (see Item); ErrNotFound
 	// when it is not pending.
 	MarkAttempted(ctx context.Context, l Lease, seq uint64) error

@@ -23,7 +23,7 @@ import (
 
 // schemaVersion is the layout this binary writes (see doc.go). Open refuses
 // files with a higher version.
-const schemaVersion = 2
+const schemaVersion = 3
 
 // Options configure Open. The zero value is usable.
 type Options struct {
@@ -192,6 +192,11 @@ func (s *Store) migrate() error {
 			}
 			if err := migrateReservedLinks(tx); err != nil {
 				return fmt.Errorf("migrate schema 1 to 2: %w", err)
+			}
+		}
+		if v < 3 {
+			if err := buildKeyIndex(tx); err != nil {
+				return fmt.Errorf("migrate schema %d to 3: %w", v, err)
 			}
 		}
 		if v < schemaVersion {

@@ -159,7 +159,7 @@ func TestOpenErrors(t *testing.T) {
 				return p
 			},
 			is:   store.ErrSchemaTooNew,
-			text: "schema version 3, this binary supports up to 2",
+			text: "schema version 4, this binary supports up to 3",
 		},
 		{
 			name: "bolt file of something else",

@@ -93,7 +93,7 @@ func (q *queue) AckEffects(ctx context.Context, seq uint64, fx store.Effects) er
 		return err
 	}
 	exp := q.s.now().Add(q.s.opts.LinkTTL)
-	err := q.s.write(ctx, func(tx *bolt.Tx) error { return ackTx(tx, q.name, seq, exp, fx) })
+	err := q.s.write(ctx, func(tx *bolt.Tx) error { _, err := ackTx(tx, q.name, seq, "", exp, fx); return err })
 	if err != nil {
 		return fmt.Errorf("ack %s: %w", q.name, err)
 	}

@@ -19,13 +19,13 @@
 // error. So `leconnect dlq` must run while the daemon is stopped, or go
 // through the daemon.
 //
-// # Layout (schema version 2)
+// # Layout (schema version 3)
 //
 // Integers in keys are 8-byte big-endian so byte order is numeric order;
 // strings inside composite keys are uvarint-length-prefixed (written
 // str(x) below) so keys are unambiguous and prefix scans exact.
 //
-//	meta             "schema" -> "2" (decimal); "depth.<queue>" -> u64 pending count
+//	meta             "schema" -> "3" (decimal); "depth.<queue>" -> u64 pending count
 //	consumers        str(channel) str(consumer id) -> JSON consumer record
 //	owners           conversation id -> JSON {identity, retired_until}: ConversationOwner
 //	participants     LiveEngage consumer participant id -> JSON {identity}: ConsumerByParticipant
@@ -40,6 +40,10 @@
 //	                 PurgeExpired reads it from the start.
 //	queue.inbound    u64(seq) -> JSON item (bucket sequence = last seq, NextSequence)
 //	queue.outbound   u64(seq) -> JSON item
+//	keys.inbound     str(key) u64(seq) -> empty, one per pending item (keyindex.go)
+//	keys.outbound    str(key) u64(seq) -> empty
+//	heads.inbound    u64(seq) -> key, one per key with pending items: its oldest
+//	heads.outbound   u64(seq) -> key
 //	lease.inbound    key -> JSON store.Lease (bucket sequence = last fencing token)
 //	lease.outbound   key -> JSON store.Lease
 //	dlq              u64(id) -> JSON dead letter
@@ -55,6 +59,10 @@
 // it once, for pending items and dead letters alike. The participants,
 // choices and lease buckets came without a version change: created when
 // missing, unknown to older binaries.
+//
+// Schema 3 (from 2, at Open): the key index (keys.* and heads.*), built
+// from the pending items, so a claim reads one head per key instead of
+// every queued item.
 //
 // Payloads are stored whole: keep media out of queue items (store a
 // reference) or keep them small; bbolt handles values of megabytes but every

@@ -31,48 +31,64 @@ func (l leases) Claim(ctx context.Context, owner string, maxKeys, maxItems int, 
 		return nil, fmt.Errorf("claim: owner, maxKeys, maxItems and ttl are required: %w", store.ErrInvalid)
 	}
 	now := l.q.s.now()
+	// Look first in a read transaction: a claim that finds every key taken
+	// (the usual answer while this process's workers hold them) costs no
+	// commit.
+	var free bool
+	err := l.q.s.read(ctx, func(tx *bolt.Tx) error {
+		keys, err := l.freeKeys(tx, now, 1)
+		free = len(keys) > 0
+		return err
+	})
+	if err != nil || !free {
+		return nil, err
+	}
 	var out []store.Claim
-	err := l.q.s.write(ctx, func(tx *bolt.Tx) error {
+	err = l.q.s.write(ctx, func(tx *bolt.Tx) error {
 		out = nil
+		keys, err := l.freeKeys(tx, now, maxKeys)
+		if err != nil {
+			return err
+		}
 		lb := tx.Bucket(leaseBucket(l.q.name))
-		byKey := map[string]int{}
-		c := tx.Bucket(queueBucket(l.q.name)).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			var rec itemRec
-			if err := decode(v, &rec); err != nil {
-				return err
-			}
-			if i, seen := byKey[rec.Key]; seen {
-				if i >= 0 && len(out[i].Items) < maxItems {
-					out[i].Items = append(out[i].Items, recToItem(readU64(k), rec))
-				}
-				continue
-			}
-			if len(out) == maxKeys {
-				byKey[rec.Key] = -1
-				continue
-			}
-			if cur, held, err := leaseOf(lb, rec.Key); err != nil {
-				return err
-			} else if held && now.Before(cur.Expires) {
-				byKey[rec.Key] = -1
-				continue
-			}
+		for _, key := range keys {
 			token, err := lb.NextSequence()
 			if err != nil {
 				return err
 			}
-			lease := store.Lease{Queue: l.q.name, Key: rec.Key, Owner: owner, Token: token, Expires: now.Add(ttl)}
+			lease := store.Lease{Queue: l.q.name, Key: key, Owner: owner, Token: token, Expires: now.Add(ttl)}
 			if err := putLease(lb, lease); err != nil {
 				return err
 			}
-			byKey[rec.Key] = len(out)
-			out = append(out, store.Claim{Lease: lease, Items: []store.Item{recToItem(readU64(k), rec)}})
+			items, err := keyItems(tx, l.q.name, key, 0, maxItems)
+			if err != nil {
+				return err
+			}
+			out = append(out, store.Claim{Lease: lease, Items: items})
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim %s: %w", l.q.name, err)
+	}
+	return out, nil
+}
+
+// freeKeys returns up to max keys with pending items and no live lease,
+// oldest first item first. It reads one head per key, so its cost grows
+// with the keys leased, not with the items queued.
+func (l leases) freeKeys(tx *bolt.Tx, now time.Time, max int) ([]string, error) {
+	lb := tx.Bucket(leaseBucket(l.q.name))
+	var out []string
+	c := tx.Bucket(headsBucket(l.q.name)).Cursor()
+	for k, key := c.First(); k != nil && len(out) < max; k, key = c.Next() {
+		cur, held, err := leaseOf(lb, string(key))
+		if err != nil {
+			return nil, err
+		}
+		if !held || !now.Before(cur.Expires) {
+			out = append(out, string(key))
+		}
 	}
 	return out, nil
 }
@@ -130,21 +146,12 @@ func (l leases) Items(ctx context.Context, lease store.Lease, after uint64, limi
 	now := l.q.s.now()
 	var out []store.Item
 	err := l.q.s.read(ctx, func(tx *bolt.Tx) error {
-		out = nil
 		if err := l.check(tx, lease, now); err != nil {
 			return err
 		}
-		c := tx.Bucket(queueBucket(l.q.name)).Cursor()
-		for k, v := c.Seek(u64(after + 1)); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
-			var rec itemRec
-			if err := decode(v, &rec); err != nil {
-				return err
-			}
-			if rec.Key == lease.Key {
-				out = append(out, recToItem(readU64(k), rec))
-			}
-		}
-		return nil
+		var err error
+		out, err = keyItems(tx, l.q.name, lease.Key, after, limit)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("items %s: %w", l.q.name, err)
@@ -184,24 +191,28 @@ func (l leases) Release(ctx context.Context, lease store.Lease) error {
 	return nil
 }
 
-func (l leases) Ack(ctx context.Context, lease store.Lease, seq uint64, fx store.Effects) error {
+func (l leases) Ack(ctx context.Context, lease store.Lease, seq uint64, fx store.Effects) (drained bool, err error) {
 	if err := fx.Validate(); err != nil {
-		return err
+		return false, err
 	}
 	now := l.q.s.now()
-	err := l.q.s.write(ctx, func(tx *bolt.Tx) error {
+	err = l.q.s.write(ctx, func(tx *bolt.Tx) error {
 		if err := l.checkItem(tx, lease, seq, now); err != nil {
 			return err
 		}
-		return ackTx(tx, l.q.name, seq, now.Add(l.q.s.opts.LinkTTL), fx)
+		var err error
+		if drained, err = ackTx(tx, l.q.name, seq, lease.Key, now.Add(l.q.s.opts.LinkTTL), fx); err != nil || !drained {
+			return err
+		}
+		return tx.Bucket(leaseBucket(l.q.name)).Delete([]byte(lease.Key))
 	})
 	if err != nil {
-		return fmt.Errorf("ack %s: %w", l.q.name, err)
+		return false, fmt.Errorf("ack %s: %w", l.q.name, err)
 	}
 	if len(fx.Echoes) > 0 || len(fx.Links) > 0 {
 		l.q.s.stateChanged()
 	}
-	return nil
+	return drained, nil
 }
 
 func (l leases) MarkAttempted(ctx context.Context, lease store.Lease, seq uint64) error {

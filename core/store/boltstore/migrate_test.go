@@ -55,6 +55,27 @@ func TestOpensAndMigratesAStoreWrittenBySchema1(t *testing.T) {
 		if n, _ := s.Outbound().Depth(ctx); n != 4 {
 			t.Fatalf("outbound depth %d", n)
 		}
+		// Schema 3's key index covers every migrated item: claims hand
+		// them all out, each key's in order.
+		claims, err := s.Outbound().Leases().Claim(ctx, "migration-test", 100, 100, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		claimed := 0
+		for _, c := range claims {
+			for i, it := range c.Items {
+				if it.Key != c.Lease.Key || i > 0 && it.Seq <= c.Items[i-1].Seq {
+					t.Fatalf("claim %+v: items out of key or order", c)
+				}
+			}
+			claimed += len(c.Items)
+			if err := s.Outbound().Leases().Release(ctx, c.Lease); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if claimed != 4 {
+			t.Fatalf("claims handed out %d migrated items, want 4", claimed)
+		}
 		// The engine's reserved links became typed delivery state.
 		if seq, err := s.AwaitEcho(ctx, "conv-1", "lc1-abc", time.Now()); err != nil || seq != 3 {
 			t.Fatalf("echo after migration = %d, %v", seq, err)

@@ -86,6 +86,9 @@ func (q *queue) Enqueue(ctx context.Context, msgs ...store.Message) ([]store.Enq
 			if err := qb.Put(u64(seq), vals[i]); err != nil {
 				return err
 			}
+			if err := indexAdd(tx, q.name, m.Key, seq); err != nil {
+				return err
+			}
 			if err := s.fault("enqueue-put", m.Key); err != nil {
 				return err
 			}
@@ -128,19 +131,12 @@ func (q *queue) Ack(ctx context.Context, seqs ...uint64) error {
 		return nil
 	}
 	err := q.s.write(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(queueBucket(q.name))
-		removed := int64(0)
 		for _, seq := range seqs {
-			k := u64(seq)
-			if b.Get(k) == nil {
-				continue
-			}
-			if err := b.Delete(k); err != nil {
+			if _, err := removeItem(tx, q.name, seq, ""); err != nil {
 				return err
 			}
-			removed++
 		}
-		return addDepth(tx, q.name, -removed)
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("ack %s: %w", q.name, err)
@@ -152,20 +148,42 @@ func (q *queue) AckLinked(ctx context.Context, seq uint64, links ...store.Messag
 	return q.AckEffects(ctx, seq, store.Effects{Links: links})
 }
 
-// ackTx deletes item seq (if still there) and stores its effects in tx.
-func ackTx(tx *bolt.Tx, q store.QueueName, seq uint64, expiry time.Time, fx store.Effects) error {
+// ackTx deletes item seq (if still there) and stores its effects in tx;
+// key is the item's, or "" when the caller does not know it.
+func ackTx(tx *bolt.Tx, q store.QueueName, seq uint64, key string, expiry time.Time, fx store.Effects) (drained bool, err error) {
 	if err := putEffectsTx(tx, expiry, fx); err != nil {
-		return err
+		return false, err
 	}
+	return removeItem(tx, q, seq, key)
+}
+
+// removeItem deletes pending item seq with its index entries and depth
+// count; drained reports that its key has no pending item left (false when
+// seq was not pending and key is unknown). key is the item's, or "" to read it.
+func removeItem(tx *bolt.Tx, q store.QueueName, seq uint64, key string) (drained bool, err error) {
 	b := tx.Bucket(queueBucket(q))
 	k := u64(seq)
-	if b.Get(k) == nil {
-		return nil
+	v := b.Get(k)
+	if v == nil {
+		if key == "" {
+			return false, nil
+		}
+		return len(keySeqs(tx.Bucket(keysBucket(q)), appendStr(nil, key), 0, 1)) == 0, nil
+	}
+	if key == "" {
+		var rec itemRec
+		if err := decode(v, &rec); err != nil {
+			return false, err
+		}
+		key = rec.Key
 	}
 	if err := b.Delete(k); err != nil {
-		return err
+		return false, err
 	}
-	return addDepth(tx, q, -1)
+	if drained, err = indexRemove(tx, q, key, seq); err != nil {
+		return false, err
+	}
+	return drained, addDepth(tx, q, -1)
 }
 
 func (q *queue) MarkAttempted(ctx context.Context, seq uint64) error {
@@ -249,10 +267,8 @@ func deadLetterTx(tx *bolt.Tx, q store.QueueName, seq uint64, reason string, now
 	if err := dl.Put(u64(id), dv); err != nil {
 		return store.DeadLetter{}, nil, err
 	}
-	if err := b.Delete(k); err != nil {
-		return store.DeadLetter{}, nil, err
-	}
-	return d, nil, addDepth(tx, q, -1)
+	_, err = removeItem(tx, q, seq, rec.Key)
+	return d, nil, err
 }
 
 func (q *queue) Depth(ctx context.Context) (int, error) {
@@ -266,6 +282,8 @@ func (q *queue) Depth(ctx context.Context) (int, error) {
 	}
 	return int(n), nil
 }
+
+func (q *queue) Last() uint64 { return q.sig.Last() }
 
 func (q *queue) Wait(ctx context.Context, after uint64) error {
 	return q.sig.Wait(ctx, after, store.ErrClosed)
@@ -347,6 +365,9 @@ func (d dlq) Replay(ctx context.Context, id uint64) (store.Item, error) {
 			return err
 		}
 		if err := qb.Put(u64(seq), iv); err != nil {
+			return err
+		}
+		if err := indexAdd(tx, rec.Queue, it.Key, seq); err != nil {
 			return err
 		}
 		if err := dl.Delete(u64(id)); err != nil {

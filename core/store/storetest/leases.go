@@ -69,8 +69,8 @@ func testLeaseFencing(t *testing.T, open Opener, qn store.QueueName) {
 	}
 	stale := first[0].Lease
 	items := first[0].Items
-	if err := q.Leases().Ack(e.ctx, stale, items[0].Seq, store.Effects{}); err != nil {
-		t.Fatal(err)
+	if drained, err := q.Leases().Ack(e.ctx, stale, items[0].Seq, store.Effects{}); err != nil || drained {
+		t.Fatalf("ack of the first of three = drained %v, %v", drained, err)
 	}
 	e.clock.Advance(leaseTTL)
 	if _, err := q.Leases().Extend(e.ctx, stale, leaseTTL); !errors.Is(err, store.ErrLeaseLost) {
@@ -84,7 +84,7 @@ func testLeaseFencing(t *testing.T, open Opener, qn store.QueueName) {
 		t.Fatalf("takeover items %+v; want the two left, in order", second[0].Items)
 	}
 	for name, write := range map[string]func() error{
-		"ack":            func() error { return q.Leases().Ack(e.ctx, stale, items[1].Seq, store.Effects{}) },
+		"ack":            func() error { _, err := q.Leases().Ack(e.ctx, stale, items[1].Seq, store.Effects{}); return err },
 		"mark attempted": func() error { return q.Leases().MarkAttempted(e.ctx, stale, items[1].Seq) },
 		"dead-letter":    func() error { _, err := q.Leases().DeadLetter(e.ctx, stale, items[1].Seq, "x"); return err },
 		"extend":         func() error { _, err := q.Leases().Extend(e.ctx, stale, leaseTTL); return err },
@@ -109,14 +109,14 @@ func testLeaseFencing(t *testing.T, open Opener, qn store.QueueName) {
 	if err := q.Leases().MarkAttempted(e.ctx, cur, items[1].Seq); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := q.Leases().Ack(e.ctx, cur, items[2].Seq, store.Effects{}); err != nil {
+		t.Fatal(err)
+	}
+	if drained, err := q.Leases().Ack(e.ctx, cur, items[2].Seq, store.Effects{}); err != nil || drained {
+		t.Fatalf("acking twice = drained %v, %v; want no error, and item 1 still pending", drained, err)
+	}
 	if _, err := q.Leases().DeadLetter(e.ctx, cur, items[1].Seq, "no good"); err != nil {
 		t.Fatal(err)
-	}
-	if err := q.Leases().Ack(e.ctx, cur, items[2].Seq, store.Effects{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Leases().Ack(e.ctx, cur, items[2].Seq, store.Effects{}); err != nil {
-		t.Fatalf("acking twice: %v", err)
 	}
 	if n, _ := q.Depth(e.ctx); n != 0 {
 		t.Fatalf("depth %d after the holder drained the key", n)
@@ -146,7 +146,7 @@ func testLeaseExtendRelease(t *testing.T, open Opener, qn store.QueueName) {
 		t.Fatalf("claim while k's lease was extended: %+v", others)
 	}
 	pending, _ := q.Pending(e.ctx, 0, 10)
-	if err := q.Leases().Ack(e.ctx, l, pending[1].Seq, store.Effects{}); !errors.Is(err, store.ErrLeaseLost) {
+	if _, err := q.Leases().Ack(e.ctx, l, pending[1].Seq, store.Effects{}); !errors.Is(err, store.ErrLeaseLost) {
 		t.Fatalf("ack of another key's item: %v", err)
 	}
 	if err := q.Leases().Release(e.ctx, l); err != nil {
@@ -154,6 +154,48 @@ func testLeaseExtendRelease(t *testing.T, open Opener, qn store.QueueName) {
 	}
 	if next, _ := q.Leases().Claim(e.ctx, "w3", 10, 1, leaseTTL); len(next) != 1 || next[0].Lease.Key != "k" || next[0].Lease.Token <= l.Token {
 		t.Fatalf("claim after release: %+v", next)
+	}
+}
+
+// testLeaseDrained: the ack that takes a key's last pending item releases
+// its lease in the same commit; an item that arrives while the key is held
+// keeps it held; a later item is claimed anew.
+func testLeaseDrained(t *testing.T, open Opener, qn store.QueueName) {
+	e := setup(t, open)
+	q := queueOf(e.s, qn)
+	enqueue(t, e, q, "k", "k")
+	got, err := q.Leases().Claim(e.ctx, "w1", 1, 10, leaseTTL)
+	if err != nil || len(got) != 1 || len(got[0].Items) != 2 {
+		t.Fatalf("claim = %+v, %v", got, err)
+	}
+	l, items := got[0].Lease, got[0].Items
+	if drained, err := q.Leases().Ack(e.ctx, l, items[0].Seq, store.Effects{}); err != nil || drained {
+		t.Fatalf("first ack = drained %v, %v", drained, err)
+	}
+	enqueue(t, e, q, "k")
+	if drained, err := q.Leases().Ack(e.ctx, l, items[1].Seq, store.Effects{}); err != nil || drained {
+		t.Fatalf("ack with an item enqueued since = drained %v, %v; want the key still held", drained, err)
+	}
+	if others, _ := q.Leases().Claim(e.ctx, "w2", 10, 10, leaseTTL); len(others) != 0 {
+		t.Fatalf("w2 claimed %+v while w1 holds k", others)
+	}
+	more, err := q.Leases().Items(e.ctx, l, items[1].Seq, 10)
+	if err != nil || len(more) != 1 {
+		t.Fatalf("items since = %+v, %v", more, err)
+	}
+	if drained, err := q.Leases().Ack(e.ctx, l, more[0].Seq, store.Effects{}); err != nil || !drained {
+		t.Fatalf("ack of the last item = drained %v, %v; want drained", drained, err)
+	}
+	if _, err := q.Leases().Extend(e.ctx, l, leaseTTL); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("extend after the drained ack released the key: %v", err)
+	}
+	if n, _ := q.Depth(e.ctx); n != 0 {
+		t.Fatalf("depth %d", n)
+	}
+	enqueue(t, e, q, "k")
+	next, err := q.Leases().Claim(e.ctx, "w2", 10, 10, leaseTTL)
+	if err != nil || len(next) != 1 || next[0].Lease.Key != "k" || next[0].Lease.Token <= l.Token || len(next[0].Items) != 1 {
+		t.Fatalf("claim of a later item = %+v, %v", next, err)
 	}
 }
 
@@ -205,7 +247,7 @@ func testLeaseManyOwners(t *testing.T, open Opener, qn store.QueueName) {
 						mu.Lock()
 						done[it.Key] = append(done[it.Key], string(it.Payload))
 						mu.Unlock()
-						if err := q.Leases().Ack(e.ctx, c.Lease, it.Seq, store.Effects{}); err != nil {
+						if _, err := q.Leases().Ack(e.ctx, c.Lease, it.Seq, store.Effects{}); err != nil {
 							fail <- err.Error()
 						}
 					}

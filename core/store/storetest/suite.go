@@ -88,6 +88,7 @@ func Run(t *testing.T, open Opener) {
 			t.Run("LeaseFencing", func(t *testing.T) { testLeaseFencing(t, open, q) })
 			t.Run("LeaseExtendRelease", func(t *testing.T) { testLeaseExtendRelease(t, open, q) })
 			t.Run("LeaseManyOwners", func(t *testing.T) { testLeaseManyOwners(t, open, q) })
+			t.Run("LeaseDrained", func(t *testing.T) { testLeaseDrained(t, open, q) })
 			t.Run("SequenceField", func(t *testing.T) { testSequenceField(t, open, q) })
 		})
 	}
