@@ -81,6 +81,9 @@ type dispatcher struct {
 	// still have items (capacity 1: one pending wake is enough).
 	gaveBack chan struct{}
 	wg       sync.WaitGroup
+
+	heldMu sync.Mutex
+	held   map[uint64]heldKey // by token: the keys workers hold now
 }
 
 // backoff is the retry schedule for transient failures.
@@ -123,6 +126,10 @@ func (d *dispatcher) run(ctx, work context.Context) error {
 	}
 	d.stopping = ctx.Done()
 	d.gaveBack = make(chan struct{}, 1)
+	d.held = map[uint64]heldKey{}
+	extendCtx, stopExtending := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopExtending() // after the workers are done (deferred below)
+	go d.extendLeases(extendCtx)
 	slots := make(chan struct{}, d.workers) // one per worker running
 	defer d.wg.Wait()
 	leases := d.queue.Leases()
@@ -185,8 +192,8 @@ func (d *dispatcher) run(ctx, work context.Context) error {
 // or the dispatcher stops (the key is released for whoever comes next).
 func (d *dispatcher) work(ctx context.Context, c store.Claim) {
 	lease := c.Lease
-	ctx, lost := d.keepLease(ctx, lease)
-	defer lost()
+	ctx, done := d.hold(ctx, lease)
+	defer done()
 	buf := c.Items
 	var last uint64 // the highest seq read
 	for _, it := range buf {
@@ -287,33 +294,55 @@ func (d *dispatcher) stoppingNow() bool {
 	}
 }
 
-// keepLease extends lease every third of its ttl until the returned stop
+// hold registers a claimed key for extendLeases until the returned stop
 // is called; the returned context ends when the lease is lost, so a
 // handler working for a key that moved to another owner stops.
-func (d *dispatcher) keepLease(ctx context.Context, lease store.Lease) (context.Context, func()) {
+func (d *dispatcher) hold(ctx context.Context, lease store.Lease) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(d.leaseTTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-			_, err := d.queue.Leases().Extend(context.WithoutCancel(ctx), lease, d.leaseTTL)
+	d.heldMu.Lock()
+	d.held[lease.Token] = heldKey{lease: lease, lost: cancel}
+	d.heldMu.Unlock()
+	return ctx, func() {
+		d.heldMu.Lock()
+		delete(d.held, lease.Token)
+		d.heldMu.Unlock()
+		cancel()
+	}
+}
+
+type heldKey struct {
+	lease store.Lease
+	lost  context.CancelFunc
+}
+
+// extendLeases renews every held lease each third of the lease ttl until
+// ctx ends: one loop for all keys, not a timer per key.
+func (d *dispatcher) extendLeases(ctx context.Context) {
+	t := time.NewTicker(d.leaseTTL / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		d.heldMu.Lock()
+		held := make([]heldKey, 0, len(d.held))
+		for _, h := range d.held {
+			held = append(held, h)
+		}
+		d.heldMu.Unlock()
+		for _, h := range held {
+			_, err := d.queue.Leases().Extend(ctx, h.lease, d.leaseTTL)
 			switch {
 			case errors.Is(err, store.ErrLeaseLost):
-				d.log.Warn("lease lost", "queue", d.queue.Name(), "key", lease.Key, "token", lease.Token)
-				cancel()
-				return
-			case err != nil:
-				d.log.Error("extend lease", "queue", d.queue.Name(), "key", lease.Key, "err", err)
+				d.log.Warn("lease lost", "queue", d.queue.Name(), "key", h.lease.Key, "token", h.lease.Token)
+				h.lost()
+			case err != nil && ctx.Err() == nil:
+				d.log.Error("extend lease", "queue", d.queue.Name(), "key", h.lease.Key, "err", err)
 			}
 		}
-	}()
-	return ctx, func() { close(done); cancel() }
+	}
 }
 
 // release gives a key back (its items stay for the next claim) and wakes

@@ -1,8 +1,17 @@
 package conversation
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/leconnect/leconnect/core/store"
 )
 
 // A retry that asks for a tiny wait (a refused publish re-opening the
@@ -29,5 +38,127 @@ func TestRetryWaitHasAFloor(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Two dispatchers (two instances) drain one queue: no key is ever handled
+// by both at once, and every key's items are handled once each, in order,
+// including items enqueued while they run.
+func TestDispatchersShareAQueueKeyByKey(t *testing.T) {
+	s := store.NewMemory(store.Options{})
+	q := s.Inbound()
+	const keys, perKey = 10, 40
+	enqueueRound := func(from, to int) {
+		for i := from; i < to; i++ {
+			for k := range keys {
+				if _, err := q.Enqueue(context.Background(), store.Message{Key: fmt.Sprint("k", k), Payload: []byte(fmt.Sprint(i))}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	enqueueRound(0, perKey/2)
+
+	var (
+		mu       sync.Mutex
+		inFlight = map[string]string{}
+		handled  = map[string][]string{}
+		total    int
+		allDone  = make(chan struct{})
+	)
+	handle := func(owner string) handler {
+		return func(ctx context.Context, lease store.Lease, it store.Item, _ int) result {
+			mu.Lock()
+			if other, busy := inFlight[it.Key]; busy {
+				t.Errorf("%s and %s handle key %s at once", other, owner, it.Key)
+			}
+			if lease.Owner != owner || lease.Key != it.Key {
+				t.Errorf("%s handles %s under lease %+v", owner, it.Key, lease)
+			}
+			inFlight[it.Key] = owner
+			mu.Unlock()
+			time.Sleep(time.Duration(rand.IntN(300)) * time.Microsecond)
+			mu.Lock()
+			delete(inFlight, it.Key)
+			handled[it.Key] = append(handled[it.Key], string(it.Payload))
+			if total++; total == keys*perKey {
+				close(allDone)
+			}
+			mu.Unlock()
+			return ok()
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, owner := range []string{"instance-a", "instance-b"} {
+		d := &dispatcher{queue: q, handle: handle(owner), workers: 3, owner: owner,
+			backoff: backoff{Initial: time.Millisecond, Max: time.Millisecond}, log: hclog.NewNullLogger()}
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = d.run(ctx, context.Background()) }()
+	}
+	enqueueRound(perKey/2, perKey)
+	select {
+	case <-allDone:
+	case <-time.After(30 * time.Second):
+		t.Error("not every item was handled")
+	}
+	cancel()
+	wg.Wait()
+	for k := range keys {
+		got := handled[fmt.Sprint("k", k)]
+		if len(got) != perKey {
+			t.Fatalf("key k%d handled %d times, want %d: %v", k, len(got), perKey, got)
+		}
+		for i, p := range got {
+			if p != fmt.Sprint(i) {
+				t.Fatalf("key k%d handled out of order: %v", k, got)
+			}
+		}
+	}
+	if n, _ := q.Depth(context.Background()); n != 0 {
+		t.Fatalf("depth %d after everything was handled", n)
+	}
+}
+
+// A key whose holder died (its lease is never extended) is taken over once
+// the lease lapses; the dead holder's late ack is refused, so the item is
+// done once, by the new holder.
+func TestDispatcherTakesOverALapsedLease(t *testing.T) {
+	s := store.NewMemory(store.Options{})
+	q := s.Outbound()
+	ctx := context.Background()
+	if _, err := q.Enqueue(ctx, store.Message{Key: "conv", Payload: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	dead, err := q.Leases().Claim(ctx, "dead-instance", 1, 1, 300*time.Millisecond)
+	if err != nil || len(dead) != 1 {
+		t.Fatalf("claim = %+v, %v", dead, err)
+	}
+	handledBy := make(chan store.Lease, 10)
+	d := &dispatcher{queue: q, workers: 2, owner: "live-instance", leaseTTL: 200 * time.Millisecond,
+		backoff: backoff{Initial: time.Millisecond, Max: time.Millisecond}, log: hclog.NewNullLogger(),
+		handle: func(_ context.Context, lease store.Lease, _ store.Item, _ int) result {
+			handledBy <- lease
+			return ok()
+		}}
+	runCtx, cancel := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); _ = d.run(runCtx, ctx) }()
+	var got store.Lease
+	select {
+	case got = <-handledBy:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the lapsed key was never taken over")
+	}
+	cancel()
+	<-stopped
+	if got.Owner != "live-instance" || got.Token <= dead[0].Lease.Token {
+		t.Fatalf("handled under %+v; want the live instance's lease, with a larger token than %d", got, dead[0].Lease.Token)
+	}
+	if _, err := q.Leases().Ack(ctx, dead[0].Lease, dead[0].Items[0].Seq, store.Effects{}); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("the dead holder's late ack: %v; want ErrLeaseLost", err)
+	}
+	if len(handledBy) != 0 {
+		t.Fatalf("handled again: %+v", <-handledBy)
 	}
 }

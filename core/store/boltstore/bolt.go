@@ -131,14 +131,15 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	s := &Store{path: path, opts: opts, db: db, log: opts.Logger, queues: map[store.QueueName]*queue{}, stateSig: notify.New(0)}
-	if err := s.migrate(); err != nil {
+	epoch, err := s.migrate()
+	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	err = db.View(func(tx *bolt.Tx) error {
 		for _, name := range []store.QueueName{store.Inbound, store.Outbound} {
 			last := tx.Bucket(queueBucket(name)).Sequence()
-			s.queues[name] = &queue{s: s, name: name, sig: notify.New(last)}
+			s.queues[name] = &queue{s: s, name: name, sig: notify.New(last), leases: newLeaseTable(epoch)}
 		}
 		return nil
 	})
@@ -153,9 +154,10 @@ func Open(path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// migrate creates missing buckets and checks the schema version.
-func (s *Store) migrate() error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+// migrate creates missing buckets, checks the schema version, migrates
+// from older ones and starts a new lease epoch.
+func (s *Store) migrate() (epoch uint64, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bMeta)
 		fresh := meta == nil
 		for _, name := range allBuckets {
@@ -163,15 +165,11 @@ func (s *Store) migrate() error {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		// The file is locked to this process: leases of an earlier one
-		// (which crashed or stopped) hold nothing anymore. Their tokens'
-		// sequence stays, so tokens keep growing.
-		for _, q := range []store.QueueName{store.Inbound, store.Outbound} {
-			if err := clearLeases(tx.Bucket(leaseBucket(q))); err != nil {
-				return fmt.Errorf("clear leases: %w", err)
-			}
-		}
 		meta = tx.Bucket(bMeta)
+		var err error
+		if epoch, err = nextLeaseEpoch(meta); err != nil {
+			return err
+		}
 		raw := meta.Get(keySchema)
 		if raw == nil {
 			if !fresh {
@@ -195,6 +193,9 @@ func (s *Store) migrate() error {
 			}
 		}
 		if v < 3 {
+			if err := dropLeaseBuckets(tx); err != nil {
+				return fmt.Errorf("migrate schema %d to 3: %w", v, err)
+			}
 			if err := buildKeyIndex(tx); err != nil {
 				return fmt.Errorf("migrate schema %d to 3: %w", v, err)
 			}
@@ -204,6 +205,7 @@ func (s *Store) migrate() error {
 		}
 		return nil
 	})
+	return epoch, err
 }
 
 // migrateSequences is schema 1 → 2: outbound messaging items (pending or

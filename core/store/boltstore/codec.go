@@ -24,7 +24,7 @@ var (
 	bDLQ       = []byte("dlq")
 
 	allBuckets = [][]byte{bMeta, bConsumers, bOwners, bParts, bChoices, bEchoes, bHandled, bUnowned, bTokens, bLinks, bLinkSeq, bExpiry, bDLQ,
-		queueBucket(store.Inbound), queueBucket(store.Outbound), leaseBucket(store.Inbound), leaseBucket(store.Outbound),
+		queueBucket(store.Inbound), queueBucket(store.Outbound),
 		keysBucket(store.Inbound), keysBucket(store.Outbound), headsBucket(store.Inbound), headsBucket(store.Outbound),
 		dedupeBucket(store.Inbound), dedupeBucket(store.Outbound)}
 

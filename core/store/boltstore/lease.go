@@ -2,7 +2,9 @@ package boltstore
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -10,16 +12,59 @@ import (
 	"github.com/leconnect/leconnect/core/store"
 )
 
-// leaseRec is a key's current lease in lease.<queue>; the bucket's
-// sequence is the queue's last fencing token.
-type leaseRec struct {
-	V int `json:"v"`
-	store.Lease
+// Leases live in memory, in the store: the file is locked to one process
+// (bbolt's flock), so no other process can ever hold one, and a lease
+// outlives its process nowhere. Writing them to the file would cost a
+// commit (an fsync) per claim and release for nothing. What must survive a
+// restart does: tokens keep growing across opens (each Open starts a new
+// epoch, persisted in meta), and the items a lease covers are on disk.
+//
+// A fenced write checks its lease before it is committed and counts as
+// in flight until it is; a key with a write in flight is never claimed,
+// so a claim's read transaction always sees the writes of the key's
+// previous holder, even one whose lease lapsed while its write was queued.
+type leaseTable struct {
+	mu    sync.Mutex
+	next  uint64 // the last fencing token handed out
+	byKey map[string]*leaseEntry
 }
 
-func (r *leaseRec) version() int { return r.V }
+type leaseEntry struct {
+	lease  store.Lease
+	writes int // fenced writes checked but not yet committed
+}
 
-func leaseBucket(q store.QueueName) []byte { return []byte("lease." + string(q)) }
+// epochShift leaves each Open 2^40 tokens (three years of 10,000 claims a
+// second) above every token of the earlier opens.
+const epochShift = 40
+
+var keyLeaseEpoch = []byte("lease_epoch")
+
+// nextLeaseEpoch is called at Open, in its migration transaction.
+func nextLeaseEpoch(meta *bolt.Bucket) (uint64, error) {
+	epoch := readU64(meta.Get(keyLeaseEpoch)) + 1
+	return epoch, meta.Put(keyLeaseEpoch, u64(epoch))
+}
+
+func newLeaseTable(epoch uint64) *leaseTable {
+	return &leaseTable{next: epoch << epochShift, byKey: map[string]*leaseEntry{}}
+}
+
+// live returns key's entry if lease is its current, unexpired lease; t.mu held.
+func (t *leaseTable) live(lease store.Lease, now time.Time) (*leaseEntry, error) {
+	e := t.byKey[lease.Key]
+	if e == nil || e.lease.Owner != lease.Owner || e.lease.Token != lease.Token || !now.Before(e.lease.Expires) {
+		return nil, fmt.Errorf("key %q under token %d: %w", lease.Key, lease.Token, store.ErrLeaseLost)
+	}
+	return e, nil
+}
+
+// forget drops key's entry if it is still lease's; t.mu held.
+func (t *leaseTable) forget(lease store.Lease) {
+	if e := t.byKey[lease.Key]; e != nil && e.lease.Token == lease.Token {
+		delete(t.byKey, lease.Key)
+	}
+}
 
 // Leases implements store.Queue.
 func (q *queue) Leases() store.Leases { return leases{q} }
@@ -30,125 +75,60 @@ func (l leases) Claim(ctx context.Context, owner string, maxKeys, maxItems int, 
 	if owner == "" || maxKeys <= 0 || maxItems <= 0 || ttl <= 0 {
 		return nil, fmt.Errorf("claim: owner, maxKeys, maxItems and ttl are required: %w", store.ErrInvalid)
 	}
-	now := l.q.s.now()
-	// Look first in a read transaction: a claim that finds every key taken
-	// (the usual answer while this process's workers hold them) costs no
-	// commit.
-	var free bool
-	err := l.q.s.read(ctx, func(tx *bolt.Tx) error {
-		keys, err := l.freeKeys(tx, now, 1)
-		free = len(keys) > 0
-		return err
-	})
-	if err != nil || !free {
+	if err := l.q.s.begin(ctx); err != nil {
 		return nil, err
 	}
-	var out []store.Claim
-	err = l.q.s.write(ctx, func(tx *bolt.Tx) error {
-		out = nil
-		keys, err := l.freeKeys(tx, now, maxKeys)
-		if err != nil {
-			return err
-		}
-		lb := tx.Bucket(leaseBucket(l.q.name))
-		for _, key := range keys {
-			token, err := lb.NextSequence()
-			if err != nil {
-				return err
-			}
-			lease := store.Lease{Queue: l.q.name, Key: key, Owner: owner, Token: token, Expires: now.Add(ttl)}
-			if err := putLease(lb, lease); err != nil {
-				return err
-			}
-			items, err := keyItems(tx, l.q.name, key, 0, maxItems)
-			if err != nil {
-				return err
-			}
-			out = append(out, store.Claim{Lease: lease, Items: items})
-		}
-		return nil
-	})
+	defer l.q.s.mu.RUnlock()
+	t := l.q.leases
+	t.mu.Lock()
+	// The read transaction begins under t.mu, after every commit whose
+	// write was counted in flight has finished (see leaseTable); once the
+	// keys are leased, their items are read outside the lock, from the
+	// same snapshot: nobody else writes to them now.
+	tx, err := l.q.s.db.Begin(false)
 	if err != nil {
+		t.mu.Unlock()
 		return nil, fmt.Errorf("claim %s: %w", l.q.name, err)
 	}
-	return out, nil
-}
-
-// freeKeys returns up to max keys with pending items and no live lease,
-// oldest first item first. It reads one head per key, so its cost grows
-// with the keys leased, not with the items queued.
-func (l leases) freeKeys(tx *bolt.Tx, now time.Time, max int) ([]string, error) {
-	lb := tx.Bucket(leaseBucket(l.q.name))
-	var out []string
+	defer func() { _ = tx.Rollback() }()
+	now := l.q.s.now()
+	var out []store.Claim
 	c := tx.Bucket(headsBucket(l.q.name)).Cursor()
-	for k, key := c.First(); k != nil && len(out) < max; k, key = c.Next() {
-		cur, held, err := leaseOf(lb, string(key))
+	for k, key := c.First(); k != nil && len(out) < maxKeys; k, key = c.Next() {
+		if e := t.byKey[string(key)]; e != nil && (e.writes > 0 || now.Before(e.lease.Expires)) {
+			continue
+		}
+		t.next++
+		lease := store.Lease{Queue: l.q.name, Key: string(key), Owner: owner, Token: t.next, Expires: now.Add(ttl)}
+		t.byKey[lease.Key] = &leaseEntry{lease: lease}
+		out = append(out, store.Claim{Lease: lease})
+	}
+	t.mu.Unlock()
+	for i := range out {
+		items, err := keyItems(tx, l.q.name, out[i].Lease.Key, 0, maxItems)
 		if err != nil {
-			return nil, err
+			t.mu.Lock()
+			for _, c := range out {
+				t.forget(c.Lease)
+			}
+			t.mu.Unlock()
+			return nil, fmt.Errorf("claim %s: %w", l.q.name, err)
 		}
-		if !held || !now.Before(cur.Expires) {
-			out = append(out, string(key))
-		}
+		out[i].Items = items
 	}
 	return out, nil
-}
-
-func leaseOf(lb *bolt.Bucket, key string) (store.Lease, bool, error) {
-	v := lb.Get([]byte(key))
-	if v == nil {
-		return store.Lease{}, false, nil
-	}
-	var rec leaseRec
-	if err := decode(v, &rec); err != nil {
-		return store.Lease{}, false, err
-	}
-	return rec.Lease, true, nil
-}
-
-func putLease(lb *bolt.Bucket, l store.Lease) error {
-	v, err := encode(leaseRec{V: recordVersion, Lease: l})
-	if err != nil {
-		return err
-	}
-	return lb.Put([]byte(l.Key), v)
-}
-
-// check returns ErrLeaseLost unless l is its key's current, unexpired lease.
-func (l leases) check(tx *bolt.Tx, lease store.Lease, now time.Time) error {
-	cur, held, err := leaseOf(tx.Bucket(leaseBucket(l.q.name)), lease.Key)
-	if err != nil {
-		return err
-	}
-	if !held || cur.Owner != lease.Owner || cur.Token != lease.Token || !now.Before(cur.Expires) {
-		return fmt.Errorf("key %q under token %d: %w", lease.Key, lease.Token, store.ErrLeaseLost)
-	}
-	return nil
-}
-
-// checkItem also refuses an item of another key.
-func (l leases) checkItem(tx *bolt.Tx, lease store.Lease, seq uint64, now time.Time) error {
-	if err := l.check(tx, lease, now); err != nil {
-		return err
-	}
-	if v := tx.Bucket(queueBucket(l.q.name)).Get(u64(seq)); v != nil {
-		var rec itemRec
-		if err := decode(v, &rec); err != nil {
-			return err
-		}
-		if rec.Key != lease.Key {
-			return fmt.Errorf("item %d: key %q is not the lease's %q: %w", seq, rec.Key, lease.Key, store.ErrLeaseLost)
-		}
-	}
-	return nil
 }
 
 func (l leases) Items(ctx context.Context, lease store.Lease, after uint64, limit int) ([]store.Item, error) {
-	now := l.q.s.now()
+	t := l.q.leases
+	t.mu.Lock()
+	_, err := t.live(lease, l.q.s.now())
+	t.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("items %s: %w", l.q.name, err)
+	}
 	var out []store.Item
-	err := l.q.s.read(ctx, func(tx *bolt.Tx) error {
-		if err := l.check(tx, lease, now); err != nil {
-			return err
-		}
+	err = l.q.s.read(ctx, func(tx *bolt.Tx) error {
 		var err error
 		out, err = keyItems(tx, l.q.name, lease.Key, after, limit)
 		return err
@@ -160,51 +140,85 @@ func (l leases) Items(ctx context.Context, lease store.Lease, after uint64, limi
 }
 
 func (l leases) Extend(ctx context.Context, lease store.Lease, ttl time.Duration) (store.Lease, error) {
+	if err := l.q.s.begin(ctx); err != nil {
+		return store.Lease{}, err
+	}
+	defer l.q.s.mu.RUnlock()
+	t := l.q.leases
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	now := l.q.s.now()
-	var out store.Lease
-	err := l.q.s.write(ctx, func(tx *bolt.Tx) error {
-		if err := l.check(tx, lease, now); err != nil {
-			return err
-		}
-		out = lease
-		out.Expires = now.Add(ttl)
-		return putLease(tx.Bucket(leaseBucket(l.q.name)), out)
-	})
+	e, err := t.live(lease, now)
 	if err != nil {
 		return store.Lease{}, fmt.Errorf("extend %s: %w", l.q.name, err)
 	}
-	return out, nil
+	e.lease.Expires = now.Add(ttl)
+	return e.lease, nil
 }
 
 func (l leases) Release(ctx context.Context, lease store.Lease) error {
-	err := l.q.s.write(ctx, func(tx *bolt.Tx) error {
-		lb := tx.Bucket(leaseBucket(l.q.name))
-		cur, held, err := leaseOf(lb, lease.Key)
-		if err != nil || !held || cur.Owner != lease.Owner || cur.Token != lease.Token {
-			return err
-		}
-		return lb.Delete([]byte(lease.Key))
-	})
-	if err != nil {
-		return fmt.Errorf("release %s: %w", l.q.name, err)
+	if err := l.q.s.begin(ctx); err != nil {
+		return err
 	}
+	defer l.q.s.mu.RUnlock()
+	t := l.q.leases
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.forget(lease)
 	return nil
+}
+
+// fenced runs fn in a write transaction if lease is live, counting the
+// write in flight until its commit is done (so nobody claims the key
+// meanwhile). fn also refuses an item of another key.
+func (l leases) fenced(ctx context.Context, lease store.Lease, seq uint64, fn func(tx *bolt.Tx) error) error {
+	t := l.q.leases
+	t.mu.Lock()
+	e, err := t.live(lease, l.q.s.now())
+	if err == nil {
+		e.writes++
+	}
+	t.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		t.mu.Lock()
+		if cur := t.byKey[lease.Key]; cur == e {
+			cur.writes--
+		}
+		t.mu.Unlock()
+	}()
+	return l.q.s.write(ctx, func(tx *bolt.Tx) error {
+		if v := tx.Bucket(queueBucket(l.q.name)).Get(u64(seq)); v != nil {
+			idx := binary.BigEndian.AppendUint64(appendStr(nil, lease.Key), seq)
+			if tx.Bucket(keysBucket(l.q.name)).Get(idx) == nil {
+				return fmt.Errorf("item %d is not of key %q: %w", seq, lease.Key, store.ErrLeaseLost)
+			}
+		}
+		return fn(tx)
+	})
 }
 
 func (l leases) Ack(ctx context.Context, lease store.Lease, seq uint64, fx store.Effects) (drained bool, err error) {
 	if err := fx.Validate(); err != nil {
 		return false, err
 	}
-	now := l.q.s.now()
-	err = l.q.s.write(ctx, func(tx *bolt.Tx) error {
-		if err := l.checkItem(tx, lease, seq, now); err != nil {
-			return err
-		}
+	t := l.q.leases
+	err = l.fenced(ctx, lease, seq, func(tx *bolt.Tx) error {
 		var err error
-		if drained, err = ackTx(tx, l.q.name, seq, lease.Key, now.Add(l.q.s.opts.LinkTTL), fx); err != nil || !drained {
+		if drained, err = ackTx(tx, l.q.name, seq, lease.Key, l.q.s.now().Add(l.q.s.opts.LinkTTL), fx); err != nil || !drained {
 			return err
 		}
-		return tx.Bucket(leaseBucket(l.q.name)).Delete([]byte(lease.Key))
+		// Released as the commit lands, before the committer starts the
+		// next transaction: an item enqueued after this one finds the key
+		// free, and its commit wakes the claimers.
+		tx.OnCommit(func() {
+			t.mu.Lock()
+			t.forget(lease)
+			t.mu.Unlock()
+		})
+		return nil
 	})
 	if err != nil {
 		return false, fmt.Errorf("ack %s: %w", l.q.name, err)
@@ -216,13 +230,8 @@ func (l leases) Ack(ctx context.Context, lease store.Lease, seq uint64, fx store
 }
 
 func (l leases) MarkAttempted(ctx context.Context, lease store.Lease, seq uint64) error {
-	now := l.q.s.now()
 	var miss error
-	err := l.q.s.write(ctx, func(tx *bolt.Tx) error {
-		miss = nil
-		if err := l.checkItem(tx, lease, seq, now); err != nil {
-			return err
-		}
+	err := l.fenced(ctx, lease, seq, func(tx *bolt.Tx) error {
 		var err error
 		miss, err = markAttemptedTx(tx, l.q.name, seq)
 		return err
@@ -240,11 +249,7 @@ func (l leases) DeadLetter(ctx context.Context, lease store.Lease, seq uint64, r
 	now := l.q.s.now()
 	var out store.DeadLetter
 	var miss error
-	err := l.q.s.write(ctx, func(tx *bolt.Tx) error {
-		out, miss = store.DeadLetter{}, nil
-		if err := l.checkItem(tx, lease, seq, now); err != nil {
-			return err
-		}
+	err := l.fenced(ctx, lease, seq, func(tx *bolt.Tx) error {
 		var err error
 		out, miss, err = deadLetterTx(tx, l.q.name, seq, reason, now.UTC())
 		return err
@@ -258,14 +263,15 @@ func (l leases) DeadLetter(ctx context.Context, lease store.Lease, seq uint64, r
 	return out, nil
 }
 
-// clearLeases deletes every lease of b, keeping its sequence.
-func clearLeases(b *bolt.Bucket) error {
-	var keys [][]byte
-	if err := b.ForEach(func(k, _ []byte) error { keys = append(keys, append([]byte(nil), k...)); return nil }); err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if err := b.Delete(k); err != nil {
+// dropLeaseBuckets is part of schema 2 → 3: schema 2 kept leases in the
+// file (lease.<queue>); they now live in memory.
+func dropLeaseBuckets(tx *bolt.Tx) error {
+	for _, q := range []store.QueueName{store.Inbound, store.Outbound} {
+		name := []byte("lease." + string(q))
+		if tx.Bucket(name) == nil {
+			continue
+		}
+		if err := tx.DeleteBucket(name); err != nil {
 			return err
 		}
 	}

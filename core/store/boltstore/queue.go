@@ -12,9 +12,10 @@ import (
 )
 
 type queue struct {
-	s    *Store
-	name store.QueueName
-	sig  *notify.Seq
+	s      *Store
+	name   store.QueueName
+	sig    *notify.Seq
+	leases *leaseTable
 }
 
 // Inbound implements store.Store.
