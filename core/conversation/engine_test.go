@@ -188,8 +188,14 @@ func TestUncertainPublishSettledByEcho(t *testing.T) {
 	}
 	// As if a previous run had opened the conversation, marked the item
 	// attempted, published it and died before recording that.
-	items, _ := st.Inbound().Pending(ctx, 0, 10)
-	if err := st.Inbound().MarkAttempted(ctx, items[0].Seq); err != nil {
+	prev, err := st.Inbound().Leases().Claim(ctx, "previous-run", 1, 1, time.Minute)
+	if err != nil || len(prev) != 1 {
+		t.Fatalf("claim = %+v, %v", prev, err)
+	}
+	if err := st.Inbound().Leases().MarkAttempted(ctx, prev[0].Lease, prev[0].Items[0].Seq); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Inbound().Leases().Release(ctx, prev[0].Lease); err != nil { // it died
 		t.Fatal(err)
 	}
 	id := store.Identity{Channel: "tg", ConsumerID: "ann"}
@@ -198,8 +204,14 @@ func TestUncertainPublishSettledByEcho(t *testing.T) {
 		t.Fatal(err)
 	}
 	// LiveEngage's echo of that publish was recorded (with its ack).
-	echo, _ := st.Outbound().Enqueue(ctx, store.Message{Key: "conv-0", Payload: []byte("{}")})
-	if err := st.Outbound().AckEffects(ctx, echo[0].Seq, store.Effects{
+	if _, err := st.Outbound().Enqueue(ctx, store.Message{Key: "conv-0", Payload: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	echo, err := st.Outbound().Leases().Claim(ctx, "previous-run", 1, 1, time.Minute)
+	if err != nil || len(echo) != 1 {
+		t.Fatalf("claim = %+v, %v", echo, err)
+	}
+	if _, err := st.Outbound().Leases().Ack(ctx, echo[0].Lease, echo[0].Items[0].Seq, store.Effects{
 		Echoes: []store.Echo{{ConversationID: "conv-0", ExternalID: externalID("tg", "m1"), Sequence: 4}}}); err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@
 // delivered.
 //
 // Where to start reading: store.go defines the Store interface and its parts
-// (Consumers, ConsumerTokens, Links, Queue, DeadLetters) with their contracts.
+// (Consumers, ConsumerTokens, Links, Queue with Leases, DeadLetters) with their contracts.
 // The embedded default is package boltstore (one bbolt file, no server);
 // Memory (memory.go) is the in-memory fake for engine unit tests; package
 // storetest is the conformance suite both pass, so the fake cannot drift.
@@ -24,25 +24,30 @@
 //     lower Seqs; within one call, slice order. Concurrent calls are ordered
 //     arbitrarily, so one producer per Key at a time gets strict FIFO.
 //   - At-least-once hand-out: an item stays pending until Ack or DeadLetter,
-//     across restarts. Exactly-once as people see it comes from the dedupe
+//     across restarts; one key is held by one owner at a time. Exactly-once as people see it comes from the dedupe
 //     keys plus idempotent delivery downstream.
 //
 // # Consuming a queue
 //
-// One dispatcher per queue keeps a cursor (the last Seq it read) and loops:
+// Work is handed out by key under leases (Queue.Leases), so several
+// processes can share a queue and per-key order is the store's guarantee:
 //
-//	items, _ := q.Pending(ctx, cursor, 256)   // in Seq order
-//	// append each item to a per-Key FIFO; advance cursor
-//	// hand the head of every idle Key to a worker (at most one in flight per Key)
-//	// when caught up: q.Wait(ctx, cursor), or a worker finishing
+//	mark := q.Last()
+//	claims, _ := q.Leases().Claim(ctx, owner, freeWorkers, 100, ttl)
+//	// each claim to a worker: its items in order, Ack(lease, seq, effects)
+//	// each; an ack that reports drained released the key; otherwise read on
+//	// with Items(lease, lastSeq, n); Extend the lease every ttl/3
+//	// nothing claimed: q.Wait(ctx, mark), or a worker giving a key back
 //
-// A worker calls Ack when the item is done, or DeadLetter(seq, reason) on a
-// permanent failure (later items of the same Key then proceed). Before a
-// side effect that must not be repeated blindly (publishing to LiveEngage)
-// it may call MarkAttempted: after a crash, Item.Attempts > 0 tells the next
-// worker to check whether the effect already happened. On start the
-// cursor is 0, so everything not acked before a crash is handed out again,
-// in the original order. storetest's Dispatch test is a working example.
+// Every write to an item carries the lease and is refused with
+// ErrLeaseLost, changing nothing, once the lease lapsed or moved. A worker
+// DeadLetters an item on a permanent failure (later items of the key then
+// proceed). Before a side effect that must not be repeated blindly
+// (publishing to LiveEngage) it may call MarkAttempted: after a crash or a
+// takeover, Item.Attempts > 0 tells the next holder to check whether the
+// effect already happened. Everything not acked is claimed again after a
+// restart, in the original order. conversation's dispatcher is the
+// production consumer; storetest's LeaseManyOwners a small one.
 //
 // # Dead letters and replay
 //

@@ -454,54 +454,6 @@ func (q *memQueue) Pending(ctx context.Context, after uint64, limit int) ([]Item
 	return out, nil
 }
 
-func (q *memQueue) Ack(ctx context.Context, seqs ...uint64) error {
-	m := q.m
-	if err := m.lock(ctx); err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
-	for _, s := range seqs {
-		delete(q.items, s)
-	}
-	return nil
-}
-
-func (q *memQueue) AckLinked(ctx context.Context, seq uint64, links ...MessageLink) error {
-	return q.AckEffects(ctx, seq, Effects{Links: links})
-}
-
-func (q *memQueue) MarkAttempted(ctx context.Context, seq uint64) error {
-	m := q.m
-	if err := m.lock(ctx); err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
-	it, ok := q.items[seq]
-	if !ok {
-		return fmt.Errorf("mark attempted %s item %d: %w", q.name, seq, ErrNotFound)
-	}
-	it.Attempts++
-	q.items[seq] = it
-	return nil
-}
-
-func (q *memQueue) DeadLetter(ctx context.Context, seq uint64, reason string) (DeadLetter, error) {
-	m := q.m
-	if err := m.lock(ctx); err != nil {
-		return DeadLetter{}, err
-	}
-	defer m.mu.Unlock()
-	it, ok := q.items[seq]
-	if !ok {
-		return DeadLetter{}, fmt.Errorf("dead-letter %s item %d: %w", q.name, seq, ErrNotFound)
-	}
-	delete(q.items, seq)
-	m.dlqSeq++
-	d := DeadLetter{ID: m.dlqSeq, Queue: q.name, Item: it, Reason: reason, DeadAt: m.opts.Now().UTC()}
-	m.dlq[d.ID] = d
-	return cloneDeadLetter(d), nil
-}
-
 func (q *memQueue) Depth(ctx context.Context) (int, error) {
 	m := q.m
 	if err := m.lock(ctx); err != nil {

@@ -39,21 +39,6 @@ func (m *Memory) putEffectsLocked(fx Effects) {
 	}
 }
 
-// AckEffects implements Queue.
-func (q *memQueue) AckEffects(ctx context.Context, seq uint64, fx Effects) error {
-	if err := fx.Validate(); err != nil {
-		return err
-	}
-	m := q.m
-	if err := m.lock(ctx); err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
-	m.putEffectsLocked(fx)
-	delete(q.items, seq)
-	return nil
-}
-
 // await runs find until it finds something, waking on state changes, until
 // deadline (ErrNotFound) or ctx's end.
 func (m *Memory) await(ctx context.Context, deadline time.Time, find func() (bool, error)) error {

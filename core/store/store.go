@@ -432,13 +432,13 @@ type EnqueueResult struct {
 	Duplicate bool
 }
 
-// Queue is a durable FIFO with per-key order.
+// Queue is a durable FIFO with per-key order, consumed through Leases.
 //
-// Consumption pattern (see the package doc): one dispatcher loops on
-// Pending(after=last seen Seq), hands items to workers with at most one
-// in-flight item per Key, and waits with Wait when caught up. A worker Acks
-// an item when done or moves it to the dead-letter list with DeadLetter.
-// After a restart, Pending(0, ...) returns every item not acked, in order.
+// Consumption pattern (see the package doc): workers Claim keys, work each
+// claimed key's items in order under its lease, and Ack (or DeadLetter)
+// each; every write to an item carries the lease. When nothing is left to
+// claim they Wait past the Last seq they read before claiming. After a
+// restart every item not acked is claimed again, in order.
 type Queue interface {
 	// Name is Inbound or Outbound.
 	Name() QueueName
@@ -448,21 +448,9 @@ type Queue interface {
 	// started does not abort the commit.
 	Enqueue(ctx context.Context, msgs ...Message) ([]EnqueueResult, error)
 	// Pending returns up to limit items with Seq > after, in Seq order
-	// (limit <= 0 or above 10000 means 10000).
+	// (limit <= 0 or above 10000 means 10000), whoever holds their keys:
+	// for inspection, not for consuming.
 	Pending(ctx context.Context, after uint64, limit int) ([]Item, error)
-	// Ack deletes items; unknown seqs are ignored, so Ack is idempotent.
-	Ack(ctx context.Context, seqs ...uint64) error
-	// AckLinked acks seq and stores links in one commit: what an item did
-	// and that it is done become durable together (one fsync, not two).
-	AckLinked(ctx context.Context, seq uint64, links ...MessageLink) error
-	// AckEffects acks seq and stores its effects in one commit.
-	AckEffects(ctx context.Context, seq uint64, fx Effects) error
-	// MarkAttempted durably increments a pending item's Attempts (see Item);
-	// ErrNotFound when seq is not pending.
-	MarkAttempted(ctx context.Context, seq uint64) error
-	// DeadLetter moves a pending item to the dead-letter list with a reason
-	// and returns the entry, or ErrNotFound when seq is not pending.
-	DeadLetter(ctx context.Context, seq uint64, reason string) (DeadLetter, error)
 	// Depth is the number of pending items.
 	Depth(ctx context.Context) (int, error)
 	// Last is the highest Seq committed so far (0 before the first item):

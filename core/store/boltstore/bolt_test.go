@@ -69,14 +69,15 @@ func TestReopenPreservesEverything(t *testing.T) {
 	if _, err := s.Outbound().Enqueue(ctx, store.Message{Key: "conv-7", DedupeKey: "conv-7/5", Payload: []byte("out")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Inbound().MarkAttempted(ctx, res[0].Seq); err != nil {
+	la, lb := holdKey(t, s.Inbound(), "a"), holdKey(t, s.Inbound(), "b")
+	if err := s.Inbound().Leases().MarkAttempted(ctx, la, res[0].Seq); err != nil {
 		t.Fatal(err)
 	}
-	dead, err := s.Inbound().DeadLetter(ctx, res[1].Seq, "permanent")
+	dead, err := s.Inbound().Leases().DeadLetter(ctx, la, res[1].Seq, "permanent")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Inbound().Ack(ctx, res[2].Seq); err != nil {
+	if _, err := s.Inbound().Leases().Ack(ctx, lb, res[2].Seq, store.Effects{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/leconnect/leconnect/core/store"
 )
@@ -69,26 +70,31 @@ func TestCrashChild(t *testing.T) {
 		})
 	}
 	wg.Go(func() {
-		var cursor uint64
+		leases := s.Inbound().Leases()
 		for {
-			if err := s.Inbound().Wait(ctx, cursor); err != nil {
-				return
-			}
-			items, err := s.Inbound().Pending(ctx, cursor, 100)
+			mark := s.Inbound().Last()
+			claims, err := leases.Claim(ctx, "acker", 10000, 100, time.Hour)
 			if err != nil {
 				say("error %v", err)
 				return
 			}
-			for _, it := range items {
-				cursor = it.Seq
-				if it.Key != crashAckKey {
-					continue
+			for _, c := range claims {
+				if c.Lease.Key == crashAckKey {
+					for _, it := range c.Items {
+						if _, err := leases.Ack(ctx, c.Lease, it.Seq, store.Effects{}); err != nil {
+							say("error %v", err)
+							return
+						}
+						say("ack %s %s", it.Key, it.Payload)
+					}
 				}
-				if err := s.Inbound().Ack(ctx, it.Seq); err != nil {
+				if err := leases.Release(ctx, c.Lease); err != nil {
 					say("error %v", err)
 					return
 				}
-				say("ack %s %s", it.Key, it.Payload)
+			}
+			if err := s.Inbound().Wait(ctx, mark); err != nil {
+				return
 			}
 		}
 	})

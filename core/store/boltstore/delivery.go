@@ -87,22 +87,6 @@ func putEffectsTx(tx *bolt.Tx, exp time.Time, fx store.Effects) error {
 // what they wait for.
 func (s *Store) stateChanged() { s.stateSig.Advance(s.stateSeq.Add(1)) }
 
-// AckEffects implements store.Queue.
-func (q *queue) AckEffects(ctx context.Context, seq uint64, fx store.Effects) error {
-	if err := fx.Validate(); err != nil {
-		return err
-	}
-	exp := q.s.now().Add(q.s.opts.LinkTTL)
-	err := q.s.write(ctx, func(tx *bolt.Tx) error { _, err := ackTx(tx, q.name, seq, "", exp, fx); return err })
-	if err != nil {
-		return fmt.Errorf("ack %s: %w", q.name, err)
-	}
-	if len(fx.Echoes) > 0 || len(fx.Links) > 0 {
-		q.s.stateChanged()
-	}
-	return nil
-}
-
 // await runs find until it finds something, waking on state changes, until
 // deadline (ErrNotFound) or ctx's end.
 func (s *Store) await(ctx context.Context, deadline time.Time, find func(tx *bolt.Tx, now int64) (bool, error)) error {

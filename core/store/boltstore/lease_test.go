@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -48,4 +49,27 @@ func TestAWriteInFlightKeepsItsKeyFromClaims(t *testing.T) {
 	if _, err := q.Leases().Ack(ctx, first[0].Lease, first[0].Items[1].Seq, store.Effects{}); !errors.Is(err, store.ErrLeaseLost) {
 		t.Fatalf("w1's next ack, after w2 took the key: %v", err)
 	}
+}
+
+// holdKey claims key for a test and returns its lease; whatever other keys
+// the claim took are released again.
+func holdKey(t *testing.T, q store.Queue, key string) store.Lease {
+	t.Helper()
+	ctx := context.Background()
+	claims, err := q.Leases().Claim(ctx, "test", 10000, 1, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lease store.Lease
+	for _, c := range claims {
+		if c.Lease.Key == key {
+			lease = c.Lease
+		} else if err := q.Leases().Release(ctx, c.Lease); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if lease.Key == "" {
+		t.Fatalf("key %q not claimable", key)
+	}
+	return lease
 }

@@ -127,30 +127,8 @@ func (q *queue) Pending(ctx context.Context, after uint64, limit int) ([]store.I
 	return out, nil
 }
 
-func (q *queue) Ack(ctx context.Context, seqs ...uint64) error {
-	if len(seqs) == 0 {
-		return nil
-	}
-	err := q.s.write(ctx, func(tx *bolt.Tx) error {
-		for _, seq := range seqs {
-			if _, err := removeItem(tx, q.name, seq, ""); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("ack %s: %w", q.name, err)
-	}
-	return nil
-}
-
-func (q *queue) AckLinked(ctx context.Context, seq uint64, links ...store.MessageLink) error {
-	return q.AckEffects(ctx, seq, store.Effects{Links: links})
-}
-
-// ackTx deletes item seq (if still there) and stores its effects in tx;
-// key is the item's, or "" when the caller does not know it.
+// ackTx deletes item seq of key (if still there) and stores its effects
+// in tx; drained reports that key has no pending item left.
 func ackTx(tx *bolt.Tx, q store.QueueName, seq uint64, key string, expiry time.Time, fx store.Effects) (drained bool, err error) {
 	if err := putEffectsTx(tx, expiry, fx); err != nil {
 		return false, err
@@ -158,25 +136,14 @@ func ackTx(tx *bolt.Tx, q store.QueueName, seq uint64, key string, expiry time.T
 	return removeItem(tx, q, seq, key)
 }
 
-// removeItem deletes pending item seq with its index entries and depth
-// count; drained reports that its key has no pending item left (false when
-// seq was not pending and key is unknown). key is the item's, or "" to read it.
+// removeItem deletes pending item seq of key (if still there) with its
+// index entries and depth count; drained reports that key has no pending
+// item left.
 func removeItem(tx *bolt.Tx, q store.QueueName, seq uint64, key string) (drained bool, err error) {
 	b := tx.Bucket(queueBucket(q))
 	k := u64(seq)
-	v := b.Get(k)
-	if v == nil {
-		if key == "" {
-			return false, nil
-		}
+	if b.Get(k) == nil {
 		return len(keySeqs(tx.Bucket(keysBucket(q)), appendStr(nil, key), 0, 1)) == 0, nil
-	}
-	if key == "" {
-		var rec itemRec
-		if err := decode(v, &rec); err != nil {
-			return false, err
-		}
-		key = rec.Key
 	}
 	if err := b.Delete(k); err != nil {
 		return false, err
@@ -185,22 +152,6 @@ func removeItem(tx *bolt.Tx, q store.QueueName, seq uint64, key string) (drained
 		return false, err
 	}
 	return drained, addDepth(tx, q, -1)
-}
-
-func (q *queue) MarkAttempted(ctx context.Context, seq uint64) error {
-	var miss error
-	err := q.s.write(ctx, func(tx *bolt.Tx) error {
-		var err error
-		miss, err = markAttemptedTx(tx, q.name, seq)
-		return err
-	})
-	if err == nil {
-		err = miss
-	}
-	if err != nil {
-		return fmt.Errorf("mark attempted %s: %w", q.name, err)
-	}
-	return nil
 }
 
 // markAttemptedTx increments item seq's attempts; miss is ErrNotFound when
@@ -222,24 +173,6 @@ func markAttemptedTx(tx *bolt.Tx, q store.QueueName, seq uint64) (miss, err erro
 		return nil, err
 	}
 	return nil, b.Put(k, nv)
-}
-
-func (q *queue) DeadLetter(ctx context.Context, seq uint64, reason string) (store.DeadLetter, error) {
-	var out store.DeadLetter
-	var miss error
-	now := q.s.now().UTC()
-	err := q.s.write(ctx, func(tx *bolt.Tx) error {
-		var err error
-		out, miss, err = deadLetterTx(tx, q.name, seq, reason, now)
-		return err
-	})
-	if err == nil {
-		err = miss
-	}
-	if err != nil {
-		return store.DeadLetter{}, fmt.Errorf("dead-letter %s: %w", q.name, err)
-	}
-	return out, nil
 }
 
 // deadLetterTx moves item seq to the dead-letter list; miss is ErrNotFound

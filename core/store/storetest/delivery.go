@@ -18,6 +18,7 @@ func testDeliveryState(t *testing.T, open Opener) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	lease := hold(t, e, q, "conv")
 	got := make(chan error, 1)
 	var seq int64
 	go func() {
@@ -25,7 +26,7 @@ func testDeliveryState(t *testing.T, open Opener) {
 		seq, err = e.s.AwaitEcho(e.ctx, "conv", "lc1-x", time.Now().Add(time.Minute))
 		got <- err
 	}()
-	if err := q.AckEffects(e.ctx, res[0].Seq, store.Effects{
+	if _, err := q.Leases().Ack(e.ctx, lease, res[0].Seq, store.Effects{
 		Echoes:  []store.Echo{{ConversationID: "conv", ExternalID: "lc1-x", Sequence: 4}},
 		Handled: &store.Handled{ConversationID: "conv", Sequence: 4},
 	}); err != nil {
@@ -53,7 +54,7 @@ func testDeliveryState(t *testing.T, open Opener) {
 		t.Fatalf("AwaitEcho of no echo: %v; want ErrNotFound at the deadline", err)
 	}
 	// An older sequence handled late does not move the mark back.
-	if err := q.AckEffects(e.ctx, res[1].Seq, store.Effects{Handled: &store.Handled{ConversationID: "conv", Sequence: 2}}); err != nil {
+	if _, err := q.Leases().Ack(e.ctx, lease, res[1].Seq, store.Effects{Handled: &store.Handled{ConversationID: "conv", Sequence: 2}}); err != nil {
 		t.Fatal(err)
 	}
 	if last, found, err := e.s.LastHandled(e.ctx, "conv"); err != nil || !found || last != 4 {

@@ -78,12 +78,11 @@ func Run(t *testing.T, open Opener) {
 			t.Run("Dedupe", func(t *testing.T) { testDedupe(t, open, q) })
 			t.Run("AllOrNothing", func(t *testing.T) { testAllOrNothing(t, open, q) })
 			t.Run("AckAndDepth", func(t *testing.T) { testAck(t, open, q) })
-			t.Run("AckLinked", func(t *testing.T) { testAckLinked(t, open, q) })
+			t.Run("AckWithLinks", func(t *testing.T) { testAckWithLinks(t, open, q) })
 			t.Run("Attempts", func(t *testing.T) { testAttempts(t, open, q) })
 			t.Run("ConcurrentPerKeyOrder", func(t *testing.T) { testConcurrentOrder(t, open, q) })
 			t.Run("Wait", func(t *testing.T) { testWait(t, open, q) })
 			t.Run("DeadLetters", func(t *testing.T) { testDeadLetters(t, open, q) })
-			t.Run("Dispatch", func(t *testing.T) { testDispatch(t, open, q) })
 			t.Run("LeaseClaim", func(t *testing.T) { testLeaseClaim(t, open, q) })
 			t.Run("LeaseFencing", func(t *testing.T) { testLeaseFencing(t, open, q) })
 			t.Run("LeaseExtendRelease", func(t *testing.T) { testLeaseExtendRelease(t, open, q) })
@@ -114,6 +113,30 @@ func mustEnqueue(t *testing.T, ctx context.Context, q store.Queue, msgs ...store
 		t.Fatalf("Enqueue returned %d results for %d messages", len(res), len(msgs))
 	}
 	return res
+}
+
+// hold claims key for a test and returns its lease; whatever other keys
+// the claim took are released again.
+func hold(t *testing.T, e env, q store.Queue, key string) store.Lease {
+	t.Helper()
+	claims, err := q.Leases().Claim(e.ctx, "storetest", 10000, 1, time.Hour)
+	if err != nil {
+		t.Fatalf("Claim: %v", err)
+	}
+	var lease store.Lease
+	for _, c := range claims {
+		if c.Lease.Key == key {
+			lease = c.Lease
+			continue
+		}
+		if err := q.Leases().Release(e.ctx, c.Lease); err != nil {
+			t.Fatalf("Release: %v", err)
+		}
+	}
+	if lease.Key == "" {
+		t.Fatalf("key %q has no pending item or is held already", key)
+	}
+	return lease
 }
 
 func mustPending(t *testing.T, ctx context.Context, q store.Queue) []store.Item {
@@ -626,19 +649,24 @@ func testAllOrNothing(t *testing.T, open Opener, qn store.QueueName) {
 	}
 }
 
-// AckLinked removes the item and stores its links together; links are
-// stored even for an item already acked (a repeat after a crash).
-func testAckLinked(t *testing.T, open Opener, qn store.QueueName) {
+// An ack removes the item and stores its links together; links are stored
+// even for an item already acked (a repeat after a crash).
+func testAckWithLinks(t *testing.T, open Opener, qn store.QueueName) {
 	e := setup(t, open)
 	q := queueOf(e.s, qn)
 	res := mustEnqueue(t, e.ctx, q, store.Message{Key: "a", Payload: []byte("1")}, store.Message{Key: "a", Payload: []byte("2")})
+	lease := hold(t, e, q, "a")
+	ack := func(seq uint64, links ...store.MessageLink) error {
+		_, err := q.Leases().Ack(e.ctx, lease, seq, store.Effects{Links: links})
+		return err
+	}
 	link := store.MessageLink{Channel: "tg", ChatID: "42", ChannelMessageID: "m1", ConversationID: "c1", Sequence: 7}
-	if err := q.AckLinked(e.ctx, res[0].Seq, link); err != nil {
-		t.Fatalf("AckLinked: %v", err)
+	if err := ack(res[0].Seq, link); err != nil {
+		t.Fatalf("Ack: %v", err)
 	}
 	items, err := q.Pending(e.ctx, 0, 10)
 	if err != nil || len(items) != 1 || items[0].Seq != res[1].Seq {
-		t.Fatalf("Pending after AckLinked = %v, %v; want only the second item", items, err)
+		t.Fatalf("Pending after Ack = %v, %v; want only the second item", items, err)
 	}
 	if n, err := q.Depth(e.ctx); err != nil || n != 1 {
 		t.Fatalf("Depth = %d, %v; want 1", n, err)
@@ -650,17 +678,17 @@ func testAckLinked(t *testing.T, open Opener, qn store.QueueName) {
 		t.Fatalf("LinksBySequence = %+v, %v", got, err)
 	}
 	again := store.MessageLink{Channel: "tg", ChatID: "42", ChannelMessageID: "m2", ConversationID: "c1", Sequence: 8}
-	if err := q.AckLinked(e.ctx, res[0].Seq, again); err != nil {
-		t.Fatalf("AckLinked of an acked item: %v", err)
+	if err := ack(res[0].Seq, again); err != nil {
+		t.Fatalf("Ack of an acked item: %v", err)
 	}
 	if _, err := e.s.LinkByChannelMessage(e.ctx, "tg", "42", "m2"); err != nil {
-		t.Fatalf("links of a repeated AckLinked not stored: %v", err)
+		t.Fatalf("links of a repeated Ack not stored: %v", err)
 	}
-	if err := q.AckLinked(e.ctx, res[1].Seq, store.MessageLink{Channel: "tg"}); !errors.Is(err, store.ErrInvalid) {
-		t.Fatalf("AckLinked with an invalid link = %v; want ErrInvalid", err)
+	if err := ack(res[1].Seq, store.MessageLink{Channel: "tg"}); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("Ack with an invalid link = %v; want ErrInvalid", err)
 	}
 	if n, _ := q.Depth(e.ctx); n != 1 {
-		t.Fatalf("an invalid AckLinked acked the item")
+		t.Fatalf("an invalid Ack acked the item")
 	}
 }
 
@@ -675,21 +703,26 @@ func testAck(t *testing.T, open Opener, qn store.QueueName) {
 	if n, err := q.Depth(e.ctx); err != nil || n != 3 {
 		t.Fatalf("Depth = %d, %v; want 3", n, err)
 	}
+	leases := map[string]store.Lease{"a": hold(t, e, q, "a"), "b": hold(t, e, q, "b")}
 	steps := []struct {
-		name  string
-		seqs  []uint64
-		depth int
-		want  []string
+		name    string
+		key     string
+		seq     uint64
+		drained bool
+		depth   int
+		want    []string
 	}{
-		{"ack first", []uint64{res[0].Seq}, 2, []string{"2", "3"}},
-		{"ack again is a no-op", []uint64{res[0].Seq}, 2, []string{"2", "3"}},
-		{"ack unknown seq", []uint64{9999}, 2, []string{"2", "3"}},
-		{"ack rest", []uint64{res[2].Seq, res[1].Seq}, 0, []string{}},
+		{"ack first", "a", res[0].Seq, false, 2, []string{"2", "3"}},
+		{"ack again is a no-op", "a", res[0].Seq, false, 2, []string{"2", "3"}},
+		{"ack unknown seq", "a", 9999, false, 2, []string{"2", "3"}},
+		{"ack b's only item", "b", res[2].Seq, true, 1, []string{"2"}},
+		{"ack a's last item", "a", res[1].Seq, true, 0, []string{}},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
-			if err := q.Ack(e.ctx, st.seqs...); err != nil {
-				t.Fatalf("Ack: %v", err)
+			drained, err := q.Leases().Ack(e.ctx, leases[st.key], st.seq, store.Effects{})
+			if err != nil || drained != st.drained {
+				t.Fatalf("Ack = drained %v, %v; want drained %v", drained, err, st.drained)
 			}
 			if n, err := q.Depth(e.ctx); err != nil || n != st.depth {
 				t.Fatalf("Depth = %d, %v; want %d", n, err, st.depth)
@@ -710,8 +743,9 @@ func testAttempts(t *testing.T, open Opener, qn store.QueueName) {
 	e := setup(t, open)
 	q := queueOf(e.s, qn)
 	res := mustEnqueue(t, e.ctx, q, store.Message{Key: "a", Payload: []byte("1")}, store.Message{Key: "a", Payload: []byte("2")})
+	lease := hold(t, e, q, "a")
 	for range 2 {
-		if err := q.MarkAttempted(e.ctx, res[0].Seq); err != nil {
+		if err := q.Leases().MarkAttempted(e.ctx, lease, res[0].Seq); err != nil {
 			t.Fatalf("MarkAttempted: %v", err)
 		}
 	}
@@ -719,10 +753,10 @@ func testAttempts(t *testing.T, open Opener, qn store.QueueName) {
 	if len(items) != 2 || items[0].Attempts != 2 || items[1].Attempts != 0 || string(items[0].Payload) != "1" {
 		t.Fatalf("Pending after MarkAttempted = %+v", items)
 	}
-	if err := q.MarkAttempted(e.ctx, 9999); !errors.Is(err, store.ErrNotFound) {
+	if err := q.Leases().MarkAttempted(e.ctx, lease, 9999); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("MarkAttempted of unknown seq: err %v, want ErrNotFound", err)
 	}
-	d, err := q.DeadLetter(e.ctx, res[0].Seq, "gave up")
+	d, err := q.Leases().DeadLetter(e.ctx, lease, res[0].Seq, "gave up")
 	if err != nil || d.Item.Attempts != 2 {
 		t.Fatalf("dead letter = %+v, %v; want Attempts 2", d, err)
 	}
@@ -731,7 +765,7 @@ func testAttempts(t *testing.T, open Opener, qn store.QueueName) {
 	if err != nil || it.Attempts != 2 {
 		t.Fatalf("replayed = %+v, %v; want Attempts 2", it, err)
 	}
-	if err := q.MarkAttempted(e.ctx, res[0].Seq); !errors.Is(err, store.ErrNotFound) {
+	if err := q.Leases().MarkAttempted(e.ctx, lease, res[0].Seq); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("MarkAttempted of a dead-lettered seq: err %v, want ErrNotFound", err)
 	}
 }
@@ -802,7 +836,7 @@ func testWait(t *testing.T, open Opener, qn store.QueueName) {
 		t.Fatalf("Wait woken by Enqueue: %v", err)
 	}
 	// Already past: returns at once, even after the item is acked.
-	if err := q.Ack(e.ctx, r[0].Seq); err != nil {
+	if _, err := q.Leases().Ack(e.ctx, hold(t, e, q, "k"), r[0].Seq, store.Effects{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := q.Wait(e.ctx, r[0].Seq-1); err != nil {
@@ -819,7 +853,8 @@ func testDeadLetters(t *testing.T, open Opener, qn store.QueueName) {
 		store.Message{Key: "a", Payload: []byte("next")},
 		store.Message{Key: "b", Payload: []byte("other")},
 	)
-	d1, err := q.DeadLetter(e.ctx, res[0].Seq, "400 bad request")
+	la, lb := hold(t, e, q, "a"), hold(t, e, q, "b")
+	d1, err := q.Leases().DeadLetter(e.ctx, la, res[0].Seq, "400 bad request")
 	if err != nil {
 		t.Fatalf("DeadLetter: %v", err)
 	}
@@ -827,10 +862,10 @@ func testDeadLetters(t *testing.T, open Opener, qn store.QueueName) {
 		string(d1.Item.Payload) != "poison" || d1.Item.DedupeKey != "ev-1" || !d1.DeadAt.Equal(e.clock.Now()) {
 		t.Fatalf("dead letter %+v", d1)
 	}
-	if _, err := q.DeadLetter(e.ctx, res[0].Seq, "again"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := q.Leases().DeadLetter(e.ctx, la, res[0].Seq, "again"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("DeadLetter of a seq no longer pending: err %v, want ErrNotFound", err)
 	}
-	d2, err := q.DeadLetter(e.ctx, res[2].Seq, "permanent")
+	d2, err := q.Leases().DeadLetter(e.ctx, lb, res[2].Seq, "permanent")
 	if err != nil || d2.ID <= d1.ID {
 		t.Fatalf("second DeadLetter = %+v, %v", d2, err)
 	}
@@ -889,135 +924,13 @@ func testDeadLetters(t *testing.T, open Opener, qn store.QueueName) {
 		t.Fatalf("List after replay and drop = %+v", list)
 	}
 	// A replayed item can fail again and come back again.
-	d3, err := q.DeadLetter(e.ctx, it.Seq, "still bad")
+	d3, err := q.Leases().DeadLetter(e.ctx, la, it.Seq, "still bad")
 	if err != nil || d3.ID <= d2.ID {
 		t.Fatalf("DeadLetter of replayed item = %+v, %v", d3, err)
 	}
 	it2, err := dl.Replay(e.ctx, d3.ID)
 	if err != nil || it2.Replays != 2 {
 		t.Fatalf("second replay = %+v, %v", it2, err)
-	}
-}
-
-// testDispatch runs the consumption pattern the package doc describes: one
-// dispatcher reading forward with Pending/Wait, several workers, at most one
-// item in flight per key, Ack when done. Every item is handled exactly once,
-// in order per key.
-func testDispatch(t *testing.T, open Opener, qn store.QueueName) {
-	e := setup(t, open)
-	q := queueOf(e.s, qn)
-	const keys, perKey, workers = 6, 15, 3
-	total := keys * perKey
-	ctx := e.ctx
-
-	// Buffered for everything, so neither side ever blocks on the other.
-	work := make(chan store.Item, total)
-	doneCh := make(chan store.Item, total)
-	var mu sync.Mutex
-	handled := map[string][]int{}
-	active := map[string]bool{} // seen by workers: catches a second in-flight item per key
-	overlap := false
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for it := range work {
-				mu.Lock()
-				if active[it.Key] {
-					overlap = true
-				}
-				active[it.Key] = true
-				mu.Unlock()
-				n, _ := strconv.Atoi(string(it.Payload))
-				if err := q.Ack(ctx, it.Seq); err != nil {
-					t.Errorf("Ack: %v", err)
-				}
-				mu.Lock()
-				handled[it.Key] = append(handled[it.Key], n)
-				active[it.Key] = false
-				mu.Unlock()
-				doneCh <- it
-			}
-		})
-	}
-	// Producers run while the dispatcher consumes.
-	var pw sync.WaitGroup
-	for k := range keys {
-		pw.Go(func() {
-			for i := range perKey {
-				if _, err := q.Enqueue(ctx, store.Message{Key: fmt.Sprintf("k%d", k), Payload: []byte(strconv.Itoa(i))}); err != nil {
-					t.Errorf("Enqueue: %v", err)
-					return
-				}
-			}
-		})
-	}
-
-	var cursor uint64
-	waiting := map[string][]store.Item{} // read, not yet handed out
-	busy := map[string]bool{}
-	finished := 0
-	for round := 0; finished < total && !t.Failed(); round++ {
-		if round == 100*total { // a dispatcher that never finishes is a failure, not a hang
-			t.Fatalf("dispatch stuck: %d of %d items finished", finished, total)
-		}
-		items, err := q.Pending(ctx, cursor, 50)
-		if err != nil {
-			t.Fatalf("Pending: %v", err)
-		}
-		for _, it := range items {
-			cursor = it.Seq
-			waiting[it.Key] = append(waiting[it.Key], it)
-		}
-		for key, list := range waiting {
-			if len(list) > 0 && !busy[key] {
-				busy[key] = true
-				work <- list[0]
-				waiting[key] = list[1:]
-			}
-		}
-		if len(items) > 0 {
-			continue
-		}
-		// Caught up: sleep until a worker finishes or new items commit.
-		wctx, wcancel := context.WithCancel(ctx)
-		woke := make(chan struct{})
-		go func() { _ = q.Wait(wctx, cursor); close(woke) }()
-		select {
-		case it := <-doneCh:
-			busy[it.Key] = false
-			finished++
-		case <-woke:
-		}
-		wcancel()
-		<-woke
-		for drained := false; !drained; {
-			select {
-			case it := <-doneCh:
-				busy[it.Key] = false
-				finished++
-			default:
-				drained = true
-			}
-		}
-	}
-	pw.Wait()
-	close(work)
-	wg.Wait()
-	if overlap {
-		t.Fatal("two items of one key were in flight at once")
-	}
-	for k := range keys {
-		key := fmt.Sprintf("k%d", k)
-		want := make([]int, perKey)
-		for i := range want {
-			want[i] = i
-		}
-		if !slices.Equal(handled[key], want) {
-			t.Fatalf("key %s handled %v, want %v", key, handled[key], want)
-		}
-	}
-	if n, _ := q.Depth(e.ctx); n != 0 {
-		t.Fatalf("Depth after dispatching everything = %d", n)
 	}
 }
 
