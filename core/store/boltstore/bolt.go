@@ -139,7 +139,11 @@ func Open(path string, opts Options) (*Store, error) {
 	err = db.View(func(tx *bolt.Tx) error {
 		for _, name := range []store.QueueName{store.Inbound, store.Outbound} {
 			last := tx.Bucket(queueBucket(name)).Sequence()
-			s.queues[name] = &queue{s: s, name: name, sig: notify.New(last), leases: newLeaseTable(epoch)}
+			keys, err := loadKeyTable(tx, name, epoch)
+			if err != nil {
+				return fmt.Errorf("load %s: %w", name, err)
+			}
+			s.queues[name] = &queue{s: s, name: name, sig: notify.New(last), keys: keys}
 		}
 		return nil
 	})
@@ -194,9 +198,6 @@ func (s *Store) migrate() (epoch uint64, err error) {
 		}
 		if v < 3 {
 			if err := dropLeaseBuckets(tx); err != nil {
-				return fmt.Errorf("migrate schema %d to 3: %w", v, err)
-			}
-			if err := buildKeyIndex(tx); err != nil {
 				return fmt.Errorf("migrate schema %d to 3: %w", v, err)
 			}
 		}

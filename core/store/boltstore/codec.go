@@ -25,7 +25,6 @@ var (
 
 	allBuckets = [][]byte{bMeta, bConsumers, bOwners, bParts, bChoices, bEchoes, bHandled, bUnowned, bTokens, bLinks, bLinkSeq, bExpiry, bDLQ,
 		queueBucket(store.Inbound), queueBucket(store.Outbound),
-		keysBucket(store.Inbound), keysBucket(store.Outbound), headsBucket(store.Inbound), headsBucket(store.Outbound),
 		dedupeBucket(store.Inbound), dedupeBucket(store.Outbound)}
 
 	keySchema = []byte("schema")

@@ -2,9 +2,7 @@ package boltstore
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
-	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -12,61 +10,7 @@ import (
 	"github.com/leconnect/leconnect/core/store"
 )
 
-// Leases live in memory, in the store: the file is locked to one process
-// (bbolt's flock), so no other process can ever hold one, and a lease
-// outlives its process nowhere. Writing them to the file would cost a
-// commit (an fsync) per claim and release for nothing. What must survive a
-// restart does: tokens keep growing across opens (each Open starts a new
-// epoch, persisted in meta), and the items a lease covers are on disk.
-//
-// A fenced write checks its lease before it is committed and counts as
-// in flight until it is; a key with a write in flight is never claimed,
-// so a claim's read transaction always sees the writes of the key's
-// previous holder, even one whose lease lapsed while its write was queued.
-type leaseTable struct {
-	mu    sync.Mutex
-	next  uint64 // the last fencing token handed out
-	byKey map[string]*leaseEntry
-}
-
-type leaseEntry struct {
-	lease  store.Lease
-	writes int // fenced writes checked but not yet committed
-}
-
-// epochShift leaves each Open 2^40 tokens (three years of 10,000 claims a
-// second) above every token of the earlier opens.
-const epochShift = 40
-
-var keyLeaseEpoch = []byte("lease_epoch")
-
-// nextLeaseEpoch is called at Open, in its migration transaction.
-func nextLeaseEpoch(meta *bolt.Bucket) (uint64, error) {
-	epoch := readU64(meta.Get(keyLeaseEpoch)) + 1
-	return epoch, meta.Put(keyLeaseEpoch, u64(epoch))
-}
-
-func newLeaseTable(epoch uint64) *leaseTable {
-	return &leaseTable{next: epoch << epochShift, byKey: map[string]*leaseEntry{}}
-}
-
-// live returns key's entry if lease is its current, unexpired lease; t.mu held.
-func (t *leaseTable) live(lease store.Lease, now time.Time) (*leaseEntry, error) {
-	e := t.byKey[lease.Key]
-	if e == nil || e.lease.Owner != lease.Owner || e.lease.Token != lease.Token || !now.Before(e.lease.Expires) {
-		return nil, fmt.Errorf("key %q under token %d: %w", lease.Key, lease.Token, store.ErrLeaseLost)
-	}
-	return e, nil
-}
-
-// forget drops key's entry if it is still lease's; t.mu held.
-func (t *leaseTable) forget(lease store.Lease) {
-	if e := t.byKey[lease.Key]; e != nil && e.lease.Token == lease.Token {
-		delete(t.byKey, lease.Key)
-	}
-}
-
-// Leases implements store.Queue.
+// Leases implements store.Queue; the state is the queue's keyTable.
 func (q *queue) Leases() store.Leases { return leases{q} }
 
 type leases struct{ q *queue }
@@ -79,60 +23,76 @@ func (l leases) Claim(ctx context.Context, owner string, maxKeys, maxItems int, 
 		return nil, err
 	}
 	defer l.q.s.mu.RUnlock()
-	t := l.q.leases
+	t := l.q.keys
 	t.mu.Lock()
-	// The read transaction begins under t.mu, after every commit whose
-	// write was counted in flight has finished (see leaseTable); once the
-	// keys are leased, their items are read outside the lock, from the
-	// same snapshot: nobody else writes to them now.
-	tx, err := l.q.s.db.Begin(false)
+	granted := t.claim(l.q.name, owner, maxKeys, l.q.s.now(), ttl)
+	out := make([]store.Claim, len(granted))
+	seqs := make([][]uint64, len(granted))
+	for i, lease := range granted {
+		out[i].Lease = lease
+		seqs[i] = t.seqsAfter(lease.Key, 0, maxItems)
+	}
+	t.mu.Unlock()
+	if len(out) == 0 {
+		return nil, nil
+	}
+	// The snapshot begins after the commits the table showed (see
+	// keyTable); the keys are ours now, so their items stay put.
+	err := l.q.s.db.View(func(tx *bolt.Tx) error {
+		for i := range out {
+			var err error
+			if out[i].Items, err = readItems(tx, l.q.name, seqs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
+		t.mu.Lock()
+		for _, lease := range granted {
+			t.release(lease)
+		}
 		t.mu.Unlock()
 		return nil, fmt.Errorf("claim %s: %w", l.q.name, err)
 	}
-	defer func() { _ = tx.Rollback() }()
-	now := l.q.s.now()
-	var out []store.Claim
-	c := tx.Bucket(headsBucket(l.q.name)).Cursor()
-	for k, key := c.First(); k != nil && len(out) < maxKeys; k, key = c.Next() {
-		if e := t.byKey[string(key)]; e != nil && (e.writes > 0 || now.Before(e.lease.Expires)) {
-			continue
+	return out, nil
+}
+
+// readItems reads the items seqs of queue q, in order.
+func readItems(tx *bolt.Tx, q store.QueueName, seqs []uint64) ([]store.Item, error) {
+	qb := tx.Bucket(queueBucket(q))
+	out := make([]store.Item, 0, len(seqs))
+	for _, seq := range seqs {
+		v := qb.Get(u64(seq))
+		if v == nil {
+			return nil, fmt.Errorf("item %d is indexed but not stored", seq)
 		}
-		t.next++
-		lease := store.Lease{Queue: l.q.name, Key: string(key), Owner: owner, Token: t.next, Expires: now.Add(ttl)}
-		t.byKey[lease.Key] = &leaseEntry{lease: lease}
-		out = append(out, store.Claim{Lease: lease})
-	}
-	t.mu.Unlock()
-	for i := range out {
-		items, err := keyItems(tx, l.q.name, out[i].Lease.Key, 0, maxItems)
-		if err != nil {
-			t.mu.Lock()
-			for _, c := range out {
-				t.forget(c.Lease)
-			}
-			t.mu.Unlock()
-			return nil, fmt.Errorf("claim %s: %w", l.q.name, err)
+		var rec itemRec
+		if err := decode(v, &rec); err != nil {
+			return nil, fmt.Errorf("item %d: %w", seq, err)
 		}
-		out[i].Items = items
+		out = append(out, recToItem(seq, rec))
 	}
 	return out, nil
 }
 
 func (l leases) Items(ctx context.Context, lease store.Lease, after uint64, limit int) ([]store.Item, error) {
-	t := l.q.leases
+	t := l.q.keys
 	t.mu.Lock()
-	_, err := t.live(lease, l.q.s.now())
+	_, _, err := t.live(lease, l.q.s.now())
+	seqs := t.seqsAfter(lease.Key, after, limit)
 	t.mu.Unlock()
-	if err != nil {
-		return nil, fmt.Errorf("items %s: %w", l.q.name, err)
+	if err == nil && len(seqs) == 0 {
+		return nil, nil
 	}
 	var out []store.Item
-	err = l.q.s.read(ctx, func(tx *bolt.Tx) error {
-		var err error
-		out, err = keyItems(tx, l.q.name, lease.Key, after, limit)
-		return err
-	})
+	if err == nil {
+		err = l.q.s.read(ctx, func(tx *bolt.Tx) error {
+			var err error
+			out, err = readItems(tx, l.q.name, seqs)
+			return err
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("items %s: %w", l.q.name, err)
 	}
@@ -144,16 +104,16 @@ func (l leases) Extend(ctx context.Context, lease store.Lease, ttl time.Duration
 		return store.Lease{}, err
 	}
 	defer l.q.s.mu.RUnlock()
-	t := l.q.leases
+	t := l.q.keys
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := l.q.s.now()
-	e, err := t.live(lease, now)
+	_, e, err := t.live(lease, now)
 	if err != nil {
 		return store.Lease{}, fmt.Errorf("extend %s: %w", l.q.name, err)
 	}
-	e.lease.Expires = now.Add(ttl)
-	return e.lease, nil
+	e.Expires = now.Add(ttl)
+	return e.Lease, nil
 }
 
 func (l leases) Release(ctx context.Context, lease store.Lease) error {
@@ -161,20 +121,20 @@ func (l leases) Release(ctx context.Context, lease store.Lease) error {
 		return err
 	}
 	defer l.q.s.mu.RUnlock()
-	t := l.q.leases
+	t := l.q.keys
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.forget(lease)
+	t.release(lease)
 	return nil
 }
 
 // fenced runs fn in a write transaction if lease is live, counting the
-// write in flight until its commit is done (so nobody claims the key
-// meanwhile). fn also refuses an item of another key.
+// write in flight on the lease until it is done (see keyTable). It refuses
+// an item of another key.
 func (l leases) fenced(ctx context.Context, lease store.Lease, seq uint64, fn func(tx *bolt.Tx) error) error {
-	t := l.q.leases
+	t := l.q.keys
 	t.mu.Lock()
-	e, err := t.live(lease, l.q.s.now())
+	_, e, err := t.live(lease, l.q.s.now())
 	if err == nil {
 		e.writes++
 	}
@@ -184,15 +144,15 @@ func (l leases) fenced(ctx context.Context, lease store.Lease, seq uint64, fn fu
 	}
 	defer func() {
 		t.mu.Lock()
-		if cur := t.byKey[lease.Key]; cur == e {
-			cur.writes--
-		}
+		e.writes--
 		t.mu.Unlock()
 	}()
 	return l.q.s.write(ctx, func(tx *bolt.Tx) error {
-		if v := tx.Bucket(queueBucket(l.q.name)).Get(u64(seq)); v != nil {
-			idx := binary.BigEndian.AppendUint64(appendStr(nil, lease.Key), seq)
-			if tx.Bucket(keysBucket(l.q.name)).Get(idx) == nil {
+		if tx.Bucket(queueBucket(l.q.name)).Get(u64(seq)) != nil {
+			t.mu.Lock()
+			ours := t.holds(lease.Key, seq)
+			t.mu.Unlock()
+			if !ours {
 				return fmt.Errorf("item %d is not of key %q: %w", seq, lease.Key, store.ErrLeaseLost)
 			}
 		}
@@ -204,19 +164,24 @@ func (l leases) Ack(ctx context.Context, lease store.Lease, seq uint64, fx store
 	if err := fx.Validate(); err != nil {
 		return false, err
 	}
-	t := l.q.leases
+	t := l.q.keys
 	err = l.fenced(ctx, lease, seq, func(tx *bolt.Tx) error {
-		var err error
-		if drained, err = ackTx(tx, l.q.name, seq, lease.Key, l.q.s.now().Add(l.q.s.opts.LinkTTL), fx); err != nil || !drained {
+		if err := putEffectsTx(tx, l.q.s.now().Add(l.q.s.opts.LinkTTL), fx); err != nil {
 			return err
 		}
-		// Released as the commit lands, before the committer starts the
-		// next transaction: an item enqueued after this one finds the key
-		// free, and its commit wakes the claimers.
+		if err := deleteItemTx(tx, l.q.name, seq); err != nil {
+			return err
+		}
+		// Whether the key is drained is decided as the commit lands, in
+		// commit order: an item enqueued in the same batch keeps the key
+		// held; one enqueued later finds it free, and its commit wakes the
+		// claimers.
 		tx.OnCommit(func() {
 			t.mu.Lock()
-			t.forget(lease)
-			t.mu.Unlock()
+			defer t.mu.Unlock()
+			if drained = t.removed(lease.Key, seq); drained {
+				t.release(lease)
+			}
 		})
 		return nil
 	})
@@ -247,12 +212,20 @@ func (l leases) MarkAttempted(ctx context.Context, lease store.Lease, seq uint64
 
 func (l leases) DeadLetter(ctx context.Context, lease store.Lease, seq uint64, reason string) (store.DeadLetter, error) {
 	now := l.q.s.now()
+	t := l.q.keys
 	var out store.DeadLetter
 	var miss error
 	err := l.fenced(ctx, lease, seq, func(tx *bolt.Tx) error {
 		var err error
-		out, miss, err = deadLetterTx(tx, l.q.name, seq, reason, now.UTC())
-		return err
+		if out, miss, err = deadLetterTx(tx, l.q.name, seq, reason, now.UTC()); err != nil || miss != nil {
+			return err
+		}
+		tx.OnCommit(func() {
+			t.mu.Lock()
+			t.removed(lease.Key, seq)
+			t.mu.Unlock()
+		})
+		return nil
 	})
 	if err == nil {
 		err = miss
@@ -264,7 +237,7 @@ func (l leases) DeadLetter(ctx context.Context, lease store.Lease, seq uint64, r
 }
 
 // dropLeaseBuckets is part of schema 2 → 3: schema 2 kept leases in the
-// file (lease.<queue>); they now live in memory.
+// file (lease.<queue>); they now live in memory (keyTable).
 func dropLeaseBuckets(tx *bolt.Tx) error {
 	for _, q := range []store.QueueName{store.Inbound, store.Outbound} {
 		name := []byte("lease." + string(q))

@@ -12,10 +12,10 @@ import (
 )
 
 type queue struct {
-	s      *Store
-	name   store.QueueName
-	sig    *notify.Seq
-	leases *leaseTable
+	s    *Store
+	name store.QueueName
+	sig  *notify.Seq
+	keys *keyTable // per-key index and leases, in memory
 }
 
 // Inbound implements store.Store.
@@ -87,9 +87,6 @@ func (q *queue) Enqueue(ctx context.Context, msgs ...store.Message) ([]store.Enq
 			if err := qb.Put(u64(seq), vals[i]); err != nil {
 				return err
 			}
-			if err := indexAdd(tx, q.name, m.Key, seq); err != nil {
-				return err
-			}
 			if err := s.fault("enqueue-put", m.Key); err != nil {
 				return err
 			}
@@ -97,6 +94,15 @@ func (q *queue) Enqueue(ctx context.Context, msgs ...store.Message) ([]store.Enq
 			added++
 		}
 		last = qb.Sequence()
+		tx.OnCommit(func() {
+			q.keys.mu.Lock()
+			defer q.keys.mu.Unlock()
+			for i, m := range msgs {
+				if !res[i].Duplicate {
+					q.keys.added(m.Key, res[i].Seq)
+				}
+			}
+		})
 		return addDepth(tx, q.name, added)
 	})
 	if err != nil {
@@ -127,31 +133,17 @@ func (q *queue) Pending(ctx context.Context, after uint64, limit int) ([]store.I
 	return out, nil
 }
 
-// ackTx deletes item seq of key (if still there) and stores its effects
-// in tx; drained reports that key has no pending item left.
-func ackTx(tx *bolt.Tx, q store.QueueName, seq uint64, key string, expiry time.Time, fx store.Effects) (drained bool, err error) {
-	if err := putEffectsTx(tx, expiry, fx); err != nil {
-		return false, err
-	}
-	return removeItem(tx, q, seq, key)
-}
-
-// removeItem deletes pending item seq of key (if still there) with its
-// index entries and depth count; drained reports that key has no pending
-// item left.
-func removeItem(tx *bolt.Tx, q store.QueueName, seq uint64, key string) (drained bool, err error) {
+// deleteItemTx deletes pending item seq (if still there) and counts it
+// out of the queue's depth; the key table follows at commit.
+func deleteItemTx(tx *bolt.Tx, q store.QueueName, seq uint64) error {
 	b := tx.Bucket(queueBucket(q))
-	k := u64(seq)
-	if b.Get(k) == nil {
-		return len(keySeqs(tx.Bucket(keysBucket(q)), appendStr(nil, key), 0, 1)) == 0, nil
+	if b.Get(u64(seq)) == nil {
+		return nil
 	}
-	if err := b.Delete(k); err != nil {
-		return false, err
+	if err := b.Delete(u64(seq)); err != nil {
+		return err
 	}
-	if drained, err = indexRemove(tx, q, key, seq); err != nil {
-		return false, err
-	}
-	return drained, addDepth(tx, q, -1)
+	return addDepth(tx, q, -1)
 }
 
 // markAttemptedTx increments item seq's attempts; miss is ErrNotFound when
@@ -201,8 +193,7 @@ func deadLetterTx(tx *bolt.Tx, q store.QueueName, seq uint64, reason string, now
 	if err := dl.Put(u64(id), dv); err != nil {
 		return store.DeadLetter{}, nil, err
 	}
-	_, err = removeItem(tx, q, seq, rec.Key)
-	return d, nil, err
+	return d, nil, deleteItemTx(tx, q, seq)
 }
 
 func (q *queue) Depth(ctx context.Context) (int, error) {
@@ -301,9 +292,12 @@ func (d dlq) Replay(ctx context.Context, id uint64) (store.Item, error) {
 		if err := qb.Put(u64(seq), iv); err != nil {
 			return err
 		}
-		if err := indexAdd(tx, rec.Queue, it.Key, seq); err != nil {
-			return err
-		}
+		q := d.s.queues[rec.Queue]
+		tx.OnCommit(func() {
+			q.keys.mu.Lock()
+			q.keys.added(it.Key, seq)
+			q.keys.mu.Unlock()
+		})
 		if err := dl.Delete(u64(id)); err != nil {
 			return err
 		}
