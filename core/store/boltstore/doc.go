@@ -25,7 +25,8 @@
 // strings inside composite keys are uvarint-length-prefixed (written
 // str(x) below) so keys are unambiguous and prefix scans exact.
 //
-//	meta             "schema" -> "3" (decimal); "depth.<queue>" -> u64 pending count
+//	meta             "schema" -> "3" (decimal); "depth.<queue>" -> u64 pending count;
+//	                 "lease_epoch" -> u64, one more at every Open (keytable.go)
 //	consumers        str(channel) str(consumer id) -> JSON consumer record
 //	owners           conversation id -> JSON {identity, retired_until}: ConversationOwner
 //	participants     LiveEngage consumer participant id -> JSON {identity}: ConsumerByParticipant
@@ -40,12 +41,6 @@
 //	                 PurgeExpired reads it from the start.
 //	queue.inbound    u64(seq) -> JSON item (bucket sequence = last seq, NextSequence)
 //	queue.outbound   u64(seq) -> JSON item
-//	keys.inbound     str(key) u64(seq) -> empty, one per pending item (keyindex.go)
-//	keys.outbound    str(key) u64(seq) -> empty
-//	heads.inbound    u64(seq) -> key, one per key with pending items: its oldest
-//	heads.outbound   u64(seq) -> key
-//	lease.inbound    key -> JSON store.Lease (bucket sequence = last fencing token)
-//	lease.outbound   key -> JSON store.Lease
 //	dlq              u64(id) -> JSON dead letter
 //
 // JSON values carry "v": 1; a reader refuses versions it does not know.
@@ -60,9 +55,11 @@
 // choices and lease buckets came without a version change: created when
 // missing, unknown to older binaries.
 //
-// Schema 3 (from 2, at Open): the key index (keys.* and heads.*), built
-// from the pending items, so a claim reads one head per key instead of
-// every queued item.
+// Schema 3 (from 2, at Open): the lease.<queue> buckets are dropped.
+// Leases and the per-key index of pending items live in memory (keytable.go:
+// the file is locked to one process, so no lease is ever shared or
+// outlives its process), rebuilt from the queue buckets at every Open;
+// fencing tokens stay unique across opens through meta's lease_epoch.
 //
 // Payloads are stored whole: keep media out of queue items (store a
 // reference) or keep them small; bbolt handles values of megabytes but every
