@@ -207,9 +207,7 @@ func (d *dispatcher) work(ctx context.Context, c store.Claim) {
 			return
 		default:
 		}
-		var mark uint64
 		if len(buf) == 0 {
-			mark = d.queue.Last()
 			more, err := leases.Items(ctx, lease, last, d.maxItems)
 			switch {
 			case errors.Is(err, store.ErrLeaseLost) || ctx.Err() != nil:
@@ -232,27 +230,29 @@ func (d *dispatcher) work(ctx context.Context, c store.Claim) {
 			i, wait = d.pick(buf)
 		}
 		if wait > 0 {
-			// Wait for a missing item: read again once anything is
-			// committed to the queue, or when the wait is over.
-			if mark == 0 {
-				mark = d.queue.Last()
+			// A missing item: read what arrived since (bounded), and if
+			// nothing did, wait until something is committed to the queue
+			// (the mark is read first, so nothing slips by) or the wait
+			// is over; then pick again.
+			mark := d.queue.Last()
+			if len(buf) < d.maxItems {
+				more, err := leases.Items(ctx, lease, last, d.maxItems-len(buf))
+				switch {
+				case errors.Is(err, store.ErrLeaseLost) || ctx.Err() != nil:
+					return
+				case err != nil:
+					d.log.Error("read items", "queue", d.queue.Name(), "key", lease.Key, "err", err)
+				case len(more) > 0:
+					buf = append(buf, more...)
+					last = more[len(more)-1].Seq
+					continue
+				}
 			}
 			if !d.awaitItem(ctx, mark, wait) {
 				d.release(ctx, lease)
 				return
 			}
-			more, err := leases.Items(ctx, lease, last, d.maxItems)
-			if err != nil {
-				if errors.Is(err, store.ErrLeaseLost) || ctx.Err() != nil {
-					return
-				}
-				d.log.Error("read items", "queue", d.queue.Name(), "key", lease.Key, "err", err)
-			}
-			if len(more) > 0 {
-				buf = append(buf, more...)
-				last = more[len(more)-1].Seq
-			}
-			continue // pick again: with what arrived, or after the wait
+			continue
 		}
 		it := buf[i]
 		drained, ok := d.process(ctx, lease, it)

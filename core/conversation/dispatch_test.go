@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/leconnect/leconnect/core/store"
+	"github.com/leconnect/leconnect/core/store/storetest"
 )
 
 // A retry that asks for a tiny wait (a refused publish re-opening the
@@ -104,17 +105,7 @@ func TestDispatchersShareAQueueKeyByKey(t *testing.T) {
 	}
 	cancel()
 	wg.Wait()
-	for k := range keys {
-		got := handled[fmt.Sprint("k", k)]
-		if len(got) != perKey {
-			t.Fatalf("key k%d handled %d times, want %d: %v", k, len(got), perKey, got)
-		}
-		for i, p := range got {
-			if p != fmt.Sprint(i) {
-				t.Fatalf("key k%d handled out of order: %v", k, got)
-			}
-		}
-	}
+	storetest.OnceInOrder(t, handled, keys, perKey)
 	if n, _ := q.Depth(context.Background()); n != 0 {
 		t.Fatalf("depth %d after everything was handled", n)
 	}

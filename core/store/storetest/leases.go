@@ -266,6 +266,14 @@ func testLeaseManyOwners(t *testing.T, open Opener, qn store.QueueName) {
 	for f := range fail {
 		t.Error(f)
 	}
+	OnceInOrder(t, done, keys, perKey)
+}
+
+// OnceInOrder checks a consumer's record of keys k0..k<keys-1>, each with
+// payloads "0".."<perKey-1>" enqueued in that order: every item was done
+// exactly once, in order per key.
+func OnceInOrder(t testing.TB, done map[string][]string, keys, perKey int) {
+	t.Helper()
 	for k := range keys {
 		got := done[fmt.Sprint("k", k)]
 		if len(got) != perKey {
