@@ -453,11 +453,13 @@ type Queue interface {
 	Pending(ctx context.Context, after uint64, limit int) ([]Item, error)
 	// Depth is the number of pending items.
 	Depth(ctx context.Context) (int, error)
-	// Last is the highest Seq committed so far (0 before the first item):
-	// read it before looking for work, then Wait(Last) misses nothing.
+	// Last is the queue's wake mark: it grows whenever items are committed
+	// (0 before any; the embedded store: the highest Seq; PostgreSQL: a
+	// count of the commits it heard of). Read it before looking for work,
+	// then Wait(Last) misses nothing.
 	Last() uint64
-	// Wait returns nil once an item with Seq > after was committed (possibly
-	// already acked since), or ctx's error.
+	// Wait returns nil once the mark is past after (items were committed
+	// since after was read; possibly acked already), or ctx's error.
 	Wait(ctx context.Context, after uint64) error
 	// Leases is the queue's contract for many processes: work handed out by
 	// key under a lease, every write fenced by it.

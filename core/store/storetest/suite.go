@@ -831,6 +831,7 @@ func testWait(t *testing.T, open Opener, qn store.QueueName) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- q.Wait(e.ctx, 0) }()
+	mark := q.Last()
 	r := mustEnqueue(t, e.ctx, q, store.Message{Key: "k"})
 	if err := <-done; err != nil {
 		t.Fatalf("Wait woken by Enqueue: %v", err)
@@ -839,7 +840,7 @@ func testWait(t *testing.T, open Opener, qn store.QueueName) {
 	if _, err := q.Leases().Ack(e.ctx, hold(t, e, q, "k"), r[0].Seq, store.Effects{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Wait(e.ctx, r[0].Seq-1); err != nil {
+	if err := q.Wait(e.ctx, mark); err != nil {
 		t.Fatalf("Wait for an already committed seq: %v", err)
 	}
 }
