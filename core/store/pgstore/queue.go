@@ -15,8 +15,8 @@ import (
 )
 
 type queue struct {
-	s     *Store
-	name  store.QueueName
+	s      *Store
+	name   store.QueueName
 	sig    *notify.Seq
 	wakes  atomic.Uint64
 	polled atomic.Int64 // the newest seq the last poll saw
