@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/leconnect/leconnect/core/store/pgstore/pgtest"
 	"github.com/leconnect/leconnect/emulator/liveengage"
 	"github.com/leconnect/leconnect/plugins/sdk/adaptertest/testdata/echo"
 )
@@ -117,7 +118,17 @@ func hasEvent(c liveengage.Conversation, role, needle string) bool {
 // A whole conversation through the real core, the echo adapter as a
 // subprocess, and the LiveEngage emulator.
 func TestWholeConversation(t *testing.T) {
-	e := newEnv(t, envOptions{Channel: "echo", CSATPrompt: "How did we do? Reply 1 to 5."})
+	wholeConversation(t, envOptions{})
+}
+
+// The same conversation with the core on the PostgreSQL store.
+func TestWholeConversationOnPostgres(t *testing.T) {
+	wholeConversation(t, envOptions{PostgresDSN: pgtest.DSN(t)})
+}
+
+func wholeConversation(t *testing.T, o envOptions) {
+	o.Channel, o.CSATPrompt = "echo", "How did we do? Reply 1 to 5."
+	e := newEnv(t, o)
 	u := &echoUser{e: e, user: "alice", chat: "chat-alice"}
 
 	// The consumer opens the conversation.

@@ -117,6 +117,9 @@ type envOptions struct {
 	// NotAllReady starts the test once the core serves (/healthz), not once
 	// every channel is ready (/readyz): for channels that never will be.
 	NotAllReady bool
+	// PostgresDSN, when set, runs the core on the PostgreSQL store
+	// (pgtest.DSN gives a test a schema of its own).
+	PostgresDSN string
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -160,6 +163,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		"Port": port, "PublicURL": e.coreURL, "DomainAPI": leSrv.URL, "Store": filepath.Join(e.dir, "leconnect.db"),
 		"Channel": o.Channel, "EchoBin": echoBin, "TelegramURL": tgSrv.URL, "TelegramToken": tg.Token(),
 		"CSATPrompt": o.CSATPrompt, "TransferMessage": o.TransferMessage, "ConversationYAML": indent(o.ConversationYAML, "      "), "ChannelExtraYAML": indent(o.ChannelExtraYAML, "    "), "ChannelYAML": o.ChannelYAML, "HostileBin": hostileBin,
+		"PostgresDSN": o.PostgresDSN,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -199,6 +203,12 @@ liveengage:
     outer_backoff_max: 1s
 store:
   path: {{.Store}}
+{{- if .PostgresDSN}}
+  backend: postgres
+  postgres:
+    dsn: "{{.PostgresDSN}}"
+    poll_interval: 1s
+{{- end}}
 delivery:
   workers: 64
   retry_initial: 20ms

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/leconnect/leconnect/core/liveperson"
+	"github.com/leconnect/leconnect/core/store/pgstore/pgtest"
 	"github.com/leconnect/leconnect/emulator/liveengage"
 	tgemu "github.com/leconnect/leconnect/emulator/telegram"
 	"github.com/leconnect/leconnect/plugins/sdk/adaptertest/testdata/echo"
@@ -151,13 +152,21 @@ func TestCrashSafety(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: -short skips the crash test")
 	}
-	trafficThroughRestart(t, 50, 20, true, syscall.SIGKILL)
+	trafficThroughRestart(t, 50, 20, true, syscall.SIGKILL, "")
+}
+
+// The crash test with the core on the PostgreSQL store.
+func TestCrashSafetyOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: -short skips the crash test")
+	}
+	trafficThroughRestart(t, 50, 20, true, syscall.SIGKILL, pgtest.DSN(t))
 }
 
 // SIGTERM in the middle of traffic: the core drains what is in flight,
 // exits cleanly, and after a restart everything arrives exactly once.
 func TestGracefulShutdownUnderTraffic(t *testing.T) {
-	e := trafficThroughRestart(t, 10, 10, false, syscall.SIGTERM)
+	e := trafficThroughRestart(t, 10, 10, false, syscall.SIGTERM, "")
 	if !strings.Contains(e.logs.String(), `"@message":"stopped"`) {
 		t.Fatal("the core did not report a clean stop")
 	}
@@ -166,8 +175,8 @@ func TestGracefulShutdownUnderTraffic(t *testing.T) {
 // trafficThroughRestart runs users Telegram conversations of perUser
 // messages each way, stops the core with sig at about 40% and starts it
 // again, then checks that every message arrived exactly once and in order.
-func trafficThroughRestart(t *testing.T, users, perUser int, faults bool, sig syscall.Signal) *env {
-	e := newEnv(t, envOptions{Channel: "custom", TelegramChatRate: -1, ChannelYAML: `  - name: tg
+func trafficThroughRestart(t *testing.T, users, perUser int, faults bool, sig syscall.Signal, postgresDSN string) *env {
+	e := newEnv(t, envOptions{Channel: "custom", TelegramChatRate: -1, PostgresDSN: postgresDSN, ChannelYAML: `  - name: tg
     adapter: telegram
     restart: {initial_backoff: 50ms, max_backoff: 200ms}
     config:

@@ -26,6 +26,7 @@ Usage:
   leconnect validate --config FILE   check a config file offline (adapters check their own blocks)
   leconnect manifest --config FILE   print the App Installation Manifest to register with LivePerson
   leconnect dlq list|replay|drop     inspect and retry messages that could not be delivered
+  leconnect migrate  --config FILE   create or migrate the store's schema, then exit (run does it too)
   leconnect emulator [flags]         run the LiveEngage emulator (see leconnect emulator -h)
   leconnect demo [--listen ADDR]     the whole system on this machine, shown in a browser
   leconnect adapter NAME             run a built-in adapter (the core starts these itself)
@@ -42,6 +43,7 @@ var commands = map[string]command{
 	"demo":     demoCommand,
 	"adapter":  adapterCommand,
 	"dlq":      dlqCommand,
+	"migrate":  migrateCommand,
 	"version":  versionCommand,
 }
 

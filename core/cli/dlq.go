@@ -15,8 +15,8 @@ import (
 	"github.com/leconnect/leconnect/core/admin"
 	"github.com/leconnect/leconnect/core/builtin"
 	"github.com/leconnect/leconnect/core/config"
+	"github.com/leconnect/leconnect/core/daemon"
 	"github.com/leconnect/leconnect/core/store"
-	"github.com/leconnect/leconnect/core/store/boltstore"
 )
 
 const dlqUsage = `usage:
@@ -77,7 +77,7 @@ func dlqCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if c, err := admin.Dial(admin.SocketPath(cfg.Store.Path)); err == nil {
 		dlq = c
 	} else {
-		st, err := boltstore.Open(cfg.Store.Path, boltstore.Options{SweepInterval: -1})
+		st, err := daemon.OpenStore(ctx, cfg, daemon.StoreOptions{NoSweep: true})
 		if err != nil {
 			return fmt.Errorf("open the store (no daemon answers on its admin socket): %w", err)
 		}

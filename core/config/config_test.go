@@ -107,6 +107,15 @@ func TestParseProblems(t *testing.T) {
 			{13, 9, "channels[0].sdes.personal.shoe_size", `unknown key "shoe_size" (expected one of: firstname, lastname, gender, language, email, phone)`},
 			{16, 9, "channels[0].sdes.ctmrinfo.socialId", `"attributes." is not a source`},
 		}},
+		{"bad_store.yaml", []wantProblem{
+			{9, 3, "store.lease_ttl", "0s is not positive"},
+			{11, 5, "store.postgres.dsn", "is not a PostgreSQL connection string; expected postgres://"},
+			{12, 5, "store.postgres.max_conns", "1 is out of range; expected a count from 2 to 1000"},
+			{13, 5, "store.postgres.statement_timeout", "-1s is not positive"},
+		}},
+		{"bad_backend.yaml", []wantProblem{
+			{8, 3, "store.backend", `"mysql" is not a store backend; expected bbolt (the embedded file, the default) or postgres`},
+		}},
 		{"multiple_problems.yaml", []wantProblem{
 			{2, 3, "server.public_url", `scheme "ftp" is not supported; expected http or https`},
 			{3, 3, "server.shutdown_timeout", "-5s is not positive"},
@@ -453,4 +462,13 @@ func TestAccessors(t *testing.T) {
 			t.Errorf("log = %v json %v", c.Log.HCLogLevel(), c.Log.JSON())
 		}
 	})
+}
+
+// A DSN that does not parse is reported without its value: it may hold a
+// password.
+func TestBadDSNIsNotEchoed(t *testing.T) {
+	_, _, err := parseTestdata(t, "bad_store.yaml")
+	if err == nil || strings.Contains(err.Error(), "secret-password-here") {
+		t.Fatalf("error %v; want one that does not show the DSN", err)
+	}
 }

@@ -79,10 +79,39 @@ type Retry struct {
 	OuterBackoffMax  time.Duration   `yaml:"outer_backoff_max"`
 }
 
-// Store configures the embedded store. Path is absolute after Load.
+// Store chooses and configures the store. Path is absolute after Load.
 type Store struct {
-	Path string `yaml:"path"`
+	// Backend is bbolt (the embedded file, one instance) or postgres
+	// (shared by every instance).
+	Backend string `yaml:"backend"`
+	// Path is the embedded store's file; with postgres, the directory the
+	// adapters' state and the admin socket live next to.
+	Path     string   `yaml:"path"`
+	Postgres Postgres `yaml:"postgres"`
+	// LeaseTTL is how long an instance holds a conversation it is working
+	// on without renewing; after it, another instance takes over.
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
 }
+
+// Postgres configures the PostgreSQL store.
+type Postgres struct {
+	// DSN is a postgres:// URL or a libpq key=value string; put the
+	// password in ${VAR}.
+	DSN string `yaml:"dsn"`
+	// MaxConns bounds the connection pool.
+	MaxConns int `yaml:"max_conns"`
+	// StatementTimeout bounds every statement on the server.
+	StatementTimeout time.Duration `yaml:"statement_timeout"`
+	// PollInterval is how often waiters look for work even without a
+	// notification from another instance.
+	PollInterval time.Duration `yaml:"poll_interval"`
+}
+
+// Store backends.
+const (
+	BackendBolt     = "bbolt"
+	BackendPostgres = "postgres"
+)
 
 // Delivery tunes how queued events are delivered in both directions.
 type Delivery struct {
@@ -290,7 +319,8 @@ func (c *Config) setDefaults() {
 			OuterBackoffMax:  10 * time.Minute,
 		},
 	}
-	c.Store = Store{Path: "leconnect.db"}
+	c.Store = Store{Backend: BackendBolt, Path: "leconnect.db", LeaseTTL: 30 * time.Second,
+		Postgres: Postgres{MaxConns: 16, StatementTimeout: 10 * time.Second, PollInterval: 5 * time.Second}}
 	c.Delivery = Delivery{
 		Workers:      64,
 		RetryInitial: time.Second,
@@ -494,9 +524,7 @@ func (v *validator) validate() {
 		v.errorf("liveengage.retry.outer_backoff_max", "%s is less than outer_backoff (%s); expected a cap at least as long", r.OuterBackoffMax, r.OuterBackoff)
 	}
 
-	if v.required("store.path", c.Store.Path, "a file name for the embedded store, e.g. leconnect.db") {
-		c.Store.Path = c.resolve(c.Store.Path)
-	}
+	v.store(&c.Store)
 
 	levels := []string{"trace", "debug", "info", "warn", "error"}
 	if !slices.Contains(levels, c.Log.Level) {
@@ -512,6 +540,30 @@ func (v *validator) validate() {
 	names := map[string]int{}
 	for i := range c.Channels {
 		v.channel(i, &c.Channels[i], names)
+	}
+}
+
+func (v *validator) store(st *Store) {
+	if v.required("store.path", st.Path, "a file name for the embedded store (with postgres: for the adapters' state next to it), e.g. leconnect.db") {
+		st.Path = v.c.resolve(st.Path)
+	}
+	v.positive("store.lease_ttl", st.LeaseTTL)
+	switch st.Backend {
+	case BackendBolt:
+	case BackendPostgres:
+		pg := st.Postgres
+		if v.required("store.postgres.dsn", pg.DSN, "postgres://USER:${PGPASSWORD}@HOST:5432/DATABASE or a libpq key=value string") &&
+			!strings.HasPrefix(pg.DSN, "postgres://") && !strings.HasPrefix(pg.DSN, "postgresql://") && !strings.Contains(pg.DSN, "=") {
+			// Never echoed: it may hold a password.
+			v.errorf("store.postgres.dsn", "is not a PostgreSQL connection string; expected postgres://USER:PASSWORD@HOST:5432/DATABASE or host=... dbname=...")
+		}
+		if pg.MaxConns < 2 || pg.MaxConns > 1000 {
+			v.errorf("store.postgres.max_conns", "%d is out of range; expected a count from 2 to 1000 such as 16 (one is kept for notifications)", pg.MaxConns)
+		}
+		v.positive("store.postgres.statement_timeout", pg.StatementTimeout)
+		v.positive("store.postgres.poll_interval", pg.PollInterval)
+	default:
+		v.errorf("store.backend", "%s is not a store backend; expected %s (the embedded file, the default) or %s", v.show("store.backend", st.Backend), BackendBolt, BackendPostgres)
 	}
 }
 

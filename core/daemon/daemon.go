@@ -23,7 +23,6 @@ import (
 	"github.com/leconnect/leconnect/core/liveperson"
 	"github.com/leconnect/leconnect/core/pluginhost"
 	"github.com/leconnect/leconnect/core/server"
-	"github.com/leconnect/leconnect/core/store/boltstore"
 )
 
 // Options configure Run.
@@ -76,9 +75,9 @@ func Run(ctx context.Context, opts Options) error {
 		return errors.Join(errs...)
 	}
 
-	st, err := boltstore.Open(cfg.Store.Path, boltstore.Options{Logger: log.Named("store")})
+	st, err := OpenStore(ctx, cfg, StoreOptions{Logger: log.Named("store")})
 	if err != nil {
-		return fmt.Errorf("%s: store.path: %w", cfg.Position("store.path"), err)
+		return err
 	}
 	stops = append(stops, func(context.Context) error { return st.Close() })
 	// The store is locked while we run: `leconnect dlq` reaches it here.
@@ -115,6 +114,7 @@ func Run(ctx context.Context, opts Options) error {
 		Logger: log.Named("engine"), Metrics: d.metrics, MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Workers: cfg.Delivery.Workers, RetryInitial: cfg.Delivery.RetryInitial, RetryMax: cfg.Delivery.RetryMax,
 		EchoWait: cfg.Delivery.EchoWait, ReorderWait: cfg.Delivery.ReorderWait, DrainTimeout: cfg.Delivery.DrainTimeout,
+		LeaseTTL: cfg.Store.LeaseTTL,
 	})
 	if err != nil {
 		return errors.Join(err, shutdown())

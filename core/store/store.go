@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // Sentinel errors. Implementations wrap them with context; match with errors.Is.
@@ -375,7 +376,7 @@ func (q QueueName) Valid() bool { return q == Inbound || q == Outbound }
 // Message is one record to enqueue.
 type Message struct {
 	// Key orders items: items with the same Key are handed out in enqueue
-	// order. The engine uses the conversation key (e.g. channel + consumer id
+	// order. Keys are UTF-8 (NUL allowed). The engine uses the conversation key (e.g. channel + consumer id
 	// inbound, conversation id outbound). Required.
 	Key string
 	// DedupeKey, when set, makes Enqueue skip the message if the same key was
@@ -401,6 +402,9 @@ func (m Message) Validate() error {
 	}
 	if m.DedupeTTL < 0 {
 		return fmt.Errorf("message: negative dedupe ttl: %w", ErrInvalid)
+	}
+	if !utf8.ValidString(m.Key) || !utf8.ValidString(m.DedupeKey) {
+		return fmt.Errorf("message: key or dedupe key is not UTF-8: %w", ErrInvalid)
 	}
 	return nil
 }

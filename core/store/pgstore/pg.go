@@ -28,6 +28,11 @@ type Options struct {
 	// PollInterval is how often waiters are woken even without a
 	// notification (a missed one, a listener reconnecting); default 5s.
 	PollInterval time.Duration
+	// SweepInterval is how often expired entries are purged in the
+	// background; default 1m, negative for never (commands that only look).
+	SweepInterval time.Duration
+	// SweepLimit bounds the entries one purge transaction deletes; default 1000.
+	SweepLimit int
 	// Logger; default: none.
 	Logger hclog.Logger
 }
@@ -42,6 +47,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = 5 * time.Second
+	}
+	if o.SweepInterval == 0 {
+		o.SweepInterval = time.Minute
+	}
+	if o.SweepLimit <= 0 {
+		o.SweepLimit = 1000
 	}
 	if o.Logger == nil {
 		o.Logger = hclog.NewNullLogger()
@@ -216,12 +227,20 @@ func (s *Store) listen(ctx context.Context) {
 	poll := time.NewTicker(s.opts.PollInterval)
 	defer poll.Stop()
 	go func() {
+		var sweep <-chan time.Time
+		if s.opts.SweepInterval > 0 {
+			t := time.NewTicker(s.opts.SweepInterval)
+			defer t.Stop()
+			sweep = t.C
+		}
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-poll.C:
 				s.poll(ctx)
+			case <-sweep:
+				s.sweep(ctx)
 			}
 		}
 	}()
@@ -267,6 +286,23 @@ func (s *Store) listenOnce(ctx context.Context) error {
 			s.queues[store.QueueName(n.Payload)].wake()
 		default:
 			s.wakeState()
+		}
+	}
+}
+
+// sweep purges expired entries in bounded transactions. Every instance
+// sweeps; the deletes do not conflict with anything but each other.
+func (s *Store) sweep(ctx context.Context) {
+	for range 100 {
+		n, err := s.PurgeExpired(ctx, s.opts.SweepLimit)
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, store.ErrClosed) {
+				s.log.Warn("purging expired keys failed", "err", err)
+			}
+			return
+		}
+		if n < s.opts.SweepLimit {
+			return
 		}
 	}
 }

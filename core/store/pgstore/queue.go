@@ -46,8 +46,9 @@ const itemColumns = `seq, key, dedupe_key, sequence, payload, enqueued_at, attem
 func scanItem(r pgx.CollectableRow) (store.Item, error) {
 	var it store.Item
 	var seq int64
-	err := r.Scan(&seq, &it.Key, &it.DedupeKey, &it.Sequence, &it.Payload, &it.EnqueuedAt, &it.Attempts, &it.Replays)
-	it.Seq = uint64(seq)
+	var key, dedupe []byte
+	err := r.Scan(&seq, &key, &dedupe, &it.Sequence, &it.Payload, &it.EnqueuedAt, &it.Attempts, &it.Replays)
+	it.Seq, it.Key, it.DedupeKey = uint64(seq), string(key), string(dedupe)
 	it.EnqueuedAt = it.EnqueuedAt.UTC()
 	return it, err
 }
@@ -76,7 +77,7 @@ func (q *queue) Enqueue(ctx context.Context, msgs ...store.Message) ([]store.Enq
 				// A live key stays as it is: the message is a duplicate.
 				tag, err := tx.Exec(ctx, `INSERT INTO dedupe (queue, key, expires_at) VALUES ($1, $2, $3)
 					ON CONFLICT (queue, key) DO UPDATE SET expires_at = excluded.expires_at WHERE dedupe.expires_at <= $4`,
-					q.name, m.DedupeKey, now.Add(ttl), now)
+					q.name, []byte(m.DedupeKey), now.Add(ttl), now)
 				if err != nil {
 					return err
 				}
@@ -87,7 +88,7 @@ func (q *queue) Enqueue(ctx context.Context, msgs ...store.Message) ([]store.Enq
 			}
 			var seq int64
 			if err := tx.QueryRow(ctx, `INSERT INTO items (queue, key, dedupe_key, sequence, payload, enqueued_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq`,
-				q.name, m.Key, m.DedupeKey, m.Sequence, nonNil(m.Payload), now).Scan(&seq); err != nil {
+				q.name, []byte(m.Key), []byte(m.DedupeKey), m.Sequence, nonNil(m.Payload), now).Scan(&seq); err != nil {
 				return err
 			}
 			res[i].Seq = uint64(seq)
@@ -177,17 +178,18 @@ func (l leases) Claim(ctx context.Context, owner string, maxKeys, maxItems int, 
 		granted, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Lease, error) {
 			lease := store.Lease{Queue: l.q.name, Owner: owner, Expires: now.Add(ttl)}
 			var token int64
-			err := r.Scan(&lease.Key, &token)
-			lease.Token = uint64(token)
+			var key []byte
+			err := r.Scan(&key, &token)
+			lease.Key, lease.Token = string(key), uint64(token)
 			return lease, err
 		})
 		if err != nil || len(granted) == 0 {
 			return err
 		}
-		keys := make([]string, len(granted))
+		keys := make([][]byte, len(granted))
 		byKey := map[string]int{}
 		for i, g := range granted {
-			keys[i], byKey[g.Key] = g.Key, i
+			keys[i], byKey[g.Key] = []byte(g.Key), i
 			out = append(out, store.Claim{Lease: g})
 		}
 		rows, err = tx.Query(ctx, `SELECT `+itemColumns+` FROM (
@@ -239,21 +241,21 @@ func (l leases) lost(lease store.Lease) error {
 func (l leases) check(ctx context.Context, tx pgx.Tx, lease store.Lease, seq uint64) error {
 	var live bool
 	err := tx.QueryRow(ctx, `SELECT owner = $3 AND token = $4 AND expires_at > $5 FROM leases WHERE queue = $1 AND key = $2 FOR UPDATE`,
-		l.q.name, lease.Key, lease.Owner, int64(lease.Token), l.q.s.now()).Scan(&live)
+		l.q.name, []byte(lease.Key), lease.Owner, int64(lease.Token), l.q.s.now()).Scan(&live)
 	if errors.Is(err, pgx.ErrNoRows) || err == nil && !live {
 		return l.lost(lease)
 	}
 	if err != nil || seq == 0 {
 		return err
 	}
-	var key string
+	var key []byte
 	err = tx.QueryRow(ctx, `SELECT key FROM items WHERE queue = $1 AND seq = $2`, l.q.name, int64(seq)).Scan(&key)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil
 	case err != nil:
 		return err
-	case key != lease.Key:
+	case string(key) != lease.Key:
 		return fmt.Errorf("item %d is not of key %q: %w", seq, lease.Key, store.ErrLeaseLost)
 	}
 	return nil
@@ -264,7 +266,7 @@ func (l leases) Items(ctx context.Context, lease store.Lease, after uint64, limi
 	err := l.q.s.tx(ctx, func(tx pgx.Tx) error {
 		var live bool
 		err := tx.QueryRow(ctx, `SELECT owner = $3 AND token = $4 AND expires_at > $5 FROM leases WHERE queue = $1 AND key = $2`,
-			l.q.name, lease.Key, lease.Owner, int64(lease.Token), l.q.s.now()).Scan(&live)
+			l.q.name, []byte(lease.Key), lease.Owner, int64(lease.Token), l.q.s.now()).Scan(&live)
 		if errors.Is(err, pgx.ErrNoRows) || err == nil && !live {
 			return l.lost(lease)
 		}
@@ -272,7 +274,7 @@ func (l leases) Items(ctx context.Context, lease store.Lease, after uint64, limi
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT `+itemColumns+` FROM items WHERE queue = $1 AND key = $2 AND seq > $3 ORDER BY seq LIMIT $4`,
-			l.q.name, lease.Key, int64(after), store.ClampLimit(limit))
+			l.q.name, []byte(lease.Key), int64(after), store.ClampLimit(limit))
 		if err != nil {
 			return err
 		}
@@ -291,7 +293,7 @@ func (l leases) Extend(ctx context.Context, lease store.Lease, ttl time.Duration
 	out.Expires = now.Add(ttl)
 	err := l.q.s.tx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE leases SET expires_at = $5 WHERE queue = $1 AND key = $2 AND owner = $3 AND token = $4 AND expires_at > $6`,
-			l.q.name, lease.Key, lease.Owner, int64(lease.Token), out.Expires, now)
+			l.q.name, []byte(lease.Key), lease.Owner, int64(lease.Token), out.Expires, now)
 		if err == nil && tag.RowsAffected() == 0 {
 			return l.lost(lease)
 		}
@@ -306,7 +308,7 @@ func (l leases) Extend(ctx context.Context, lease store.Lease, ttl time.Duration
 func (l leases) Release(ctx context.Context, lease store.Lease) error {
 	err := l.q.s.tx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM leases WHERE queue = $1 AND key = $2 AND owner = $3 AND token = $4`,
-			l.q.name, lease.Key, lease.Owner, int64(lease.Token))
+			l.q.name, []byte(lease.Key), lease.Owner, int64(lease.Token))
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
@@ -334,11 +336,11 @@ func (l leases) Ack(ctx context.Context, lease store.Lease, seq uint64, fx store
 			return err
 		}
 		var more bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM items WHERE queue = $1 AND key = $2)`, l.q.name, lease.Key).Scan(&more); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM items WHERE queue = $1 AND key = $2)`, l.q.name, []byte(lease.Key)).Scan(&more); err != nil {
 			return err
 		}
 		if drained = !more; drained {
-			_, err := tx.Exec(ctx, `DELETE FROM leases WHERE queue = $1 AND key = $2 AND token = $3`, l.q.name, lease.Key, int64(lease.Token))
+			_, err := tx.Exec(ctx, `DELETE FROM leases WHERE queue = $1 AND key = $2 AND token = $3`, l.q.name, []byte(lease.Key), int64(lease.Token))
 			return err
 		}
 		return nil
@@ -484,7 +486,7 @@ func (d dlq) Replay(ctx context.Context, id uint64) (store.Item, error) {
 		var seq int64
 		if err := tx.QueryRow(ctx, `INSERT INTO items (queue, key, dedupe_key, sequence, payload, enqueued_at, attempts, replays)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq`,
-			dl.Queue, out.Key, out.DedupeKey, out.Sequence, nonNil(out.Payload), out.EnqueuedAt, out.Attempts, out.Replays).Scan(&seq); err != nil {
+			dl.Queue, []byte(out.Key), []byte(out.DedupeKey), out.Sequence, nonNil(out.Payload), out.EnqueuedAt, out.Attempts, out.Replays).Scan(&seq); err != nil {
 			return err
 		}
 		out.Seq = uint64(seq)

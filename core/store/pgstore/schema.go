@@ -79,7 +79,7 @@ CREATE TABLE unowned (
 CREATE INDEX unowned_expiry ON unowned (expires_at);
 CREATE TABLE dedupe (
 	queue      text        NOT NULL,
-	key        text        NOT NULL,
+	key        bytea       NOT NULL, -- queue and dedupe keys are opaque bytes (the engine's hold NULs)
 	expires_at timestamptz NOT NULL,
 	PRIMARY KEY (queue, key)
 );
@@ -87,8 +87,8 @@ CREATE INDEX dedupe_expiry ON dedupe (expires_at);
 CREATE TABLE items (
 	queue       text        NOT NULL,
 	seq         bigint      NOT NULL GENERATED ALWAYS AS IDENTITY,
-	key         text        NOT NULL,
-	dedupe_key  text        NOT NULL DEFAULT '',
+	key         bytea       NOT NULL,
+	dedupe_key  bytea       NOT NULL DEFAULT '',
 	sequence    bigint,
 	payload     bytea       NOT NULL,
 	enqueued_at timestamptz NOT NULL,
@@ -99,7 +99,7 @@ CREATE TABLE items (
 CREATE INDEX items_by_key ON items (queue, key, seq);
 CREATE TABLE leases (
 	queue      text        NOT NULL,
-	key        text        NOT NULL,
+	key        bytea       NOT NULL,
 	owner      text        NOT NULL,
 	token      bigint      NOT NULL,
 	expires_at timestamptz NOT NULL,

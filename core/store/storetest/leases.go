@@ -315,3 +315,35 @@ func testSequenceField(t *testing.T, open Opener, qn store.QueueName) {
 		t.Fatalf("replayed %+v, %v", back, err)
 	}
 }
+
+// testOpaqueKeys: keys and dedupe keys are any UTF-8, NUL included (the
+// engine joins their parts with NUL): they come back as they went in,
+// claims and dedupe tell them apart; a key that is not UTF-8 is refused.
+func testOpaqueKeys(t *testing.T, open Opener, qn store.QueueName) {
+	e := setup(t, open)
+	q := queueOf(e.s, qn)
+	keys := []string{"tg\x00u1", "tg\x00u1\x00receipts", "ü ключ 🔑", "tg"}
+	if _, err := q.Enqueue(e.ctx, store.Message{Key: "\xff\xfe"}); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("a key that is not UTF-8: %v; want ErrInvalid", err)
+	}
+	for i, k := range keys {
+		if _, err := q.Enqueue(e.ctx, store.Message{Key: k, DedupeKey: k + "\x00ev", Payload: []byte{byte(i)}}); err != nil {
+			t.Fatalf("enqueue key %q: %v", k, err)
+		}
+	}
+	if r := mustEnqueue(t, e.ctx, q, store.Message{Key: keys[0], DedupeKey: keys[0] + "\x00ev"}); !r[0].Duplicate {
+		t.Fatalf("dedupe key with a NUL not recognised")
+	}
+	claims, err := q.Leases().Claim(e.ctx, "w", 10, 10, leaseTTL)
+	if err != nil || len(claims) != len(keys) {
+		t.Fatalf("claim = %+v, %v; want %d keys", claims, err, len(keys))
+	}
+	for i, c := range claims {
+		if c.Lease.Key != keys[i] || len(c.Items) != 1 || c.Items[0].Key != keys[i] || c.Items[0].DedupeKey != keys[i]+"\x00ev" {
+			t.Fatalf("claim %d = %+v; want key %q with its one item", i, c, keys[i])
+		}
+		if drained, err := q.Leases().Ack(e.ctx, c.Lease, c.Items[0].Seq, store.Effects{}); err != nil || !drained {
+			t.Fatalf("ack under key %q = %v, %v", keys[i], drained, err)
+		}
+	}
+}

@@ -89,6 +89,7 @@ func Run(t *testing.T, open Opener) {
 			t.Run("LeaseManyOwners", func(t *testing.T) { testLeaseManyOwners(t, open, q) })
 			t.Run("LeaseDrained", func(t *testing.T) { testLeaseDrained(t, open, q) })
 			t.Run("SequenceField", func(t *testing.T) { testSequenceField(t, open, q) })
+			t.Run("OpaqueKeys", func(t *testing.T) { testOpaqueKeys(t, open, q) })
 		})
 	}
 	t.Run("DedupePerQueue", func(t *testing.T) { testDedupePerQueue(t, open) })
