@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leconnect/leconnect/core/store/pgstore/pgtest"
 	"github.com/leconnect/leconnect/emulator/liveengage"
 	"github.com/leconnect/leconnect/plugins/sdk/adaptertest/testdata/echo"
 )
@@ -31,8 +32,16 @@ func BenchmarkThroughput(b *testing.B) {
 		name string
 		rate int // messages per second in all; 0 floods
 	}{{"flood", 0}, {"paced", 200}} {
-		b.Run("inbound-"+pace.name, func(b *testing.B) { benchInbound(b, pace.rate) })
-		b.Run("outbound-"+pace.name, func(b *testing.B) { benchOutbound(b, pace.rate) })
+		b.Run("inbound-"+pace.name, func(b *testing.B) { benchInbound(b, pace.rate, envOptions{}) })
+		b.Run("outbound-"+pace.name, func(b *testing.B) { benchOutbound(b, pace.rate, envOptions{}) })
+	}
+	// The same on the PostgreSQL store, when a server is at hand (pgtest).
+	for _, pace := range []struct {
+		name string
+		rate int
+	}{{"flood", 0}, {"paced", 200}} {
+		b.Run("postgres-inbound-"+pace.name, func(b *testing.B) { benchInbound(b, pace.rate, envOptions{PostgresDSN: pgtest.DSN(b)}) })
+		b.Run("postgres-outbound-"+pace.name, func(b *testing.B) { benchOutbound(b, pace.rate, envOptions{PostgresDSN: pgtest.DSN(b)}) })
 	}
 }
 
@@ -62,8 +71,9 @@ func spread(n, rate int, send func(u, i int)) {
 	wg.Wait()
 }
 
-func benchInbound(b *testing.B, rate int) {
-	e := newEnv(b, envOptions{Channel: "echo"})
+func benchInbound(b *testing.B, rate int, o envOptions) {
+	o.Channel = "echo"
+	e := newEnv(b, o)
 	users := make([]*echoUser, benchUsers)
 	for u := range users {
 		users[u] = &echoUser{e: e, user: fmt.Sprintf("bench%d", u), chat: fmt.Sprintf("bench-chat-%d", u)}
@@ -77,8 +87,9 @@ func benchInbound(b *testing.B, rate int) {
 	report(b, e, "inbound", time.Since(start))
 }
 
-func benchOutbound(b *testing.B, rate int) {
-	e := newEnv(b, envOptions{Channel: "echo"})
+func benchOutbound(b *testing.B, rate int, o envOptions) {
+	o.Channel = "echo"
+	e := newEnv(b, o)
 	convs := make([]string, benchUsers)
 	for u := range convs {
 		user := &echoUser{e: e, user: fmt.Sprintf("bench%d", u), chat: fmt.Sprintf("bench-chat-%d", u)}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/leconnect/leconnect/core/store"
@@ -157,6 +158,41 @@ func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	}
 	defer s.end()
 	return pgx.BeginFunc(ctx, s.pool, fn)
+}
+
+// send runs b in one round trip: its statements form one implicit
+// transaction, committed when all succeed, rolled back at the first
+// error. A fence that fails (see leconnect_fence) is store.ErrLeaseLost.
+func (s *Store) send(ctx context.Context, b *pgx.Batch) error {
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	defer s.end()
+	return leaseError(s.pool.SendBatch(ctx, b).Close())
+}
+
+// sendReading is send with read reading the results in order (an error
+// from read rolls nothing back that has committed: use the fence).
+func (s *Store) sendReading(ctx context.Context, b *pgx.Batch, read func(pgx.BatchResults) error) error {
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	defer s.end()
+	br := s.pool.SendBatch(ctx, b)
+	err := read(br)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return leaseError(err)
+}
+
+// leaseError turns the fence's error into store.ErrLeaseLost.
+func leaseError(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == fenceErrCode {
+		return fmt.Errorf("%s: %w", pe.Message, store.ErrLeaseLost)
+	}
+	return err
 }
 
 // Close stops listening and closes the pool; every call after it returns

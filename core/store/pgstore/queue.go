@@ -64,40 +64,45 @@ func (q *queue) Enqueue(ctx context.Context, msgs ...store.Message) ([]store.Enq
 	}
 	s := q.s
 	now := s.now()
-	var res []store.EnqueueResult
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		res = make([]store.EnqueueResult, len(msgs))
-		added := false
-		for i, m := range msgs {
-			if m.DedupeKey != "" {
-				ttl := m.DedupeTTL
-				if ttl <= 0 {
-					ttl = s.opts.DedupeTTL
-				}
-				// A live key stays as it is: the message is a duplicate.
-				tag, err := tx.Exec(ctx, `INSERT INTO dedupe (queue, key, expires_at) VALUES ($1, $2, $3)
-					ON CONFLICT (queue, key) DO UPDATE SET expires_at = excluded.expires_at WHERE dedupe.expires_at <= $4`,
-					q.name, []byte(m.DedupeKey), now.Add(ttl), now)
-				if err != nil {
-					return err
-				}
-				if tag.RowsAffected() == 0 {
-					res[i].Duplicate = true
-					continue
-				}
-			}
+	// One round trip: a statement per message, all in one implicit
+	// transaction. A message whose dedupe key is live inserts nothing (the
+	// key stays as it is), an earlier one in the same batch included.
+	b := &pgx.Batch{}
+	for _, m := range msgs {
+		if m.DedupeKey == "" {
+			b.Queue(`INSERT INTO items (queue, key, dedupe_key, sequence, payload, enqueued_at) VALUES ($1, $2, '', $3, $4, $5) RETURNING seq`,
+				q.name, []byte(m.Key), m.Sequence, nonNil(m.Payload), now)
+			continue
+		}
+		ttl := m.DedupeTTL
+		if ttl <= 0 {
+			ttl = s.opts.DedupeTTL
+		}
+		b.Queue(`WITH fresh AS (
+				INSERT INTO dedupe (queue, key, expires_at) VALUES ($1, $3, $6)
+				ON CONFLICT (queue, key) DO UPDATE SET expires_at = excluded.expires_at WHERE dedupe.expires_at <= $7
+				RETURNING 1)
+			INSERT INTO items (queue, key, dedupe_key, sequence, payload, enqueued_at)
+			SELECT $1, $2, $3, $4, $5, $7 WHERE EXISTS (SELECT 1 FROM fresh)
+			RETURNING seq`,
+			q.name, []byte(m.Key), []byte(m.DedupeKey), m.Sequence, nonNil(m.Payload), now.Add(ttl), now)
+	}
+	b.Queue(`SELECT pg_notify($1, $2)`, notifyChannel, string(q.name))
+	res := make([]store.EnqueueResult, len(msgs))
+	err := s.sendReading(ctx, b, func(br pgx.BatchResults) error {
+		for i := range msgs {
 			var seq int64
-			if err := tx.QueryRow(ctx, `INSERT INTO items (queue, key, dedupe_key, sequence, payload, enqueued_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq`,
-				q.name, []byte(m.Key), []byte(m.DedupeKey), m.Sequence, nonNil(m.Payload), now).Scan(&seq); err != nil {
+			err := br.QueryRow().Scan(&seq)
+			switch {
+			case errors.Is(err, pgx.ErrNoRows):
+				res[i].Duplicate = true
+			case err != nil:
 				return err
+			default:
+				res[i].Seq = uint64(seq)
 			}
-			res[i].Seq = uint64(seq)
-			added = true
 		}
-		if !added {
-			return nil
-		}
-		return notifyTx(ctx, tx, string(q.name))
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("enqueue %s: %w", q.name, err)
@@ -153,128 +158,96 @@ func (l leases) Claim(ctx context.Context, owner string, maxKeys, maxItems int, 
 	if owner == "" || maxKeys <= 0 || maxItems <= 0 || ttl <= 0 {
 		return nil, fmt.Errorf("claim: owner, maxKeys, maxItems and ttl are required: %w", store.ErrInvalid)
 	}
+	if err := l.q.s.begin(ctx); err != nil {
+		return nil, err
+	}
+	defer l.q.s.end()
 	now := l.q.s.now()
-	var out []store.Claim
-	err := l.q.s.tx(ctx, func(tx pgx.Tx) error {
-		out = nil
-		// A key someone else claims at the same moment conflicts on its
-		// lease row: this statement waits for that commit, then finds the
-		// lease live and leaves the key out. Two holders are impossible.
-		rows, err := tx.Query(ctx, `
-			WITH cand AS (
-				SELECT i.key, min(i.seq) AS head FROM items i
-				WHERE i.queue = $1 AND NOT EXISTS (
-					SELECT 1 FROM leases l WHERE l.queue = $1 AND l.key = i.key AND l.expires_at > $2)
-				GROUP BY i.key ORDER BY head LIMIT $3
-			)
+	// One statement: the oldest keys with no live lease, leased, with their
+	// first items. A key someone else claims at the same moment conflicts
+	// on its lease row: this statement waits for that commit, then finds
+	// the lease live and leaves the key out. Two holders are impossible.
+	rows, err := l.q.s.pool.Query(ctx, `
+		WITH cand AS (
+			SELECT i.key, min(i.seq) AS head FROM items i
+			WHERE i.queue = $1 AND NOT EXISTS (
+				SELECT 1 FROM leases l WHERE l.queue = $1 AND l.key = i.key AND l.expires_at > $2)
+			GROUP BY i.key ORDER BY head LIMIT $3
+		), granted AS (
 			INSERT INTO leases (queue, key, owner, token, expires_at)
 			SELECT $1, key, $4, nextval('lease_tokens'), $5 FROM cand ORDER BY head
 			ON CONFLICT (queue, key) DO UPDATE SET owner = excluded.owner, token = excluded.token, expires_at = excluded.expires_at
 				WHERE leases.expires_at <= $2
-			RETURNING key, token`, l.q.name, now, maxKeys, owner, now.Add(ttl))
-		if err != nil {
-			return err
-		}
-		granted, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Lease, error) {
-			lease := store.Lease{Queue: l.q.name, Owner: owner, Expires: now.Add(ttl)}
-			var token int64
-			var key []byte
-			err := r.Scan(&key, &token)
-			lease.Key, lease.Token = string(key), uint64(token)
-			return lease, err
-		})
-		if err != nil || len(granted) == 0 {
-			return err
-		}
-		keys := make([][]byte, len(granted))
-		byKey := map[string]int{}
-		for i, g := range granted {
-			keys[i], byKey[g.Key] = []byte(g.Key), i
-			out = append(out, store.Claim{Lease: g})
-		}
-		rows, err = tx.Query(ctx, `SELECT `+itemColumns+` FROM (
-				SELECT *, row_number() OVER (PARTITION BY key ORDER BY seq) AS n FROM items WHERE queue = $1 AND key = ANY($2)
-			) x WHERE n <= $3 ORDER BY seq`, l.q.name, keys, maxItems)
-		if err != nil {
-			return err
-		}
-		items, err := pgx.CollectRows(rows, scanItem)
-		if err != nil {
-			return err
-		}
-		for _, it := range items {
-			c := &out[byKey[it.Key]]
-			c.Items = append(c.Items, it)
-		}
-		// Oldest first, as the claim chose them.
-		return nil
-	})
+			RETURNING key, token
+		)
+		SELECT g.key, g.token, i.seq, i.dedupe_key, i.sequence, i.payload, i.enqueued_at, i.attempts, i.replays
+		FROM granted g LEFT JOIN LATERAL (
+			SELECT * FROM items WHERE queue = $1 AND key = g.key ORDER BY seq LIMIT $6
+		) i ON true
+		ORDER BY i.seq`, l.q.name, now, maxKeys, owner, now.Add(ttl), maxItems)
 	if err != nil {
 		return nil, fmt.Errorf("claim %s: %w", l.q.name, err)
 	}
-	sortClaims(out)
-	return out, nil
-}
-
-// sortClaims orders claims by their first item.
-func sortClaims(cs []store.Claim) {
-	for i := 1; i < len(cs); i++ {
-		for j := i; j > 0 && firstSeq(cs[j]) < firstSeq(cs[j-1]); j-- {
-			cs[j], cs[j-1] = cs[j-1], cs[j]
+	var out []store.Claim
+	byKey := map[string]int{}
+	for rows.Next() {
+		var (
+			key, dedupe       []byte
+			token             int64
+			seq, sequence     *int64
+			payload           []byte
+			enqueued          *time.Time
+			attempts, replays *int
+		)
+		if err := rows.Scan(&key, &token, &seq, &dedupe, &sequence, &payload, &enqueued, &attempts, &replays); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("claim %s: %w", l.q.name, err)
 		}
+		i, seen := byKey[string(key)]
+		if !seen {
+			i = len(out)
+			byKey[string(key)] = i
+			out = append(out, store.Claim{Lease: store.Lease{Queue: l.q.name, Key: string(key), Owner: owner, Token: uint64(token), Expires: now.Add(ttl)}})
+		}
+		if seq == nil { // a key whose items went meanwhile: the holder finds none and releases it
+			continue
+		}
+		out[i].Items = append(out[i].Items, store.Item{Seq: uint64(*seq), Key: string(key), DedupeKey: string(dedupe), Sequence: sequence,
+			Payload: payload, EnqueuedAt: enqueued.UTC(), Attempts: *attempts, Replays: *replays})
 	}
-}
-
-func firstSeq(c store.Claim) uint64 {
-	if len(c.Items) == 0 {
-		return 0
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim %s: %w", l.q.name, err)
 	}
-	return c.Items[0].Seq
+	return out, nil
 }
 
 func (l leases) lost(lease store.Lease) error {
 	return fmt.Errorf("key %q under token %d: %w", lease.Key, lease.Token, store.ErrLeaseLost)
 }
 
-// check locks lease's row until tx ends and verifies it is still live;
-// with seq > 0 it also refuses an item of another key.
-func (l leases) check(ctx context.Context, tx pgx.Tx, lease store.Lease, seq uint64) error {
-	var live bool
-	err := tx.QueryRow(ctx, `SELECT owner = $3 AND token = $4 AND expires_at > $5 FROM leases WHERE queue = $1 AND key = $2 FOR UPDATE`,
-		l.q.name, []byte(lease.Key), lease.Owner, int64(lease.Token), l.q.s.now()).Scan(&live)
-	if errors.Is(err, pgx.ErrNoRows) || err == nil && !live {
-		return l.lost(lease)
-	}
-	if err != nil || seq == 0 {
-		return err
-	}
-	var key []byte
-	err = tx.QueryRow(ctx, `SELECT key FROM items WHERE queue = $1 AND seq = $2`, l.q.name, int64(seq)).Scan(&key)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return nil
-	case err != nil:
-		return err
-	case string(key) != lease.Key:
-		return fmt.Errorf("item %d is not of key %q: %w", seq, lease.Key, store.ErrLeaseLost)
-	}
-	return nil
+// fence queues the lease check every fenced write starts with (see
+// leconnect_fence in schema.go); seq 0 checks no item.
+func (l leases) fence(b *pgx.Batch, lease store.Lease, seq uint64) {
+	b.Queue(`SELECT leconnect_fence($1, $2, $3, $4, $5, $6)`, string(l.q.name), []byte(lease.Key), lease.Owner, int64(lease.Token), l.q.s.now(), int64(seq))
 }
 
 func (l leases) Items(ctx context.Context, lease store.Lease, after uint64, limit int) ([]store.Item, error) {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT owner = $3 AND token = $4 AND expires_at > $5 FROM leases WHERE queue = $1 AND key = $2`,
+		l.q.name, []byte(lease.Key), lease.Owner, int64(lease.Token), l.q.s.now())
+	b.Queue(`SELECT `+itemColumns+` FROM items WHERE queue = $1 AND key = $2 AND seq > $3 ORDER BY seq LIMIT $4`,
+		l.q.name, []byte(lease.Key), int64(after), store.ClampLimit(limit))
 	var out []store.Item
-	err := l.q.s.tx(ctx, func(tx pgx.Tx) error {
+	err := l.q.s.sendReading(ctx, b, func(br pgx.BatchResults) error {
 		var live bool
-		err := tx.QueryRow(ctx, `SELECT owner = $3 AND token = $4 AND expires_at > $5 FROM leases WHERE queue = $1 AND key = $2`,
-			l.q.name, []byte(lease.Key), lease.Owner, int64(lease.Token), l.q.s.now()).Scan(&live)
+		err := br.QueryRow().Scan(&live)
 		if errors.Is(err, pgx.ErrNoRows) || err == nil && !live {
 			return l.lost(lease)
 		}
 		if err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT `+itemColumns+` FROM items WHERE queue = $1 AND key = $2 AND seq > $3 ORDER BY seq LIMIT $4`,
-			l.q.name, []byte(lease.Key), int64(after), store.ClampLimit(limit))
+		rows, err := br.Query()
 		if err != nil {
 			return err
 		}
@@ -288,17 +261,18 @@ func (l leases) Items(ctx context.Context, lease store.Lease, after uint64, limi
 }
 
 func (l leases) Extend(ctx context.Context, lease store.Lease, ttl time.Duration) (store.Lease, error) {
+	if err := l.q.s.begin(ctx); err != nil {
+		return store.Lease{}, err
+	}
+	defer l.q.s.end()
 	now := l.q.s.now()
 	out := lease
 	out.Expires = now.Add(ttl)
-	err := l.q.s.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE leases SET expires_at = $5 WHERE queue = $1 AND key = $2 AND owner = $3 AND token = $4 AND expires_at > $6`,
-			l.q.name, []byte(lease.Key), lease.Owner, int64(lease.Token), out.Expires, now)
-		if err == nil && tag.RowsAffected() == 0 {
-			return l.lost(lease)
-		}
-		return err
-	})
+	tag, err := l.q.s.pool.Exec(ctx, `UPDATE leases SET expires_at = $5 WHERE queue = $1 AND key = $2 AND owner = $3 AND token = $4 AND expires_at > $6`,
+		l.q.name, []byte(lease.Key), lease.Owner, int64(lease.Token), out.Expires, now)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = l.lost(lease)
+	}
 	if err != nil {
 		return store.Lease{}, fmt.Errorf("extend %s: %w", l.q.name, err)
 	}
@@ -306,16 +280,11 @@ func (l leases) Extend(ctx context.Context, lease store.Lease, ttl time.Duration
 }
 
 func (l leases) Release(ctx context.Context, lease store.Lease) error {
-	err := l.q.s.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM leases WHERE queue = $1 AND key = $2 AND owner = $3 AND token = $4`,
-			l.q.name, []byte(lease.Key), lease.Owner, int64(lease.Token))
-		if err != nil || tag.RowsAffected() == 0 {
-			return err
-		}
-		// Items may be left: let the others look.
-		return notifyTx(ctx, tx, string(l.q.name))
-	})
-	if err != nil {
+	b := &pgx.Batch{}
+	b.Queue(`DELETE FROM leases WHERE queue = $1 AND key = $2 AND owner = $3 AND token = $4`,
+		l.q.name, []byte(lease.Key), lease.Owner, int64(lease.Token))
+	b.Queue(`SELECT pg_notify($1, $2)`, notifyChannel, string(l.q.name)) // items may be left: let the others look
+	if err := l.q.s.send(ctx, b); err != nil {
 		return fmt.Errorf("release %s: %w", l.q.name, err)
 	}
 	return nil
@@ -325,25 +294,28 @@ func (l leases) Ack(ctx context.Context, lease store.Lease, seq uint64, fx store
 	if err := fx.Validate(); err != nil {
 		return false, err
 	}
-	err = l.q.s.tx(ctx, func(tx pgx.Tx) error {
-		if err := l.check(ctx, tx, lease, seq); err != nil {
-			return err
+	// One round trip: the fence, the effects, the delete, and the release
+	// when no item of the key is left (an item enqueued meanwhile, not yet
+	// committed, finds the key free and its commit wakes the claimers).
+	b := &pgx.Batch{}
+	l.fence(b, lease, seq)
+	l.q.s.queueEffects(b, fx)
+	b.Queue(`DELETE FROM items WHERE queue = $1 AND seq = $2`, l.q.name, int64(seq))
+	b.Queue(`DELETE FROM leases WHERE queue = $1 AND key = $2 AND token = $3
+		AND NOT EXISTS (SELECT 1 FROM items WHERE queue = $1 AND key = $2) RETURNING 1`, l.q.name, []byte(lease.Key), int64(lease.Token))
+	err = l.q.s.sendReading(ctx, b, func(br pgx.BatchResults) error {
+		for range b.Len() - 1 {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
 		}
-		if err := l.q.s.putEffects(ctx, tx, fx); err != nil {
-			return err
+		var one int
+		err := br.QueryRow().Scan(&one)
+		drained = err == nil
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM items WHERE queue = $1 AND seq = $2`, l.q.name, int64(seq)); err != nil {
-			return err
-		}
-		var more bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM items WHERE queue = $1 AND key = $2)`, l.q.name, []byte(lease.Key)).Scan(&more); err != nil {
-			return err
-		}
-		if drained = !more; drained {
-			_, err := tx.Exec(ctx, `DELETE FROM leases WHERE queue = $1 AND key = $2 AND token = $3`, l.q.name, []byte(lease.Key), int64(lease.Token))
-			return err
-		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("ack %s: %w", l.q.name, err)
@@ -355,11 +327,14 @@ func (l leases) Ack(ctx context.Context, lease store.Lease, seq uint64, fx store
 }
 
 func (l leases) MarkAttempted(ctx context.Context, lease store.Lease, seq uint64) error {
-	err := l.q.s.tx(ctx, func(tx pgx.Tx) error {
-		if err := l.check(ctx, tx, lease, seq); err != nil {
+	b := &pgx.Batch{}
+	l.fence(b, lease, seq)
+	b.Queue(`UPDATE items SET attempts = attempts + 1 WHERE queue = $1 AND seq = $2`, l.q.name, int64(seq))
+	err := l.q.s.sendReading(ctx, b, func(br pgx.BatchResults) error {
+		if _, err := br.Exec(); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `UPDATE items SET attempts = attempts + 1 WHERE queue = $1 AND seq = $2`, l.q.name, int64(seq))
+		tag, err := br.Exec()
 		if err == nil && tag.RowsAffected() == 0 {
 			return fmt.Errorf("item %d: %w", seq, store.ErrNotFound)
 		}
@@ -375,8 +350,9 @@ func (l leases) DeadLetter(ctx context.Context, lease store.Lease, seq uint64, r
 	now := l.q.s.now()
 	var out store.DeadLetter
 	err := l.q.s.tx(ctx, func(tx pgx.Tx) error {
-		if err := l.check(ctx, tx, lease, seq); err != nil {
-			return err
+		if _, err := tx.Exec(ctx, `SELECT leconnect_fence($1, $2, $3, $4, $5, $6)`,
+			string(l.q.name), []byte(lease.Key), lease.Owner, int64(lease.Token), now, int64(seq)); err != nil {
+			return leaseError(err)
 		}
 		rows, err := tx.Query(ctx, `DELETE FROM items WHERE queue = $1 AND seq = $2 RETURNING `+itemColumns, l.q.name, int64(seq))
 		if err != nil {

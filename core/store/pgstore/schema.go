@@ -106,6 +106,26 @@ CREATE TABLE leases (
 	PRIMARY KEY (queue, key)
 );
 CREATE SEQUENCE lease_tokens;
+-- leconnect_fence locks a key's lease row until the transaction ends and
+-- raises LC001 unless the lease is live and item s (0: none) is of the key,
+-- so a fenced write is one round trip that changes nothing when it fails.
+CREATE FUNCTION leconnect_fence(q text, k bytea, o text, t bigint, now timestamptz, s bigint) RETURNS void AS $$
+DECLARE
+	live boolean;
+	ik bytea;
+BEGIN
+	SELECT l.owner = o AND l.token = t AND l.expires_at > now INTO live FROM leases l WHERE l.queue = q AND l.key = k FOR UPDATE;
+	IF live IS NOT TRUE THEN
+		RAISE EXCEPTION 'lease of % under token % lost', encode(k, 'escape'), t USING ERRCODE = 'LC001';
+	END IF;
+	IF s > 0 THEN
+		SELECT i.key INTO ik FROM items i WHERE i.queue = q AND i.seq = s;
+		IF FOUND AND ik <> k THEN
+			RAISE EXCEPTION 'item % is not of key %', s, encode(k, 'escape') USING ERRCODE = 'LC001';
+		END IF;
+	END IF;
+END
+$$ LANGUAGE plpgsql;
 CREATE TABLE dead_letters (
 	id      bigint      NOT NULL GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	queue   text        NOT NULL,
@@ -115,6 +135,9 @@ CREATE TABLE dead_letters (
 );
 `,
 }
+
+// fenceErrCode is the SQLSTATE leconnect_fence raises.
+const fenceErrCode = "LC001"
 
 // schemaVersion is the version this binary writes.
 var schemaVersion = len(migrations)

@@ -181,45 +181,40 @@ func (s *Store) PutLinks(ctx context.Context, links ...store.MessageLink) error 
 	if err := fx.Validate(); err != nil {
 		return err
 	}
-	err := s.tx(ctx, func(tx pgx.Tx) error { return s.putEffects(ctx, tx, fx) })
-	if err != nil {
+	b := &pgx.Batch{}
+	s.queueEffects(b, fx)
+	if err := s.send(ctx, b); err != nil {
 		return fmt.Errorf("put links: %w", err)
 	}
 	s.wakeState()
 	return nil
 }
 
-// putEffects stores fx in tx, notifying the other instances when it holds
-// something they may await.
-func (s *Store) putEffects(ctx context.Context, tx pgx.Tx, fx store.Effects) error {
-	exp := s.now().Add(s.opts.LinkTTL)
+// queueEffects adds fx's statements to b, with a notification to the other
+// instances when it holds something they may await.
+func (s *Store) queueEffects(b *pgx.Batch, fx store.Effects) {
+	now := s.now()
+	exp := now.Add(s.opts.LinkTTL)
 	for _, l := range fx.Links {
-		if _, err := tx.Exec(ctx, `INSERT INTO links (channel, chat_id, message_id, conversation_id, sequence, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
+		b.Queue(`INSERT INTO links (channel, chat_id, message_id, conversation_id, sequence, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT (channel, chat_id, message_id) DO UPDATE SET conversation_id = excluded.conversation_id, sequence = excluded.sequence, expires_at = excluded.expires_at`,
-			l.Channel, l.ChatID, l.ChannelMessageID, l.ConversationID, l.Sequence, exp); err != nil {
-			return err
-		}
+			l.Channel, l.ChatID, l.ChannelMessageID, l.ConversationID, l.Sequence, exp)
 	}
 	for _, e := range fx.Echoes {
-		if _, err := tx.Exec(ctx, `INSERT INTO echoes (conversation_id, external_id, sequence, expires_at) VALUES ($1, $2, $3, $4)
+		b.Queue(`INSERT INTO echoes (conversation_id, external_id, sequence, expires_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (conversation_id, external_id) DO UPDATE SET sequence = excluded.sequence, expires_at = excluded.expires_at`,
-			e.ConversationID, e.ExternalID, e.Sequence, exp); err != nil {
-			return err
-		}
+			e.ConversationID, e.ExternalID, e.Sequence, exp)
 	}
 	if h := fx.Handled; h != nil {
 		// The mark only grows (while it lives).
-		if _, err := tx.Exec(ctx, `INSERT INTO handled (conversation_id, sequence, expires_at) VALUES ($1, $2, $3)
+		b.Queue(`INSERT INTO handled (conversation_id, sequence, expires_at) VALUES ($1, $2, $3)
 			ON CONFLICT (conversation_id) DO UPDATE SET sequence = excluded.sequence, expires_at = excluded.expires_at
 			WHERE handled.sequence <= excluded.sequence OR handled.expires_at <= $4`,
-			h.ConversationID, h.Sequence, exp, s.now()); err != nil {
-			return err
-		}
+			h.ConversationID, h.Sequence, exp, now)
 	}
 	if len(fx.Links) > 0 || len(fx.Echoes) > 0 {
-		return notifyTx(ctx, tx, "state")
+		b.Queue(`SELECT pg_notify($1, 'state')`, notifyChannel)
 	}
-	return nil
 }
 
 // LinkByChannelMessage implements store.Links.
