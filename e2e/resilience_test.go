@@ -152,7 +152,7 @@ func TestCrashSafety(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: -short skips the crash test")
 	}
-	trafficThroughRestart(t, 50, 20, true, syscall.SIGKILL, "")
+	trafficThroughRestart(t, 50, 20, true, syscall.SIGKILL, "", nil)
 }
 
 // The crash test with the core on the PostgreSQL store.
@@ -160,22 +160,36 @@ func TestCrashSafetyOnPostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: -short skips the crash test")
 	}
-	trafficThroughRestart(t, 50, 20, true, syscall.SIGKILL, pgtest.DSN(t))
+	trafficThroughRestart(t, 50, 20, true, syscall.SIGKILL, pgtest.DSN(t), nil)
+}
+
+// The core's PostgreSQL connections are cut three times in the middle of
+// traffic (as a network fault or a server restart would): it reconnects,
+// retries, and every message still arrives exactly once and in order.
+func TestPostgresConnectionsCutMidTraffic(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	trafficThroughRestart(t, 20, 15, false, 0, dsn, func(e *env) {
+		for range 3 {
+			t.Logf("cut %d PostgreSQL connections", pgtest.CutConnections(t, dsn))
+			time.Sleep(300 * time.Millisecond)
+		}
+	})
 }
 
 // SIGTERM in the middle of traffic: the core drains what is in flight,
 // exits cleanly, and after a restart everything arrives exactly once.
 func TestGracefulShutdownUnderTraffic(t *testing.T) {
-	e := trafficThroughRestart(t, 10, 10, false, syscall.SIGTERM, "")
+	e := trafficThroughRestart(t, 10, 10, false, syscall.SIGTERM, "", nil)
 	if !strings.Contains(e.logs.String(), `"@message":"stopped"`) {
 		t.Fatal("the core did not report a clean stop")
 	}
 }
 
 // trafficThroughRestart runs users Telegram conversations of perUser
-// messages each way, stops the core with sig at about 40% and starts it
-// again, then checks that every message arrived exactly once and in order.
-func trafficThroughRestart(t *testing.T, users, perUser int, faults bool, sig syscall.Signal, postgresDSN string) *env {
+// messages each way, at about 40% runs midway (if set) and stops the core
+// with sig (unless 0) and starts it again, then checks that every message
+// arrived exactly once and in order.
+func trafficThroughRestart(t *testing.T, users, perUser int, faults bool, sig syscall.Signal, postgresDSN string, midway func(*env)) *env {
 	e := newEnv(t, envOptions{Channel: "custom", TelegramChatRate: -1, PostgresDSN: postgresDSN, ChannelYAML: `  - name: tg
     adapter: telegram
     restart: {initial_backoff: 50ms, max_backoff: 200ms}
@@ -244,13 +258,18 @@ func trafficThroughRestart(t *testing.T, users, perUser int, faults bool, sig sy
 	// Stop the core mid-stream, then start it again on the same store.
 	total := int64(users * perUser * 2)
 	e.waitFor("traffic to be under way", func() bool { return progress.Load() >= total*2/5 })
-	exit := e.stopCore(sig)
-	t.Logf("stopped the core with %v at %d of %d messages handed over (exit: %v)", sig, progress.Load(), total, exit)
-	if sig == syscall.SIGTERM && exit != nil {
-		t.Errorf("a graceful stop exited with %v", exit)
+	if midway != nil {
+		midway(e)
 	}
-	time.Sleep(200 * time.Millisecond)
-	e.startCore()
+	if sig != 0 {
+		exit := e.stopCore(sig)
+		t.Logf("stopped the core with %v at %d of %d messages handed over (exit: %v)", sig, progress.Load(), total, exit)
+		if sig == syscall.SIGTERM && exit != nil {
+			t.Errorf("a graceful stop exited with %v", exit)
+		}
+		time.Sleep(200 * time.Millisecond)
+		e.startCore()
+	}
 	wg.Wait()
 
 	// Everything arrives, exactly once and in order.

@@ -145,6 +145,16 @@ var schemaVersion = len(migrations)
 // migrate brings the schema to schemaVersion, once, however many
 // instances start at the same time.
 func migrate(ctx context.Context, conn *pgx.Conn) error {
+	// Up to date (the usual case): no lock, no DDL, so a read-only
+	// standby opens too.
+	var current int
+	err := conn.QueryRow(ctx, `SELECT version FROM leconnect_schema`).Scan(&current)
+	switch {
+	case err == nil && current == schemaVersion:
+		return nil
+	case err == nil && current > schemaVersion:
+		return fmt.Errorf("schema version %d, this binary supports up to %d: %w", current, schemaVersion, store.ErrSchemaTooNew)
+	}
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return err

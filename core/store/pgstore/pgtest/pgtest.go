@@ -56,6 +56,30 @@ func DSN(t testing.TB) string {
 	}
 	q := u.Query()
 	q.Set("search_path", schema)
+	q.Set("application_name", schema) // so CutConnections finds its sessions
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// CutConnections terminates every server session opened with dsn (one DSN
+// returned), as a network fault or a server restart would, and returns how
+// many it cut.
+func CutConnections(t testing.TB, dsn string) int {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := u.Query().Get("application_name")
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, os.Getenv(EnvDSN))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var n int
+	if err := c.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
