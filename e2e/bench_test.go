@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/leconnect/leconnect/core/store/pgstore/pgtest"
 	"github.com/leconnect/leconnect/emulator/liveengage"
 	"github.com/leconnect/leconnect/plugins/sdk/adaptertest/testdata/echo"
@@ -78,6 +80,7 @@ func benchInbound(b *testing.B, rate int, o envOptions) {
 	for u := range users {
 		users[u] = &echoUser{e: e, user: fmt.Sprintf("bench%d", u), chat: fmt.Sprintf("bench-chat-%d", u)}
 	}
+	before := storeUse(b, e, o)
 	b.ResetTimer()
 	start := time.Now()
 	spread(b.N, rate, func(u, i int) {
@@ -85,6 +88,7 @@ func benchInbound(b *testing.B, rate int, o envOptions) {
 	})
 	e.waitFor("every message in LiveEngage", func() bool { return consumerMessages(e.le) >= b.N })
 	report(b, e, "inbound", time.Since(start))
+	storeCost(b, e, o, before)
 }
 
 func benchOutbound(b *testing.B, rate int, o envOptions) {
@@ -100,6 +104,7 @@ func benchOutbound(b *testing.B, rate int, o envOptions) {
 		convs[u] = conversationWith(e.le, fmt.Sprintf("open %d", u))
 	}
 	before := metric(e, `leconnect_messages_out_total{channel="echo"}`)
+	use := storeUse(b, e, o)
 	b.ResetTimer()
 	start := time.Now()
 	spread(b.N, rate, func(u, i int) {
@@ -111,6 +116,38 @@ func benchOutbound(b *testing.B, rate int, o envOptions) {
 		return metric(e, `leconnect_messages_out_total{channel="echo"}`)-before >= float64(b.N)
 	})
 	report(b, e, "outbound", time.Since(start))
+	storeCost(b, e, o, use)
+}
+
+// storeUsage is what the PostgreSQL store has cost so far: the core's
+// round trips to it and the server's WAL position (bytes written durably).
+type storeUsage struct{ roundTrips, walBytes float64 }
+
+func storeUse(b *testing.B, e *env, o envOptions) storeUsage {
+	if o.PostgresDSN == "" {
+		return storeUsage{}
+	}
+	var wal float64
+	c, err := pgx.Connect(b.Context(), o.PostgresDSN)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close(b.Context())
+	if err := c.QueryRow(b.Context(), `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8`).Scan(&wal); err != nil {
+		b.Fatal(err)
+	}
+	return storeUsage{roundTrips: metric(e, "leconnect_store_round_trips_total"), walBytes: wal}
+}
+
+// storeCost reports the PostgreSQL store's round trips and WAL bytes per
+// message since before (the whole server's WAL: run nothing else on it).
+func storeCost(b *testing.B, e *env, o envOptions, before storeUsage) {
+	if o.PostgresDSN == "" {
+		return
+	}
+	after := storeUse(b, e, o)
+	b.ReportMetric((after.roundTrips-before.roundTrips)/float64(b.N), "roundtrips/msg")
+	b.ReportMetric((after.walBytes-before.walBytes)/float64(b.N), "walB/msg")
 }
 
 func consumerMessages(le *liveengage.Emulator) int {

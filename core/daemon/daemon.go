@@ -80,6 +80,12 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	stops = append(stops, func(context.Context) error { return st.Close() })
+	if rt, ok := st.(interface{ RoundTrips() uint64 }); ok {
+		d.metrics.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "leconnect_store_round_trips_total",
+			Help: "Round trips to the PostgreSQL store (each query, BEGIN and COMMIT included, and each pipelined batch).",
+		}, func() float64 { return float64(rt.RoundTrips()) }))
+	}
 	// The store is locked while we run: `leconnect dlq` reaches it here.
 	if stopAdmin, err := admin.Serve(admin.SocketPath(cfg.Store.Path), admin.Handler(st.DeadLetters())); err != nil {
 		log.Warn("no admin socket; `leconnect dlq` works only while the daemon is stopped", "err", err)

@@ -81,6 +81,7 @@ type Store struct {
 
 	stopListen context.CancelFunc
 	listening  chan struct{}
+	trips      *roundTrips
 }
 
 var _ store.Store = (*Store)(nil)
@@ -94,6 +95,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open postgres store: dsn: %w", err)
 	}
 	cfg.MaxConns = opts.MaxConns
+	trips := &roundTrips{}
+	cfg.ConnConfig.Tracer = trips
 	cfg.ConnConfig.RuntimeParams["statement_timeout"] = fmt.Sprint(opts.StatementTimeout.Milliseconds())
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "leconnect"
@@ -113,7 +116,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres store %s: %w", redact(cfg.ConnConfig), err)
 	}
-	s := &Store{opts: opts, pool: pool, log: opts.Logger, queues: map[store.QueueName]*queue{}, state: notify.New(0)}
+	s := &Store{opts: opts, pool: pool, log: opts.Logger, queues: map[store.QueueName]*queue{}, state: notify.New(0), trips: trips}
 	for _, name := range []store.QueueName{store.Inbound, store.Outbound} {
 		s.queues[name] = &queue{s: s, name: name, sig: notify.New(0)}
 	}
