@@ -18,6 +18,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/leconnect/leconnect/core/store/pgstore/pgtest"
 	"github.com/leconnect/leconnect/emulator/liveengage"
 	tgemu "github.com/leconnect/leconnect/emulator/telegram"
 )
@@ -122,8 +123,15 @@ type envOptions struct {
 	PostgresDSN string
 }
 
+// allOnPostgres, set to "postgres", runs every end-to-end test on the
+// PostgreSQL store (LECONNECT_TEST_POSTGRES_DSN names the server).
+const allOnPostgres = "LECONNECT_E2E_STORE"
+
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
+	if o.PostgresDSN == "" && os.Getenv(allOnPostgres) == "postgres" {
+		o.PostgresDSN = pgtest.DSN(t)
+	}
 	e := &env{t: t, dir: t.TempDir()}
 	port := freePort(t)
 	e.coreURL = fmt.Sprintf("http://127.0.0.1:%d", port)

@@ -381,11 +381,14 @@ func (d *dispatcher) process(ctx context.Context, lease store.Lease, it store.It
 			return drained, err == nil
 		case outcomeDeadLetter:
 			d.log.Error("dead-lettered", "queue", d.queue.Name(), "key", it.Key, "seq", it.Seq, "err", r.err)
-			if _, err := d.queue.Leases().DeadLetter(context.WithoutCancel(ctx), lease, it.Seq, r.err.Error()); err != nil && !errors.Is(err, store.ErrNotFound) {
-				d.log.Error("dead-letter", "seq", it.Seq, "err", err)
-				return false, false
-			}
-			return false, true
+			err := d.settle(ctx, "dead-letter", it, func(ctx context.Context) error {
+				_, err := d.queue.Leases().DeadLetter(ctx, lease, it.Seq, r.err.Error())
+				if errors.Is(err, store.ErrNotFound) {
+					return nil // gone already
+				}
+				return err
+			})
+			return false, err == nil
 		}
 		if errors.Is(r.err, store.ErrLeaseLost) {
 			return false, false
@@ -401,23 +404,31 @@ func (d *dispatcher) process(ctx context.Context, lease store.Lease, it store.It
 	}
 }
 
-// ack retries a failing ack a few times: the item's effect happened already,
-// so giving up would repeat it after a restart. A lost lease is final: the
-// new holder finds the item and its effect (checked before repeating).
-func (d *dispatcher) ack(ctx context.Context, lease store.Lease, it store.Item, fx store.Effects) (bool, error) {
-	var err error
-	for i := 0; i < 5; i++ {
-		var drained bool
-		drained, err = d.queue.Leases().Ack(context.WithoutCancel(ctx), lease, it.Seq, fx)
+// ack records a done item and its effects.
+func (d *dispatcher) ack(ctx context.Context, lease store.Lease, it store.Item, fx store.Effects) (drained bool, err error) {
+	err = d.settle(ctx, "ack", it, func(ctx context.Context) error {
+		var err error
+		drained, err = d.queue.Leases().Ack(ctx, lease, it.Seq, fx)
+		return err
+	})
+	return drained, err
+}
+
+// settle retries a write that records what an item did (its ack, its
+// dead-lettering) until it succeeds, the lease is lost or the work
+// context ends: the item's effect happened already, so giving up and
+// handling it again would repeat it. Waits grow to the retry maximum.
+func (d *dispatcher) settle(ctx context.Context, what string, it store.Item, write func(context.Context) error) error {
+	for attempt := 1; ; attempt++ {
+		err := write(context.WithoutCancel(ctx))
 		if err == nil || errors.Is(err, store.ErrLeaseLost) {
-			return drained, err
+			return err
 		}
-		d.log.Error("ack", "queue", d.queue.Name(), "seq", it.Seq, "err", err)
-		if !sleep(ctx, 100*time.Millisecond<<i) {
-			break
+		d.log.Error(what+" failed; will retry", "queue", d.queue.Name(), "key", it.Key, "seq", it.Seq, "attempt", attempt, "err", err)
+		if !sleep(ctx, d.backoff.after(attempt)) {
+			return err
 		}
 	}
-	return false, err
 }
 
 // sleep waits d or until ctx ends; it reports whether d passed.

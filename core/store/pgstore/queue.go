@@ -1,10 +1,12 @@
 package pgstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -163,61 +165,71 @@ func (l leases) Claim(ctx context.Context, owner string, maxKeys, maxItems int, 
 	}
 	defer l.q.s.end()
 	now := l.q.s.now()
-	// One statement: the oldest keys with no live lease, leased, with their
-	// first items. A key someone else claims at the same moment conflicts
-	// on its lease row: this statement waits for that commit, then finds
-	// the lease live and leaves the key out. Two holders are impossible.
+	// The oldest keys with no live lease, leased. A key someone else claims
+	// at the same moment conflicts on its lease row: this statement waits
+	// for that commit, then finds the lease live and leaves the key out.
+	// Two holders are impossible.
 	rows, err := l.q.s.pool.Query(ctx, `
 		WITH cand AS (
 			SELECT i.key, min(i.seq) AS head FROM items i
 			WHERE i.queue = $1 AND NOT EXISTS (
 				SELECT 1 FROM leases l WHERE l.queue = $1 AND l.key = i.key AND l.expires_at > $2)
 			GROUP BY i.key ORDER BY head LIMIT $3
-		), granted AS (
-			INSERT INTO leases (queue, key, owner, token, expires_at)
-			SELECT $1, key, $4, nextval('lease_tokens'), $5 FROM cand ORDER BY head
-			ON CONFLICT (queue, key) DO UPDATE SET owner = excluded.owner, token = excluded.token, expires_at = excluded.expires_at
-				WHERE leases.expires_at <= $2
-			RETURNING key, token
 		)
-		SELECT g.key, g.token, i.seq, i.dedupe_key, i.sequence, i.payload, i.enqueued_at, i.attempts, i.replays
-		FROM granted g LEFT JOIN LATERAL (
-			SELECT * FROM items WHERE queue = $1 AND key = g.key ORDER BY seq LIMIT $6
-		) i ON true
-		ORDER BY i.seq`, l.q.name, now, maxKeys, owner, now.Add(ttl), maxItems)
+		INSERT INTO leases (queue, key, owner, token, expires_at)
+		SELECT $1, key, $4, nextval('lease_tokens'), $5 FROM cand ORDER BY head
+		ON CONFLICT (queue, key) DO UPDATE SET owner = excluded.owner, token = excluded.token, expires_at = excluded.expires_at
+			WHERE leases.expires_at <= $2
+		RETURNING key, token`, l.q.name, now, maxKeys, owner, now.Add(ttl))
 	if err != nil {
 		return nil, fmt.Errorf("claim %s: %w", l.q.name, err)
 	}
 	var out []store.Claim
+	keys := [][]byte{}
 	byKey := map[string]int{}
 	for rows.Next() {
-		var (
-			key, dedupe       []byte
-			token             int64
-			seq, sequence     *int64
-			payload           []byte
-			enqueued          *time.Time
-			attempts, replays *int
-		)
-		if err := rows.Scan(&key, &token, &seq, &dedupe, &sequence, &payload, &enqueued, &attempts, &replays); err != nil {
+		var key []byte
+		var token int64
+		if err := rows.Scan(&key, &token); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("claim %s: %w", l.q.name, err)
 		}
-		i, seen := byKey[string(key)]
-		if !seen {
-			i = len(out)
-			byKey[string(key)] = i
-			out = append(out, store.Claim{Lease: store.Lease{Queue: l.q.name, Key: string(key), Owner: owner, Token: uint64(token), Expires: now.Add(ttl)}})
-		}
-		if seq == nil { // a key whose items went meanwhile: the holder finds none and releases it
-			continue
-		}
-		out[i].Items = append(out[i].Items, store.Item{Seq: uint64(*seq), Key: string(key), DedupeKey: string(dedupe), Sequence: sequence,
-			Payload: payload, EnqueuedAt: enqueued.UTC(), Attempts: *attempts, Replays: *replays})
+		byKey[string(key)] = len(out)
+		keys = append(keys, key)
+		out = append(out, store.Claim{Lease: store.Lease{Queue: l.q.name, Key: string(key), Owner: owner, Token: uint64(token), Expires: now.Add(ttl)}})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("claim %s: %w", l.q.name, err)
 	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	// The items, read after the grant with a snapshot of their own: the
+	// statement above may have waited for the key's previous holder, and
+	// its snapshot predates that holder's last writes.
+	rows, err = l.q.s.pool.Query(ctx, `SELECT `+itemColumns+` FROM (
+			SELECT *, row_number() OVER (PARTITION BY key ORDER BY seq) AS n FROM items WHERE queue = $1 AND key = ANY($2)
+		) x WHERE n <= $3 ORDER BY seq`, l.q.name, keys, maxItems)
+	if err != nil {
+		return nil, fmt.Errorf("claim %s: %w", l.q.name, err)
+	}
+	items, err := pgx.CollectRows(rows, scanItem)
+	if err != nil {
+		return nil, fmt.Errorf("claim %s: %w", l.q.name, err)
+	}
+	for _, it := range items {
+		c := &out[byKey[it.Key]]
+		c.Items = append(c.Items, it)
+	}
+	// Oldest first: by first item (a key whose items went meanwhile last;
+	// its holder finds none and releases it).
+	slices.SortStableFunc(out, func(a, b store.Claim) int {
+		switch {
+		case len(a.Items) == 0 || len(b.Items) == 0:
+			return cmp.Compare(len(b.Items), len(a.Items))
+		}
+		return cmp.Compare(a.Items[0].Seq, b.Items[0].Seq)
+	})
 	return out, nil
 }
 

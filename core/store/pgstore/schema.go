@@ -129,7 +129,7 @@ $$ LANGUAGE plpgsql;
 CREATE TABLE dead_letters (
 	id      bigint      NOT NULL GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	queue   text        NOT NULL,
-	item    jsonb       NOT NULL,
+	item    json        NOT NULL, -- json, not jsonb: keys hold NULs (\u0000), which jsonb refuses
 	reason  text        NOT NULL,
 	dead_at timestamptz NOT NULL
 );

@@ -342,8 +342,23 @@ func testOpaqueKeys(t *testing.T, open Opener, qn store.QueueName) {
 		if c.Lease.Key != keys[i] || len(c.Items) != 1 || c.Items[0].Key != keys[i] || c.Items[0].DedupeKey != keys[i]+"\x00ev" {
 			t.Fatalf("claim %d = %+v; want key %q with its one item", i, c, keys[i])
 		}
+		if i == 0 { // through the dead-letter list and back
+			d, err := q.Leases().DeadLetter(e.ctx, c.Lease, c.Items[0].Seq, "x")
+			if err != nil || d.Item.Key != keys[0] || d.Item.DedupeKey != keys[0]+"\x00ev" {
+				t.Fatalf("dead letter of key %q = %+v, %v", keys[0], d, err)
+			}
+			it, err := e.s.DeadLetters().Replay(e.ctx, d.ID)
+			if err != nil || it.Key != keys[0] || it.DedupeKey != keys[0]+"\x00ev" {
+				t.Fatalf("replay of key %q = %+v, %v", keys[0], it, err)
+			}
+			continue
+		}
 		if drained, err := q.Leases().Ack(e.ctx, c.Lease, c.Items[0].Seq, store.Effects{}); err != nil || !drained {
 			t.Fatalf("ack under key %q = %v, %v", keys[i], drained, err)
 		}
+	}
+	replayed, err := q.Pending(e.ctx, 0, 10)
+	if err != nil || len(replayed) != 1 || replayed[0].Key != keys[0] {
+		t.Fatalf("pending after the replay = %+v, %v; want key %q's item", replayed, err, keys[0])
 	}
 }
