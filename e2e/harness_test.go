@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -81,6 +82,8 @@ type env struct {
 
 	notAllReady bool // start waits for /healthz only
 
+	instances []*instance // with Instances > 1: the cores behind coreURL's balancer
+
 	mu      sync.Mutex
 	core    *exec.Cmd
 	exitErr error // how the last core exited; read after done is closed
@@ -121,6 +124,9 @@ type envOptions struct {
 	// PostgresDSN, when set, runs the core on the PostgreSQL store
 	// (pgtest.DSN gives a test a schema of its own).
 	PostgresDSN string
+	// Instances above 1 runs that many cores on PostgreSQL behind a load
+	// balancer (cluster_test.go); coreURL is then the balancer's.
+	Instances int
 }
 
 // allOnPostgres, set to "postgres", runs every end-to-end test on the
@@ -135,6 +141,12 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e := &env{t: t, dir: t.TempDir()}
 	port := freePort(t)
 	e.coreURL = fmt.Sprintf("http://127.0.0.1:%d", port)
+	if o.Instances > 1 {
+		if o.PostgresDSN == "" {
+			t.Fatal("several instances need PostgresDSN")
+		}
+		e.coreURL = e.startBalancer(o.Instances)
+	}
 
 	leOpts := liveengage.Options{
 		AccountID: accountID, ClientID: clientID, ClientSecret: clientSecret,
@@ -165,19 +177,30 @@ func newEnv(t testing.TB, o envOptions) *env {
 	t.Cleanup(func() { tgSrv.Close(); tg.Close() })
 	e.tg, e.tgURL = tg, tgSrv.URL
 
-	e.cfgPath = filepath.Join(e.dir, "connector.yaml")
-	var cfg bytes.Buffer
-	err = configTemplate.Execute(&cfg, map[string]any{
-		"Port": port, "PublicURL": e.coreURL, "DomainAPI": leSrv.URL, "Store": filepath.Join(e.dir, "leconnect.db"),
-		"Channel": o.Channel, "EchoBin": echoBin, "TelegramURL": tgSrv.URL, "TelegramToken": tg.Token(),
-		"CSATPrompt": o.CSATPrompt, "TransferMessage": o.TransferMessage, "ConversationYAML": indent(o.ConversationYAML, "      "), "ChannelExtraYAML": indent(o.ChannelExtraYAML, "    "), "ChannelYAML": o.ChannelYAML, "HostileBin": hostileBin,
-		"PostgresDSN": o.PostgresDSN,
-	})
-	if err != nil {
-		t.Fatal(err)
+	writeConfig := func(path string, port int, storePath string) {
+		var cfg bytes.Buffer
+		err := configTemplate.Execute(&cfg, map[string]any{
+			"Port": port, "PublicURL": e.coreURL, "DomainAPI": leSrv.URL, "Store": storePath,
+			"Channel": o.Channel, "EchoBin": echoBin, "TelegramURL": tgSrv.URL, "TelegramToken": tg.Token(),
+			"CSATPrompt": o.CSATPrompt, "TransferMessage": o.TransferMessage, "ConversationYAML": indent(o.ConversationYAML, "      "), "ChannelExtraYAML": indent(o.ChannelExtraYAML, "    "), "ChannelYAML": o.ChannelYAML, "HostileBin": hostileBin,
+			"PostgresDSN": o.PostgresDSN,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, cfg.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := os.WriteFile(e.cfgPath, cfg.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
+	e.cfgPath = filepath.Join(e.dir, "connector.yaml")
+	writeConfig(e.cfgPath, port, filepath.Join(e.dir, "leconnect.db"))
+	for i, in := range e.instances { // each its own port and directory
+		dir := filepath.Join(e.dir, fmt.Sprint("instance-", i))
+		in.cfgPath = filepath.Join(dir, "connector.yaml")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		writeConfig(in.cfgPath, in.port, filepath.Join(dir, "leconnect.db"))
 	}
 	e.env = o.Env
 	e.notAllReady = o.NotAllReady
@@ -187,8 +210,13 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e.startCore()
 	t.Cleanup(func() {
 		e.stopCore(syscall.SIGKILL)
-		if t.Failed() {
+		if t.Failed() && e.logs != nil {
 			t.Logf("core log:\n%s", e.logs.String())
+		}
+		if t.Failed() {
+			for i, in := range e.instances {
+				t.Logf("instance %d log:\n%s", i, in.logs.String())
+			}
 		}
 	})
 	return e
@@ -267,6 +295,12 @@ channels:
 // /healthz, with notAllReady).
 func (e *env) startCore() {
 	e.t.Helper()
+	if len(e.instances) > 0 {
+		for i := range e.instances {
+			e.startInstance(i)
+		}
+		return
+	}
 	cmd := exec.Command(leconnectBin, "run", "--config", e.cfgPath)
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
@@ -311,6 +345,13 @@ func (e *env) startCore() {
 
 // stopCore signals the core, waits for it to exit and returns how it exited.
 func (e *env) stopCore(sig syscall.Signal) error {
+	if len(e.instances) > 0 {
+		var errs []error
+		for i := range e.instances {
+			errs = append(errs, e.stopInstance(i, sig))
+		}
+		return errors.Join(errs...)
+	}
 	e.mu.Lock()
 	cmd, done := e.core, e.done
 	e.core = nil

@@ -152,7 +152,7 @@ func TestCrashSafety(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: -short skips the crash test")
 	}
-	trafficThroughRestart(t, 50, 20, true, syscall.SIGKILL, "", nil)
+	trafficThroughRestart(t, traffic{users: 50, perUser: 20, faults: true, stop: syscall.SIGKILL})
 }
 
 // The crash test with the core on the PostgreSQL store.
@@ -160,7 +160,7 @@ func TestCrashSafetyOnPostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: -short skips the crash test")
 	}
-	trafficThroughRestart(t, 50, 20, true, syscall.SIGKILL, pgtest.DSN(t), nil)
+	trafficThroughRestart(t, traffic{users: 50, perUser: 20, faults: true, stop: syscall.SIGKILL, postgresDSN: pgtest.DSN(t)})
 }
 
 // The core's PostgreSQL connections are cut three times in the middle of
@@ -168,18 +168,18 @@ func TestCrashSafetyOnPostgres(t *testing.T) {
 // retries, and every message still arrives exactly once and in order.
 func TestPostgresConnectionsCutMidTraffic(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	trafficThroughRestart(t, 20, 15, false, 0, dsn, func(e *env) {
+	trafficThroughRestart(t, traffic{users: 20, perUser: 15, postgresDSN: dsn, midway: func(e *env) {
 		for range 3 {
 			t.Logf("cut %d PostgreSQL connections", pgtest.CutConnections(t, dsn))
 			time.Sleep(300 * time.Millisecond)
 		}
-	})
+	}})
 }
 
 // SIGTERM in the middle of traffic: the core drains what is in flight,
 // exits cleanly, and after a restart everything arrives exactly once.
 func TestGracefulShutdownUnderTraffic(t *testing.T) {
-	e := trafficThroughRestart(t, 10, 10, false, syscall.SIGTERM, "", nil)
+	e := trafficThroughRestart(t, traffic{users: 10, perUser: 10, stop: syscall.SIGTERM})
 	if !strings.Contains(e.logs.String(), `"@message":"stopped"`) {
 		t.Fatal("the core did not report a clean stop")
 	}
@@ -189,8 +189,19 @@ func TestGracefulShutdownUnderTraffic(t *testing.T) {
 // messages each way, at about 40% runs midway (if set) and stops the core
 // with sig (unless 0) and starts it again, then checks that every message
 // arrived exactly once and in order.
-func trafficThroughRestart(t *testing.T, users, perUser int, faults bool, sig syscall.Signal, postgresDSN string, midway func(*env)) *env {
-	e := newEnv(t, envOptions{Channel: "custom", TelegramChatRate: -1, PostgresDSN: postgresDSN, ChannelYAML: `  - name: tg
+// traffic says what trafficThroughRestart does.
+type traffic struct {
+	users, perUser int
+	faults         bool           // LiveEngage answers some calls 429/5xx, duplicates and reorders webhooks
+	stop           syscall.Signal // stops the core (every instance) midway and starts it again; 0: no stop
+	postgresDSN    string         // runs on PostgreSQL
+	instances      int            // several cores behind a balancer (needs postgresDSN)
+	midway         func(*env)     // runs midway, before the stop
+}
+
+func trafficThroughRestart(t *testing.T, tr traffic) *env {
+	users, perUser, faults, sig, midway := tr.users, tr.perUser, tr.faults, tr.stop, tr.midway
+	e := newEnv(t, envOptions{Channel: "custom", TelegramChatRate: -1, PostgresDSN: tr.postgresDSN, Instances: tr.instances, ChannelYAML: `  - name: tg
     adapter: telegram
     restart: {initial_backoff: 50ms, max_backoff: 200ms}
     config:

@@ -1,0 +1,180 @@
+package e2e
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/leconnect/leconnect/core/store/pgstore/pgtest"
+)
+
+// instance is one core of a cluster env: its own port, directory and
+// config, the same PostgreSQL store as the others.
+type instance struct {
+	port    int
+	url     string
+	cfgPath string
+	logs    *lockedBuffer
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+	exit error
+}
+
+// balancer is the load balancer in front of a cluster: each request goes
+// to the next instance in turn, and to the one after it when an instance
+// does not answer (as a balancer with health checks would), so a stopped
+// instance's share moves to the others.
+type balancer struct {
+	mu       sync.Mutex
+	backends []string
+	next     int
+	client   *http.Client
+}
+
+// startBalancer makes n instances and returns the balancer's URL.
+func (e *env) startBalancer(n int) string {
+	b := &balancer{client: &http.Client{
+		Timeout:       30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+	for range n {
+		port := freePort(e.t)
+		in := &instance{port: port, url: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &lockedBuffer{}}
+		e.instances = append(e.instances, in)
+		b.backends = append(b.backends, in.url)
+	}
+	srv := httptest.NewServer(b)
+	e.t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	b.mu.Lock()
+	start := b.next
+	b.next = (b.next + 1) % len(b.backends)
+	b.mu.Unlock()
+	for i := range b.backends {
+		backend := b.backends[(start+i)%len(b.backends)]
+		req, _ := http.NewRequestWithContext(r.Context(), r.Method, backend+r.URL.RequestURI(), bytes.NewReader(body))
+		req.Header = r.Header.Clone()
+		res, err := b.client.Do(req)
+		if err != nil {
+			continue // down: the next one
+		}
+		for k, vs := range res.Header {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(res.StatusCode)
+		_, _ = io.Copy(w, res.Body)
+		res.Body.Close()
+		return
+	}
+	http.Error(w, "no instance answers", http.StatusBadGateway)
+}
+
+// startInstance runs instance i and waits until it is ready.
+func (e *env) startInstance(i int) {
+	e.t.Helper()
+	in := e.instances[i]
+	cmd := exec.Command(leconnectBin, "run", "--config", in.cfgPath)
+	cmd.Env = append([]string{
+		"PATH=" + os.Getenv("PATH"),
+		"LE_CLIENT_SECRET=" + clientSecret,
+		"ECHO_TOKEN=" + echoToken,
+		"TELEGRAM_BOT_TOKEN=" + e.tg.Token(),
+		"TELEGRAM_SECRET_TOKEN=" + tgSecret,
+	}, e.env...)
+	cmd.Stdout, cmd.Stderr = in.logs, in.logs
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { in.exit = cmd.Wait(); close(done) }()
+	in.mu.Lock()
+	in.cmd, in.done = cmd, done
+	in.mu.Unlock()
+	e.waitFor(fmt.Sprintf("instance %d to be ready", i), func() bool {
+		select {
+		case <-done:
+			e.t.Fatalf("instance %d exited during start:\n%s", i, in.logs.String())
+		default:
+		}
+		res, err := http.Get(in.url + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	})
+}
+
+// stopInstance signals instance i and waits for it to exit.
+func (e *env) stopInstance(i int, sig syscall.Signal) error {
+	in := e.instances[i]
+	in.mu.Lock()
+	cmd, done := in.cmd, in.done
+	in.cmd = nil
+	in.mu.Unlock()
+	if cmd == nil {
+		return nil
+	}
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		return errors.New("did not exit within 30s")
+	}
+	return in.exit
+}
+
+// Three instances share one PostgreSQL behind a balancer that spreads the
+// platform's and LiveEngage's webhooks over them: every message each way
+// arrives exactly once and in order per conversation, and every instance
+// did part of the work.
+func TestClusterSharesTheWork(t *testing.T) {
+	e := trafficThroughRestart(t, traffic{users: 50, perUser: 10, faults: true, postgresDSN: pgtest.DSN(t), instances: 3})
+	for i, in := range e.instances {
+		res, err := http.Get(in.url + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if !bytes.Contains(b, []byte(`leconnect_items_processed_total{channel="tg",outcome="done",queue="inbound"}`)) {
+			t.Errorf("instance %d handled no inbound item", i)
+		}
+	}
+}
+
+// A rolling restart under traffic: each of three instances in turn is
+// stopped with SIGTERM (it finishes or gives back its conversations) and
+// started again; nothing is lost or doubled.
+func TestClusterRollingRestart(t *testing.T) {
+	trafficThroughRestart(t, traffic{users: 30, perUser: 20, postgresDSN: pgtest.DSN(t), instances: 3, midway: func(e *env) {
+		for i := range e.instances {
+			if err := e.stopInstance(i, syscall.SIGTERM); err != nil {
+				t.Errorf("instance %d: a graceful stop exited with %v", i, err)
+			}
+			e.startInstance(i)
+			t.Logf("restarted instance %d", i)
+		}
+	}})
+}
