@@ -161,6 +161,11 @@ func TestClusterSharesTheWork(t *testing.T) {
 		if !bytes.Contains(b, []byte(`leconnect_items_processed_total{channel="tg",outcome="done",queue="inbound"}`)) {
 			t.Errorf("instance %d handled no inbound item", i)
 		}
+		for _, series := range []string{`leconnect_claimed_total{queue="inbound"}`, `leconnect_claimed_total{queue="outbound"}`, "leconnect_leases_held", "leconnect_store_round_trips_total"} {
+			if !bytes.Contains(b, []byte(series)) {
+				t.Errorf("instance %d exports no %s", i, series)
+			}
+		}
 	}
 }
 

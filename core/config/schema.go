@@ -46,6 +46,9 @@ type Server struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	MaxBodyBytes    int64         `yaml:"max_body_bytes"`
 	TLS             TLS           `yaml:"tls"`
+	// InstanceID names this instance in the store's leases, logs and
+	// metrics; "" means host/pid.
+	InstanceID string `yaml:"instance_id"`
 }
 
 // TLS names the certificate and key for serving HTTPS directly; both empty means plain HTTP.

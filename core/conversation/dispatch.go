@@ -73,6 +73,10 @@ type dispatcher struct {
 	maxItems int
 	// onOutcome observes every verdict (metrics).
 	onOutcome func(item store.Item, r result, took time.Duration)
+	// onClaim observes every claim (metrics, readiness); onLost every lease
+	// lost while working.
+	onClaim func(keys int, took time.Duration, err error)
+	onLost  func()
 
 	// stopping is closed when the dispatcher stops claiming: workers finish
 	// the attempt in progress, start no other and release their keys.
@@ -146,7 +150,11 @@ func (d *dispatcher) run(ctx, work context.Context) error {
 		// The mark is read before the claim, so an item committed after
 		// the claim looked wakes the wait below.
 		mark := d.queue.Last()
+		start := time.Now()
 		claims, err := leases.Claim(ctx, d.owner, free, d.maxItems, d.leaseTTL)
+		if d.onClaim != nil && ctx.Err() == nil {
+			d.onClaim(len(claims), time.Since(start), err)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -294,6 +302,13 @@ func (d *dispatcher) stoppingNow() bool {
 	}
 }
 
+// held counts the keys this dispatcher's workers hold now.
+func (d *dispatcher) heldKeys() int {
+	d.heldMu.Lock()
+	defer d.heldMu.Unlock()
+	return len(d.held)
+}
+
 // hold registers a claimed key for extendLeases until the returned stop
 // is called; the returned context ends when the lease is lost, so a
 // handler working for a key that moved to another owner stops.
@@ -337,6 +352,9 @@ func (d *dispatcher) extendLeases(ctx context.Context) {
 			switch {
 			case errors.Is(err, store.ErrLeaseLost):
 				d.log.Warn("lease lost", "queue", d.queue.Name(), "key", h.lease.Key, "token", h.lease.Token)
+				if d.onLost != nil {
+					d.onLost()
+				}
 				h.lost()
 			case err != nil && ctx.Err() == nil:
 				d.log.Error("extend lease", "queue", d.queue.Name(), "key", h.lease.Key, "err", err)

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -152,4 +154,50 @@ func TestDispatcherTakesOverALapsedLease(t *testing.T) {
 	if len(handledBy) != 0 {
 		t.Fatalf("handled again: %+v", <-handledBy)
 	}
+}
+
+// failingClaims is a store whose inbound claims fail while fail is set
+// (PostgreSQL down, say).
+type failingClaims struct {
+	store.Store
+	fail atomic.Bool
+}
+
+func (f *failingClaims) Inbound() store.Queue { return failingQueue{f.Store.Inbound(), f} }
+
+type failingQueue struct {
+	store.Queue
+	f *failingClaims
+}
+
+func (q failingQueue) Leases() store.Leases { return failingLeases{q.Queue.Leases(), q.f} }
+
+type failingLeases struct {
+	store.Leases
+	f *failingClaims
+}
+
+func (l failingLeases) Claim(ctx context.Context, owner string, maxKeys, maxItems int, ttl time.Duration) ([]store.Claim, error) {
+	if l.f.fail.Load() {
+		return nil, errors.New("store down")
+	}
+	return l.Leases.Claim(ctx, owner, maxKeys, maxItems, ttl)
+}
+
+// The readiness check "claims" names a queue whose claims fail, and clears
+// once they work again.
+func TestClaimingReportsFailingClaims(t *testing.T) {
+	st := &failingClaims{Store: store.NewMemory(store.Options{})}
+	st.fail.Store(true)
+	e := newTestEngine(t, st, &fakeLE{})
+	if err := e.Claiming(context.Background()); err == nil {
+		t.Fatal("claiming before Run: want an error")
+	}
+	run(t, e)
+	waitUntil(t, "the failing claim reported", func() bool {
+		err := e.Claiming(context.Background())
+		return err != nil && strings.Contains(err.Error(), "inbound: store down")
+	})
+	st.fail.Store(false)
+	waitUntil(t, "claims working again", func() bool { return e.Claiming(context.Background()) == nil })
 }

@@ -99,6 +99,9 @@ type Options struct {
 	// DrainTimeout bounds how long Run waits for in-flight items at
 	// shutdown; unfinished items stay queued. Default 10s.
 	DrainTimeout time.Duration
+	// InstanceID names this process in the store's leases (and in logs);
+	// default: host/pid/random.
+	InstanceID string
 	// LeaseTTL is how long a claimed conversation key stays this process's
 	// without an extension (workers extend it every third of it); after
 	// that, another instance may take the key over. Default 30s.
@@ -121,6 +124,12 @@ type Engine struct {
 	uncertain   map[uint64]bool
 	// started is when Run began; the reorder wait counts from it at the earliest.
 	started time.Time
+
+	// claims is what the last claim of each queue said, for readiness;
+	// dispatchers are the running ones, for the leases-held gauge.
+	claimMu     sync.Mutex
+	claimErr    map[store.QueueName]error
+	dispatchers map[store.QueueName]*dispatcher
 }
 
 // New builds an engine; Run starts it.
@@ -133,6 +142,9 @@ func New(opts Options) (*Engine, error) {
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = 64
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = prometheus.NewRegistry() // kept nowhere
 	}
 	if opts.RetryInitial <= 0 {
 		opts.RetryInitial = time.Second
@@ -153,7 +165,18 @@ func New(opts Options) (*Engine, error) {
 		opts.LeaseTTL = 30 * time.Second
 	}
 	e := &Engine{opts: opts, log: opts.Logger, lastSeq: map[string]int{}, uncertain: map[uint64]bool{}}
+	e.claimErr, e.dispatchers = map[store.QueueName]error{}, map[store.QueueName]*dispatcher{}
 	e.metrics = newMetrics(opts.Metrics, opts.Store)
+	opts.Metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leconnect_leases_held",
+		Help: "Conversations this instance's workers hold now (both queues)."}, func() float64 {
+		e.claimMu.Lock()
+		defer e.claimMu.Unlock()
+		n := 0
+		for _, d := range e.dispatchers {
+			n += d.heldKeys()
+		}
+		return float64(n)
+	}))
 	return e, nil
 }
 
@@ -171,7 +194,10 @@ func (e *Engine) Run(ctx context.Context) error {
 	}()
 	back := backoff{Initial: e.opts.RetryInitial, Max: e.opts.RetryMax}
 	observeIn := e.metrics.observe(store.Inbound)
-	owner := ownerID()
+	owner := e.opts.InstanceID
+	if owner == "" {
+		owner = ownerID()
+	}
 	in := &dispatcher{queue: e.opts.Store.Inbound(), handle: e.handleInbound, workers: e.opts.Workers, backoff: back,
 		owner: owner, leaseTTL: e.opts.LeaseTTL, log: e.log.Named("inbound"), onOutcome: func(it store.Item, r result, took time.Duration) {
 			if r.outcome != outcomeRetry {
@@ -181,6 +207,14 @@ func (e *Engine) Run(ctx context.Context) error {
 		}}
 	out := &dispatcher{queue: e.opts.Store.Outbound(), handle: e.handleOutbound, workers: e.opts.Workers, backoff: back,
 		owner: owner, leaseTTL: e.opts.LeaseTTL, log: e.log.Named("outbound"), pick: e.pickOutbound, onOutcome: e.metrics.observe(store.Outbound)}
+	e.claimMu.Lock()
+	for _, d := range []*dispatcher{in, out} {
+		q := d.queue.Name()
+		d.onClaim = func(keys int, took time.Duration, err error) { e.observeClaim(q, keys, took, err) }
+		d.onLost = e.metrics.leaseLost.WithLabelValues(string(q)).Inc
+		e.dispatchers[q] = d
+	}
+	e.claimMu.Unlock()
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	for i, d := range []*dispatcher{in, out} {
@@ -191,6 +225,33 @@ func (e *Engine) Run(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// observeClaim records a claim for the metrics and for Claiming.
+func (e *Engine) observeClaim(q store.QueueName, keys int, took time.Duration, err error) {
+	e.metrics.claimSeconds.WithLabelValues(string(q)).Observe(took.Seconds())
+	e.metrics.claimedKeys.WithLabelValues(string(q)).Add(float64(keys))
+	e.claimMu.Lock()
+	e.claimErr[q] = err
+	e.claimMu.Unlock()
+}
+
+// Claiming is the readiness check "claims": nil while this instance can
+// claim work from both queues (its last claim of each worked), the reason
+// otherwise.
+func (e *Engine) Claiming(context.Context) error {
+	e.claimMu.Lock()
+	defer e.claimMu.Unlock()
+	if len(e.dispatchers) == 0 {
+		return errors.New("not claiming yet")
+	}
+	var errs []error
+	for _, q := range []store.QueueName{store.Inbound, store.Outbound} {
+		if err := e.claimErr[q]; err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", q, err))
+		}
+	}
 	return errors.Join(errs...)
 }
 

@@ -25,6 +25,9 @@ type metrics struct {
 	filtered       prometheus.Counter
 	opened         prometheus.Counter
 	echoTimeouts   prometheus.Counter
+	claimSeconds   *prometheus.HistogramVec // queue: one Claim call
+	claimedKeys    *prometheus.CounterVec   // queue: conversations claimed
+	leaseLost      *prometheus.CounterVec   // queue: leases lost while working
 }
 
 func newMetrics(reg prometheus.Registerer, st store.Store) *metrics {
@@ -58,8 +61,15 @@ func newMetrics(reg prometheus.Registerer, st store.Store) *metrics {
 	if reg == nil {
 		return m
 	}
+	m.claimSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "leconnect_claim_seconds",
+		Help: "Time of one claim of conversations from a queue's store (claims run when workers are free and items wait).",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9)}, []string{"queue"})
+	m.claimedKeys = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leconnect_claimed_total",
+		Help: "Conversations this instance claimed from a queue (each claim holds the conversation until it is drained or given back)."}, []string{"queue"})
+	m.leaseLost = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leconnect_leases_lost_total",
+		Help: "Conversations this instance lost while working on them (its lease lapsed and another instance took over)."}, []string{"queue"})
 	reg.MustRegister(m.acceptedTotal, m.duplicateTotal, m.outcomesTotal, m.latency, m.publishedTotal, m.deliveredTotal,
-		m.refusedTotal, m.unowned, m.unparsed, m.filtered, m.opened, m.echoTimeouts)
+		m.refusedTotal, m.unowned, m.unparsed, m.filtered, m.opened, m.echoTimeouts, m.claimSeconds, m.claimedKeys, m.leaseLost)
 	reg.MustRegister(depthCollector{st: st, desc: prometheus.NewDesc("leconnect_queue_depth", "Items waiting in a queue.", []string{"queue"}, nil)})
 	return m
 }

@@ -120,7 +120,7 @@ func Run(ctx context.Context, opts Options) error {
 		Logger: log.Named("engine"), Metrics: d.metrics, MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Workers: cfg.Delivery.Workers, RetryInitial: cfg.Delivery.RetryInitial, RetryMax: cfg.Delivery.RetryMax,
 		EchoWait: cfg.Delivery.EchoWait, ReorderWait: cfg.Delivery.ReorderWait, DrainTimeout: cfg.Delivery.DrainTimeout,
-		LeaseTTL: cfg.Store.LeaseTTL,
+		LeaseTTL: cfg.Store.LeaseTTL, InstanceID: instanceID(cfg),
 	})
 	if err != nil {
 		return errors.Join(err, shutdown())
@@ -158,13 +158,14 @@ func Run(ctx context.Context, opts Options) error {
 			"store":      st.Ping,
 			"liveengage": le.Ready,
 			"channels":   d.channels.health,
+			"claims":     engine.Claiming,
 		},
 	})
 	if err := srv.Start(); err != nil {
 		return errors.Join(fmt.Errorf("%s: %w", cfg.Position("server.listen"), err), shutdown())
 	}
 	stops = append(stops, srv.Shutdown)
-	log.Info("leconnect is serving", "addr", srv.Addr(), "channels", len(cfg.Channels))
+	log.Info("leconnect is serving", "addr", srv.Addr(), "channels", len(cfg.Channels), "instance", instanceID(cfg), "store", cfg.Store.Backend)
 	if opts.Ready != nil {
 		opts.Ready <- srv.Addr()
 	}
@@ -303,4 +304,13 @@ func (d *daemon) reload(ctx context.Context) {
 		}
 	}
 	d.log.Info("config reloaded", "channels", len(cfg.Channels))
+}
+
+// instanceID is server.instance_id, or host/pid.
+func instanceID(cfg *config.Config) string {
+	if cfg.Server.InstanceID != "" {
+		return cfg.Server.InstanceID
+	}
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d", host, os.Getpid())
 }
