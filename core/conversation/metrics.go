@@ -62,7 +62,7 @@ func newMetrics(reg prometheus.Registerer, st store.Store) *metrics {
 		return m
 	}
 	m.claimSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "leconnect_claim_seconds",
-		Help: "Time of one claim of conversations from a queue's store (claims run when workers are free and items wait).",
+		Help:    "Time of one claim of conversations from a queue's store (claims run when workers are free and items wait).",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9)}, []string{"queue"})
 	m.claimedKeys = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leconnect_claimed_total",
 		Help: "Conversations this instance claimed from a queue (each claim holds the conversation until it is drained or given back)."}, []string{"queue"})
