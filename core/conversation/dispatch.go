@@ -151,8 +151,13 @@ func (d *dispatcher) run(ctx, work context.Context) error {
 		// the claim looked wakes the wait below.
 		mark := d.queue.Last()
 		start := time.Now()
-		claims, err := leases.Claim(ctx, d.owner, free, d.maxItems, d.leaseTTL)
-		if d.onClaim != nil && ctx.Err() == nil {
+		// Not cut short by the stop: a claim the store committed but whose
+		// answer we dropped would hold its keys until the leases lapse.
+		// Keys claimed as the stop begins are given back by their workers.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.leaseTTL/3)
+		claims, err := leases.Claim(cctx, d.owner, free, d.maxItems, d.leaseTTL)
+		cancel()
+		if d.onClaim != nil {
 			d.onClaim(len(claims), time.Since(start), err)
 		}
 		if err != nil {
