@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"regexp"
 	"sort"
 	"strconv"
@@ -37,13 +35,21 @@ func BenchmarkThroughput(b *testing.B) {
 		b.Run("inbound-"+pace.name, func(b *testing.B) { benchInbound(b, pace.rate, envOptions{}) })
 		b.Run("outbound-"+pace.name, func(b *testing.B) { benchOutbound(b, pace.rate, envOptions{}) })
 	}
-	// The same on the PostgreSQL store, when a server is at hand (pgtest).
+	// The same on the PostgreSQL store, when a server is at hand (pgtest),
+	// with one instance and with two behind a balancer.
 	for _, pace := range []struct {
 		name string
 		rate int
 	}{{"flood", 0}, {"paced", 200}} {
-		b.Run("postgres-inbound-"+pace.name, func(b *testing.B) { benchInbound(b, pace.rate, envOptions{PostgresDSN: pgtest.DSN(b)}) })
-		b.Run("postgres-outbound-"+pace.name, func(b *testing.B) { benchOutbound(b, pace.rate, envOptions{PostgresDSN: pgtest.DSN(b)}) })
+		for _, n := range []int{1, 2} {
+			prefix := fmt.Sprintf("postgres-x%d-", n)
+			b.Run(prefix+"inbound-"+pace.name, func(b *testing.B) {
+				benchInbound(b, pace.rate, envOptions{PostgresDSN: pgtest.DSN(b), Instances: n})
+			})
+			b.Run(prefix+"outbound-"+pace.name, func(b *testing.B) {
+				benchOutbound(b, pace.rate, envOptions{PostgresDSN: pgtest.DSN(b), Instances: n})
+			})
+		}
 	}
 }
 
@@ -168,18 +174,14 @@ func report(b *testing.B, e *env, queue string, elapsed time.Duration) {
 // latencyQuantiles reads leconnect_item_latency_seconds for a queue from
 // /metrics and interpolates p50 and p99 within its buckets.
 func latencyQuantiles(e *env, queue string) (float64, float64) {
-	res, err := http.Get(e.coreURL + "/metrics")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
 	re := regexp.MustCompile(`(?m)^leconnect_item_latency_seconds_bucket\{[^}]*queue="` + queue + `"[^}]*le="([^"]+)"\} ([0-9.e+]+)$`)
 	counts := map[float64]float64{}
-	for _, m := range re.FindAllStringSubmatch(string(body), -1) {
-		le, _ := strconv.ParseFloat(strings.Replace(m[1], "+Inf", "Inf", 1), 64)
-		n, _ := strconv.ParseFloat(m[2], 64)
-		counts[le] += n
+	for _, body := range metricsBodies(e) { // every instance of a cluster
+		for _, m := range re.FindAllStringSubmatch(string(body), -1) {
+			le, _ := strconv.ParseFloat(strings.Replace(m[1], "+Inf", "Inf", 1), 64)
+			n, _ := strconv.ParseFloat(m[2], 64)
+			counts[le] += n
+		}
 	}
 	var bounds []float64
 	for le := range counts {

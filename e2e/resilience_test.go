@@ -126,22 +126,47 @@ func TestNotificationsLeconnectCannotActOnAreAnswered200AndKept(t *testing.T) {
 	u.waitAction("the agent's message after the odd notifications", func(a echo.Action) bool { return a.Kind == "send" && a.Text == "Still here for you." })
 }
 
-// metric reads one sample from the core's /metrics (0 when absent).
+// metric reads one sample from the core's /metrics (0 when absent); in a
+// cluster, the sum over the instances that answer.
 func metric(e *env, series string) float64 {
 	e.t.Helper()
-	res, err := http.Get(e.coreURL + "/metrics")
-	if err != nil {
-		e.t.Fatal(err)
+	var sum float64
+	for _, body := range metricsBodies(e) {
+		m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` ([0-9.e+]+)$`).FindSubmatch(body)
+		if m == nil {
+			continue
+		}
+		var v float64
+		fmt.Sscan(string(m[1]), &v)
+		sum += v
 	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` ([0-9.e+]+)$`).FindSubmatch(b)
-	if m == nil {
-		return 0
+	return sum
+}
+
+// metricsBodies is /metrics of the core, or of every instance that answers.
+func metricsBodies(e *env) [][]byte {
+	e.t.Helper()
+	urls := []string{e.coreURL}
+	if len(e.instances) > 0 {
+		urls = urls[:0]
+		for _, in := range e.instances {
+			urls = append(urls, in.url)
+		}
 	}
-	var v float64
-	fmt.Sscan(string(m[1]), &v)
-	return v
+	var out [][]byte
+	for _, u := range urls {
+		res, err := http.Get(u + "/metrics")
+		if err != nil {
+			if len(e.instances) > 0 {
+				continue // a stopped instance
+			}
+			e.t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		out = append(out, b)
+	}
+	return out
 }
 
 // The core is killed with SIGKILL in the middle of 1,000 messages each way
