@@ -189,13 +189,15 @@ func TestSlackSocketReconnect(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	opened := 0 // the connections opened before the cut: the next must be a new one
 	for i, cut := range []func() int{
 		func() int { return s.slack.DisconnectSockets("refresh_requested") },
 		s.slack.DropSockets,
 	} {
-		if err := s.slack.Wait(ctx, func() bool { return s.slack.Sockets() == 1 }); err != nil {
+		if err := s.slack.Wait(ctx, func() bool { return s.slack.SocketsOpened() > opened && s.slack.Sockets() == 1 }); err != nil {
 			t.Fatalf("cut %d: no socket: %v", i, err)
 		}
+		opened = s.slack.SocketsOpened()
 		if n := cut(); n != 1 {
 			t.Fatalf("cut %d: %d sockets open, want 1", i, n)
 		}

@@ -129,9 +129,11 @@ type Emulator struct {
 	lastTS      int64 // microseconds of the last ts handed out
 	seq         int64
 	sockets     map[*socketConn]struct{}
-	tickets     map[string]bool
-	socketQueue []*envelope // waiting for a socket connection or an ack
-	changed     chan struct{}
+	// socketsOpened counts every connection ever opened (tests wait for a reconnect).
+	socketsOpened int
+	tickets       map[string]bool
+	socketQueue   []*envelope // waiting for a socket connection or an ack
+	changed       chan struct{}
 
 	closeOnce sync.Once
 	done      chan struct{}

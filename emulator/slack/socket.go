@@ -56,6 +56,7 @@ func (e *Emulator) serveSocket(w http.ResponseWriter, r *http.Request) {
 	default:
 	}
 	e.sockets[sc] = struct{}{}
+	e.socketsOpened++
 	n := len(e.sockets)
 	e.notifyLocked()
 	e.wg.Add(1)
@@ -207,6 +208,13 @@ func (e *Emulator) DropSockets() int {
 		sc.conn.CloseNow()
 	}
 	return len(e.sockets)
+}
+
+// SocketsOpened returns how many Socket Mode connections were ever opened.
+func (e *Emulator) SocketsOpened() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.socketsOpened
 }
 
 // Sockets returns how many Socket Mode connections are open.
