@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,8 +16,8 @@ import (
 	"github.com/leconnect/leconnect/core/store/pgstore/pgtest"
 )
 
-// instance is one core of a cluster env: its own port, directory and
-// config, the same PostgreSQL store as the others.
+// instance is one core of an env: its port, config and log (in a cluster
+// also its own directory, the same PostgreSQL store as the others).
 type instance struct {
 	port    int
 	url     string
@@ -115,7 +114,11 @@ func (e *env) startInstance(i int) {
 			e.t.Fatalf("instance %d exited during start:\n%s", i, in.logs.String())
 		default:
 		}
-		res, err := http.Get(in.url + "/readyz")
+		probe := "/readyz"
+		if e.notAllReady {
+			probe = "/healthz"
+		}
+		res, err := http.Get(in.url + probe)
 		if err != nil {
 			return false
 		}
@@ -140,7 +143,7 @@ func (e *env) stopInstance(i int, sig syscall.Signal) error {
 	case <-time.After(30 * time.Second):
 		_ = cmd.Process.Kill()
 		<-done
-		return errors.New("did not exit within 30s")
+		e.t.Errorf("instance %d did not exit within 30s of %v", i, sig)
 	}
 	return in.exit
 }

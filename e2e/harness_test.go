@@ -82,13 +82,10 @@ type env struct {
 
 	notAllReady bool // start waits for /healthz only
 
-	instances []*instance // with Instances > 1: the cores behind coreURL's balancer
-
-	mu      sync.Mutex
-	core    *exec.Cmd
-	exitErr error // how the last core exited; read after done is closed
-	logs    *lockedBuffer
-	done    chan struct{}
+	// instances are the cores: one at coreURL, or with Instances > 1 the
+	// cluster behind coreURL's balancer (cluster_test.go).
+	instances []*instance
+	logs      *lockedBuffer // the first instance's log
 }
 
 type envOptions struct {
@@ -146,7 +143,10 @@ func newEnv(t testing.TB, o envOptions) *env {
 			t.Fatal("several instances need PostgresDSN")
 		}
 		e.coreURL = e.startBalancer(o.Instances)
+	} else {
+		e.instances = []*instance{{port: port, url: e.coreURL, logs: &lockedBuffer{}}}
 	}
+	e.logs = e.instances[0].logs
 
 	leOpts := liveengage.Options{
 		AccountID: accountID, ClientID: clientID, ClientSecret: clientSecret,
@@ -194,13 +194,17 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	e.cfgPath = filepath.Join(e.dir, "connector.yaml")
 	writeConfig(e.cfgPath, port, filepath.Join(e.dir, "leconnect.db"))
-	for i, in := range e.instances { // each its own port and directory
-		dir := filepath.Join(e.dir, fmt.Sprint("instance-", i))
-		in.cfgPath = filepath.Join(dir, "connector.yaml")
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			t.Fatal(err)
+	if o.Instances <= 1 {
+		e.instances[0].cfgPath = e.cfgPath
+	} else {
+		for i, in := range e.instances { // each its own port and directory
+			dir := filepath.Join(e.dir, fmt.Sprint("instance-", i))
+			in.cfgPath = filepath.Join(dir, "connector.yaml")
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			writeConfig(in.cfgPath, in.port, filepath.Join(dir, "leconnect.db"))
 		}
-		writeConfig(in.cfgPath, in.port, filepath.Join(dir, "leconnect.db"))
 	}
 	e.env = o.Env
 	e.notAllReady = o.NotAllReady
@@ -210,12 +214,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e.startCore()
 	t.Cleanup(func() {
 		e.stopCore(syscall.SIGKILL)
-		if t.Failed() && e.logs != nil {
-			t.Logf("core log:\n%s", e.logs.String())
-		}
 		if t.Failed() {
 			for i, in := range e.instances {
-				t.Logf("instance %d log:\n%s", i, in.logs.String())
+				t.Logf("core log (instance %d):\n%s", i, in.logs.String())
 			}
 		}
 	})
@@ -291,83 +292,26 @@ channels:
 {{- end}}
 `))
 
-// startCore runs `leconnect run` and waits until /readyz answers 200 (or
-// /healthz, with notAllReady).
+// startCore starts the core (every instance of a cluster) and waits until
+// /readyz answers 200 (or /healthz, with notAllReady).
 func (e *env) startCore() {
 	e.t.Helper()
-	if len(e.instances) > 0 {
-		for i := range e.instances {
-			e.startInstance(i)
-		}
-		return
+	for i := range e.instances {
+		e.startInstance(i)
 	}
-	cmd := exec.Command(leconnectBin, "run", "--config", e.cfgPath)
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"),
-		"LE_CLIENT_SECRET=" + clientSecret,
-		"ECHO_TOKEN=" + echoToken,
-		"TELEGRAM_BOT_TOKEN=" + e.tg.Token(),
-		"TELEGRAM_SECRET_TOKEN=" + tgSecret,
-	}
-	cmd.Env = append(cmd.Env, e.env...)
-	e.mu.Lock()
-	if e.logs == nil {
-		e.logs = &lockedBuffer{}
-	}
-	cmd.Stdout, cmd.Stderr = e.logs, e.logs
-	e.mu.Unlock()
-	if err := cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { e.exitErr = cmd.Wait(); close(done) }()
-	e.mu.Lock()
-	e.core, e.done = cmd, done
-	e.mu.Unlock()
-	e.waitFor("the core to be ready", func() bool {
-		select {
-		case <-done:
-			e.t.Fatalf("the core exited during start:\n%s", e.logs.String())
-		default:
-		}
-		probe := "/readyz"
-		if e.notAllReady {
-			probe = "/healthz"
-		}
-		res, err := http.Get(e.coreURL + probe)
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	})
 }
 
-// stopCore signals the core, waits for it to exit and returns how it exited.
+// stopCore signals the core (every instance) and waits for it to exit; it
+// returns how it exited.
 func (e *env) stopCore(sig syscall.Signal) error {
-	if len(e.instances) > 0 {
-		var errs []error
-		for i := range e.instances {
-			errs = append(errs, e.stopInstance(i, sig))
-		}
-		return errors.Join(errs...)
+	var errs []error
+	for i := range e.instances {
+		errs = append(errs, e.stopInstance(i, sig))
 	}
-	e.mu.Lock()
-	cmd, done := e.core, e.done
-	e.core = nil
-	e.mu.Unlock()
-	if cmd == nil {
-		return nil
+	if len(errs) == 1 {
+		return errs[0]
 	}
-	_ = cmd.Process.Signal(sig)
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-		e.t.Errorf("the core did not exit within 30s of %v", sig)
-	}
-	return e.exitErr
+	return errors.Join(errs...)
 }
 
 // waitFor polls cond; the bound only keeps a broken test from hanging.
