@@ -585,6 +585,19 @@ func (o Options) WithDefaults() Options {
 	return o
 }
 
+// PurgeInBatches runs purge (a store's PurgeExpired) until a batch of limit
+// comes back short, at most 100 times: several bounded transactions rather
+// than one long one. Stores call it from their background sweep.
+func PurgeInBatches(ctx context.Context, purge func(ctx context.Context, limit int) (int, error), limit int) error {
+	for range 100 {
+		n, err := purge(ctx, limit)
+		if err != nil || n < limit {
+			return err
+		}
+	}
+	return nil
+}
+
 // ClampLimit turns a caller's limit into a sane page size.
 func ClampLimit(limit int) int {
 	const maxLimit = 10000

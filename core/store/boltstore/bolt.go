@@ -840,18 +840,8 @@ func (s *Store) sweep(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		// Several bounded transactions rather than one long write lock.
-		for range 100 {
-			n, err := s.PurgeExpired(ctx, s.opts.SweepLimit)
-			if err != nil {
-				if ctx.Err() == nil && !errors.Is(err, store.ErrClosed) {
-					s.log.Warn("purging expired keys failed", "path", s.path, "err", err)
-				}
-				break
-			}
-			if n < s.opts.SweepLimit {
-				break
-			}
+		if err := store.PurgeInBatches(ctx, s.PurgeExpired, s.opts.SweepLimit); err != nil && ctx.Err() == nil && !errors.Is(err, store.ErrClosed) {
+			s.log.Warn("purging expired keys failed", "path", s.path, "err", err)
 		}
 	}
 }

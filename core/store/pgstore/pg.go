@@ -334,17 +334,8 @@ func (s *Store) listenOnce(ctx context.Context) error {
 // sweep purges expired entries in bounded transactions. Every instance
 // sweeps; the deletes do not conflict with anything but each other.
 func (s *Store) sweep(ctx context.Context) {
-	for range 100 {
-		n, err := s.PurgeExpired(ctx, s.opts.SweepLimit)
-		if err != nil {
-			if ctx.Err() == nil && !errors.Is(err, store.ErrClosed) {
-				s.log.Warn("purging expired keys failed", "err", err)
-			}
-			return
-		}
-		if n < s.opts.SweepLimit {
-			return
-		}
+	if err := store.PurgeInBatches(ctx, s.PurgeExpired, s.opts.SweepLimit); err != nil && ctx.Err() == nil && !errors.Is(err, store.ErrClosed) {
+		s.log.Warn("purging expired keys failed", "err", err)
 	}
 }
 
