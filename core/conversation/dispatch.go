@@ -75,7 +75,7 @@ type dispatcher struct {
 	onOutcome func(item store.Item, r result, took time.Duration)
 	// onClaim observes every claim (metrics, readiness); onLost every lease
 	// lost while working.
-	onClaim func(keys int, took time.Duration, err error)
+	onClaim func(claims []store.Claim, took time.Duration, err error)
 	onLost  func()
 
 	// stopping is closed when the dispatcher stops claiming: workers finish
@@ -158,7 +158,7 @@ func (d *dispatcher) run(ctx, work context.Context) error {
 		claims, err := leases.Claim(cctx, d.owner, free, d.maxItems, d.leaseTTL)
 		cancel()
 		if d.onClaim != nil {
-			d.onClaim(len(claims), time.Since(start), err)
+			d.onClaim(claims, time.Since(start), err)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -169,6 +169,9 @@ func (d *dispatcher) run(ctx, work context.Context) error {
 			continue
 		}
 		for _, c := range claims {
+			if c.TakenOver {
+				d.log.Info("took over a conversation whose lease lapsed", "queue", d.queue.Name(), "key", c.Lease.Key, "token", c.Lease.Token)
+			}
 			slots <- struct{}{}
 			d.wg.Add(1)
 			go func() {

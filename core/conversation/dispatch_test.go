@@ -128,7 +128,15 @@ func TestDispatcherTakesOverALapsedLease(t *testing.T) {
 		t.Fatalf("claim = %+v, %v", dead, err)
 	}
 	handledBy := make(chan store.Lease, 10)
+	var takeovers atomic.Int32
 	d := &dispatcher{queue: q, workers: 2, owner: "live-instance", leaseTTL: 200 * time.Millisecond,
+		onClaim: func(claims []store.Claim, _ time.Duration, _ error) {
+			for _, c := range claims {
+				if c.TakenOver {
+					takeovers.Add(1)
+				}
+			}
+		},
 		backoff: backoff{Initial: time.Millisecond, Max: time.Millisecond}, log: hclog.NewNullLogger(),
 		handle: func(_ context.Context, lease store.Lease, _ store.Item, _ int) result {
 			handledBy <- lease
@@ -153,6 +161,9 @@ func TestDispatcherTakesOverALapsedLease(t *testing.T) {
 	}
 	if len(handledBy) != 0 {
 		t.Fatalf("handled again: %+v", <-handledBy)
+	}
+	if n := takeovers.Load(); n != 1 {
+		t.Fatalf("%d claims reported a takeover; want 1", n)
 	}
 }
 

@@ -210,7 +210,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.claimMu.Lock()
 	for _, d := range []*dispatcher{in, out} {
 		q := d.queue.Name()
-		d.onClaim = func(keys int, took time.Duration, err error) { e.observeClaim(q, keys, took, err) }
+		d.onClaim = func(claims []store.Claim, took time.Duration, err error) { e.observeClaim(q, claims, took, err) }
 		d.onLost = e.metrics.leaseLost.WithLabelValues(string(q)).Inc
 		e.dispatchers[q] = d
 	}
@@ -229,9 +229,14 @@ func (e *Engine) Run(ctx context.Context) error {
 }
 
 // observeClaim records a claim for the metrics and for Claiming.
-func (e *Engine) observeClaim(q store.QueueName, keys int, took time.Duration, err error) {
+func (e *Engine) observeClaim(q store.QueueName, claims []store.Claim, took time.Duration, err error) {
 	e.metrics.claimSeconds.WithLabelValues(string(q)).Observe(took.Seconds())
-	e.metrics.claimedKeys.WithLabelValues(string(q)).Add(float64(keys))
+	e.metrics.claimedKeys.WithLabelValues(string(q)).Add(float64(len(claims)))
+	for _, c := range claims {
+		if c.TakenOver {
+			e.metrics.takeovers.WithLabelValues(string(q)).Inc()
+		}
+	}
 	e.claimMu.Lock()
 	e.claimErr[q] = err
 	e.claimMu.Unlock()

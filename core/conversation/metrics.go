@@ -28,6 +28,7 @@ type metrics struct {
 	claimSeconds   *prometheus.HistogramVec // queue: one Claim call
 	claimedKeys    *prometheus.CounterVec   // queue: conversations claimed
 	leaseLost      *prometheus.CounterVec   // queue: leases lost while working
+	takeovers      *prometheus.CounterVec   // queue: conversations taken over from a lapsed lease
 }
 
 func newMetrics(reg prometheus.Registerer, st store.Store) *metrics {
@@ -68,8 +69,10 @@ func newMetrics(reg prometheus.Registerer, st store.Store) *metrics {
 		Help: "Conversations this instance claimed from a queue (each claim holds the conversation until it is drained or given back)."}, []string{"queue"})
 	m.leaseLost = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leconnect_leases_lost_total",
 		Help: "Conversations this instance lost while working on them (its lease lapsed and another instance took over)."}, []string{"queue"})
+	m.takeovers = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leconnect_takeovers_total",
+		Help: "Conversations this instance took over from a lease that lapsed without being given back (its holder died or stalled)."}, []string{"queue"})
 	reg.MustRegister(m.acceptedTotal, m.duplicateTotal, m.outcomesTotal, m.latency, m.publishedTotal, m.deliveredTotal,
-		m.refusedTotal, m.unowned, m.unparsed, m.filtered, m.opened, m.echoTimeouts, m.claimSeconds, m.claimedKeys, m.leaseLost)
+		m.refusedTotal, m.unowned, m.unparsed, m.filtered, m.opened, m.echoTimeouts, m.claimSeconds, m.claimedKeys, m.leaseLost, m.takeovers)
 	reg.MustRegister(depthCollector{st: st, desc: prometheus.NewDesc("leconnect_queue_depth", "Items waiting in a queue.", []string{"queue"}, nil)})
 	return m
 }

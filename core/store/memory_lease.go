@@ -41,7 +41,8 @@ func (l memLeases) Claim(ctx context.Context, owner string, maxKeys, maxItems in
 			byKey[it.Key] = -1
 			continue
 		}
-		if cur, held := q.leases[it.Key]; held && now.Before(cur.Expires) {
+		cur, held := q.leases[it.Key]
+		if held && now.Before(cur.Expires) {
 			byKey[it.Key] = -1
 			continue
 		}
@@ -49,7 +50,7 @@ func (l memLeases) Claim(ctx context.Context, owner string, maxKeys, maxItems in
 		lease := Lease{Queue: q.name, Key: it.Key, Owner: owner, Token: q.token, Expires: now.Add(ttl)}
 		q.leases[it.Key] = lease
 		byKey[it.Key] = len(out)
-		out = append(out, Claim{Lease: lease, Items: []Item{cloneItem(it)}})
+		out = append(out, Claim{Lease: lease, Items: []Item{cloneItem(it)}, TakenOver: held})
 	}
 	return out, nil
 }

@@ -489,6 +489,9 @@ type Lease struct {
 type Claim struct {
 	Lease Lease
 	Items []Item
+	// TakenOver: the key's previous lease had lapsed without being given
+	// back (its holder died or stalled); the items may have been worked on.
+	TakenOver bool
 }
 
 // ErrLeaseLost is returned by a write whose lease expired or moved to

@@ -141,14 +141,16 @@ func (t *keyTable) release(l store.Lease) {
 }
 
 // claim leases up to max keys to owner: keys whose lease lapsed (with no
-// write in flight), then free keys, oldest item first. t.mu held.
-func (t *keyTable) claim(q store.QueueName, owner string, max int, now time.Time, ttl time.Duration) []store.Lease {
+// write in flight; the first takenOver of the result), then free keys,
+// oldest item first. t.mu held.
+func (t *keyTable) claim(q store.QueueName, owner string, max int, now time.Time, ttl time.Duration) (leases []store.Lease, takenOver int) {
 	var keys []string
 	for key, st := range t.leased {
 		if len(keys) < max && len(st.seqs) > 0 && st.lease.writes == 0 && !now.Before(st.lease.Expires) {
 			keys = append(keys, key)
 		}
 	}
+	takenOver = len(keys) // lapsed leases come first
 	for len(keys) < max && t.free.Len() > 0 {
 		f := heap.Pop(&t.free).(freeKey)
 		st := t.keys[f.key]
@@ -171,7 +173,7 @@ func (t *keyTable) claim(q store.QueueName, owner string, max int, now time.Time
 		t.leased[key] = st
 		out = append(out, l)
 	}
-	return out
+	return out, takenOver
 }
 
 // seqsAfter returns up to limit (all when limit <= 0) of key's pending

@@ -25,11 +25,11 @@ func (l leases) Claim(ctx context.Context, owner string, maxKeys, maxItems int, 
 	defer l.q.s.mu.RUnlock()
 	t := l.q.keys
 	t.mu.Lock()
-	granted := t.claim(l.q.name, owner, maxKeys, l.q.s.now(), ttl)
+	granted, takenOver := t.claim(l.q.name, owner, maxKeys, l.q.s.now(), ttl)
 	out := make([]store.Claim, len(granted))
 	seqs := make([][]uint64, len(granted))
 	for i, lease := range granted {
-		out[i].Lease = lease
+		out[i].Lease, out[i].TakenOver = lease, i < takenOver
 		seqs[i] = t.seqsAfter(lease.Key, 0, maxItems)
 	}
 	t.mu.Unlock()

@@ -180,7 +180,7 @@ func (l leases) Claim(ctx context.Context, owner string, maxKeys, maxItems int, 
 		SELECT $1, key, $4, nextval('lease_tokens'), $5 FROM cand ORDER BY head
 		ON CONFLICT (queue, key) DO UPDATE SET owner = excluded.owner, token = excluded.token, expires_at = excluded.expires_at
 			WHERE leases.expires_at <= $2
-		RETURNING key, token`, l.q.name, now, maxKeys, owner, now.Add(ttl))
+		RETURNING key, token, xmax <> 0`, l.q.name, now, maxKeys, owner, now.Add(ttl)) // xmax is set when a lapsed lease row was updated, 0 on insert
 	if err != nil {
 		return nil, fmt.Errorf("claim %s: %w", l.q.name, err)
 	}
@@ -190,13 +190,14 @@ func (l leases) Claim(ctx context.Context, owner string, maxKeys, maxItems int, 
 	for rows.Next() {
 		var key []byte
 		var token int64
-		if err := rows.Scan(&key, &token); err != nil {
+		var takenOver bool
+		if err := rows.Scan(&key, &token, &takenOver); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("claim %s: %w", l.q.name, err)
 		}
 		byKey[string(key)] = len(out)
 		keys = append(keys, key)
-		out = append(out, store.Claim{Lease: store.Lease{Queue: l.q.name, Key: string(key), Owner: owner, Token: uint64(token), Expires: now.Add(ttl)}})
+		out = append(out, store.Claim{Lease: store.Lease{Queue: l.q.name, Key: string(key), Owner: owner, Token: uint64(token), Expires: now.Add(ttl)}, TakenOver: takenOver})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("claim %s: %w", l.q.name, err)

@@ -76,9 +76,12 @@ func testLeaseFencing(t *testing.T, open Opener, qn store.QueueName) {
 	if _, err := q.Leases().Extend(e.ctx, stale, leaseTTL); !errors.Is(err, store.ErrLeaseLost) {
 		t.Fatalf("extend of an expired lease: %v", err)
 	}
+	if first[0].TakenOver {
+		t.Fatalf("first claim of a key reports a takeover: %+v", first[0])
+	}
 	second, err := q.Leases().Claim(e.ctx, "w2", 1, 10, leaseTTL)
-	if err != nil || len(second) != 1 || second[0].Lease.Token <= stale.Token {
-		t.Fatalf("takeover claim = %+v, %v", second, err)
+	if err != nil || len(second) != 1 || second[0].Lease.Token <= stale.Token || !second[0].TakenOver {
+		t.Fatalf("takeover claim = %+v, %v; want the key, with a larger token, marked TakenOver", second, err)
 	}
 	if n := len(second[0].Items); n != 2 || second[0].Items[0].Seq != items[1].Seq {
 		t.Fatalf("takeover items %+v; want the two left, in order", second[0].Items)
@@ -152,8 +155,8 @@ func testLeaseExtendRelease(t *testing.T, open Opener, qn store.QueueName) {
 	if err := q.Leases().Release(e.ctx, l); err != nil {
 		t.Fatal(err)
 	}
-	if next, _ := q.Leases().Claim(e.ctx, "w3", 10, 1, leaseTTL); len(next) != 1 || next[0].Lease.Key != "k" || next[0].Lease.Token <= l.Token {
-		t.Fatalf("claim after release: %+v", next)
+	if next, _ := q.Leases().Claim(e.ctx, "w3", 10, 1, leaseTTL); len(next) != 1 || next[0].Lease.Key != "k" || next[0].Lease.Token <= l.Token || next[0].TakenOver {
+		t.Fatalf("claim after release: %+v; want k, not a takeover", next)
 	}
 }
 
