@@ -81,8 +81,9 @@ type dispatcher struct {
 	// stopping is closed when the dispatcher stops claiming: workers finish
 	// the attempt in progress, start no other and release their keys.
 	stopping <-chan struct{}
-	// gaveBack wakes the claim loop when a worker released a key that may
-	// still have items (capacity 1: one pending wake is enough).
+	// gaveBack wakes the claim loop when a worker gave a key back (released
+	// it, or drained it) that may have items (capacity 1: one pending wake
+	// is enough).
 	gaveBack chan struct{}
 	wg       sync.WaitGroup
 
@@ -279,6 +280,10 @@ func (d *dispatcher) work(ctx context.Context, c store.Claim) {
 			return
 		}
 		if drained {
+			// An item of the key committed while the ack decided it was the
+			// last (PostgreSQL commits concurrently) woke the claim loop
+			// while the key was still held: have it look again.
+			d.wakeClaims()
 			return
 		}
 		buf = append(buf[:i:i], buf[i+1:]...)
@@ -379,6 +384,11 @@ func (d *dispatcher) release(ctx context.Context, lease store.Lease) {
 	if err := d.queue.Leases().Release(rctx, lease); err != nil {
 		d.log.Warn("release", "queue", d.queue.Name(), "key", lease.Key, "err", err)
 	}
+	d.wakeClaims()
+}
+
+// wakeClaims has the claim loop look for work again (a key was given back).
+func (d *dispatcher) wakeClaims() {
 	select {
 	case d.gaveBack <- struct{}{}:
 	default:
