@@ -82,7 +82,7 @@ type Options struct {
 	// MaxBodyBytes bounds a webhook body (413 beyond); default 1 MiB.
 	MaxBodyBytes int64
 	Logger       hclog.Logger
-	// Metrics registers the engine's metrics; nil for none.
+	// Metrics registers the engine's metrics; nil keeps them nowhere.
 	Metrics prometheus.Registerer
 	// Workers bounds the conversations processed at once per direction; default 64.
 	Workers int

@@ -58,19 +58,16 @@ func newMetrics(reg prometheus.Registerer, st store.Store) *metrics {
 			Help: "LiveEngage conversations opened."}),
 		echoTimeouts: prometheus.NewCounter(prometheus.CounterOpts{Name: "leconnect_echo_timeouts_total",
 			Help: "Uncertain publishes published again after no echo arrived (possible duplicates)."}),
+		claimSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "leconnect_claim_seconds",
+			Help:    "Time of one claim of conversations from a queue's store (claims run when workers are free and items wait).",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9)}, []string{"queue"}),
+		claimedKeys: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leconnect_claimed_total",
+			Help: "Conversations this instance claimed from a queue (each claim holds the conversation until it is drained or given back)."}, []string{"queue"}),
+		leaseLost: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leconnect_leases_lost_total",
+			Help: "Conversations this instance lost while working on them (its lease lapsed and another instance took over)."}, []string{"queue"}),
+		takeovers: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leconnect_takeovers_total",
+			Help: "Conversations this instance took over from a lease that lapsed without being given back (its holder died or stalled)."}, []string{"queue"}),
 	}
-	if reg == nil {
-		return m
-	}
-	m.claimSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "leconnect_claim_seconds",
-		Help:    "Time of one claim of conversations from a queue's store (claims run when workers are free and items wait).",
-		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9)}, []string{"queue"})
-	m.claimedKeys = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leconnect_claimed_total",
-		Help: "Conversations this instance claimed from a queue (each claim holds the conversation until it is drained or given back)."}, []string{"queue"})
-	m.leaseLost = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leconnect_leases_lost_total",
-		Help: "Conversations this instance lost while working on them (its lease lapsed and another instance took over)."}, []string{"queue"})
-	m.takeovers = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leconnect_takeovers_total",
-		Help: "Conversations this instance took over from a lease that lapsed without being given back (its holder died or stalled)."}, []string{"queue"})
 	reg.MustRegister(m.acceptedTotal, m.duplicateTotal, m.outcomesTotal, m.latency, m.publishedTotal, m.deliveredTotal,
 		m.refusedTotal, m.unowned, m.unparsed, m.filtered, m.opened, m.echoTimeouts, m.claimSeconds, m.claimedKeys, m.leaseLost, m.takeovers)
 	reg.MustRegister(depthCollector{st: st, desc: prometheus.NewDesc("leconnect_queue_depth", "Items waiting in a queue.", []string{"queue"}, nil)})
