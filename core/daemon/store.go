@@ -33,7 +33,7 @@ func OpenStore(ctx context.Context, cfg *config.Config, opts StoreOptions) (stor
 	case config.BackendPostgres:
 		pg := cfg.Store.Postgres
 		st, err := pgstore.Open(ctx, pgstore.Options{DSN: pg.DSN, MaxConns: int32(pg.MaxConns), StatementTimeout: pg.StatementTimeout,
-			PollInterval: pg.PollInterval, SweepInterval: sweep, Logger: opts.Logger})
+			PollInterval: pg.PollInterval, SweepInterval: sweep, Logger: opts.Logger, Owner: instanceID(cfg)})
 		if err != nil {
 			return nil, fmt.Errorf("%s: store.postgres.dsn: %w", cfg.Position("store.postgres.dsn"), err)
 		}

@@ -18,6 +18,7 @@ import (
 // conformance suite (package storetest) runs against both. Use NewMemory.
 type Memory struct {
 	opts Options
+	LocalSingletons
 
 	mu       sync.Mutex
 	closed   bool
@@ -25,6 +26,7 @@ type Memory struct {
 	owners   map[string]memOwner
 	parts    map[string]Identity // participant id -> identity
 	choices  map[choiceKey]memChoice
+	sends    map[sendKey]memSend
 	echoes   map[echoKey]memSeq
 	handled  map[string]memSeq
 	unowned  map[string]memUnowned
@@ -72,6 +74,7 @@ func NewMemory(opts Options) *Memory {
 		owners:   map[string]memOwner{},
 		parts:    map[string]Identity{},
 		choices:  map[choiceKey]memChoice{},
+		sends:    map[sendKey]memSend{},
 		echoes:   map[echoKey]memSeq{},
 		handled:  map[string]memSeq{},
 		unowned:  map[string]memUnowned{},
@@ -82,6 +85,7 @@ func NewMemory(opts Options) *Memory {
 		dedupeBy: map[QueueName]map[string]time.Time{},
 		queues:   map[QueueName]*memQueue{},
 	}
+	m.LocalSingletons.Now = m.opts.Now
 	for _, q := range []QueueName{Inbound, Outbound} {
 		m.queues[q] = &memQueue{m: m, name: q, items: map[uint64]Item{}, sig: notify.New(0), leases: map[string]Lease{}}
 		m.dedupeBy[q] = map[string]time.Time{}
@@ -322,6 +326,11 @@ func (m *Memory) PurgeExpired(ctx context.Context, limit int) (int, error) {
 	for k, c := range m.choices {
 		if !now.Before(c.expires) {
 			vs = append(vs, victim{c.expires, func() { delete(m.choices, k) }})
+		}
+	}
+	for k, c := range m.sends {
+		if !now.Before(c.expires) {
+			vs = append(vs, victim{c.expires, func() { delete(m.sends, k) }})
 		}
 	}
 	for k, o := range m.owners {

@@ -40,6 +40,8 @@ type Store interface {
 	Links
 	Choices
 	DeliveryState
+	SendJournal
+	Singletons
 	// Inbound holds channel events waiting to go to LiveEngage.
 	Inbound() Queue
 	// Outbound holds verified LiveEngage notifications waiting to go to adapters.
@@ -525,6 +527,64 @@ type Leases interface {
 	// DeadLetter moves the item to the dead-letter list; ErrNotFound when it
 	// is not pending.
 	DeadLetter(ctx context.Context, l Lease, seq uint64, reason string) (DeadLetter, error)
+}
+
+// ---- send journal -------------------------------------------------------------
+
+// SendJournal remembers what each adapter send became on its platform, by
+// channel and the send's idempotency key, so a send repeated by any
+// instance (after a crash or a takeover) is answered from the journal
+// instead of reaching the consumer twice. Adapters reach it through the
+// Host service. Entries expire after Options.LinkTTL.
+type SendJournal interface {
+	// RecordSend stores that the send key on channel went out as
+	// messageIDs (possibly none); recording a key again replaces it.
+	RecordSend(ctx context.Context, channel, key string, messageIDs []string) error
+	// LookupSend returns what RecordSend stored; found is false when the
+	// key was never recorded (or expired).
+	LookupSend(ctx context.Context, channel, key string) (messageIDs []string, found bool, err error)
+}
+
+// ---- singletons ---------------------------------------------------------------
+
+// SingletonLease is one owner's hold on a named piece of work that must run
+// once per cluster (Telegram polling, the expiry purge) until Expires.
+// Token grows every time the name changes hands or its lease lapsed.
+type SingletonLease struct {
+	Name    string    `json:"name"`
+	Owner   string    `json:"owner"`
+	Token   uint64    `json:"token"`
+	Expires time.Time `json:"expires"`
+}
+
+// Singletons hands out named leases. The holder renews its lease well
+// before it expires (AcquireSingleton again) and stops the work when a
+// renewal says it is no longer held; another owner gets the name once the
+// lease lapsed or was released, so failover is bounded by the ttl.
+type Singletons interface {
+	// AcquireSingleton gives owner the lease named name for ttl from now
+	// when it is free, lapsed or owner's already (then renewed under the
+	// same token). held is false, and lease is the current holder's, when
+	// another owner holds it live.
+	AcquireSingleton(ctx context.Context, name, owner string, ttl time.Duration) (lease SingletonLease, held bool, err error)
+	// ReleaseSingleton gives the name up at once if lease still holds it.
+	ReleaseSingleton(ctx context.Context, lease SingletonLease) error
+}
+
+// ValidateSingleton reports singleton arguments that break the rules.
+func ValidateSingleton(name, owner string, ttl time.Duration) error {
+	if name == "" || owner == "" || ttl <= 0 || len(name) > MaxKeyLen || len(owner) > MaxKeyLen {
+		return fmt.Errorf("singleton %q for %q: name, owner (at most %d bytes) and ttl are required: %w", name, owner, MaxKeyLen, ErrInvalid)
+	}
+	return nil
+}
+
+// ValidateSend reports a send journal entry that cannot be stored.
+func ValidateSend(channel, key string) error {
+	if channel == "" || key == "" || len(channel) > MaxKeyLen || len(key) > MaxKeyLen {
+		return fmt.Errorf("send %q on %q: channel and key (at most %d bytes) are required: %w", key, channel, MaxKeyLen, ErrInvalid)
+	}
+	return nil
 }
 
 // ---- dead letters -------------------------------------------------------------

@@ -78,6 +78,9 @@ type Store struct {
 	closed bool
 
 	queues map[store.QueueName]*queue
+	// singletons: the file is locked to one process, so that process is
+	// the whole cluster and named leases live in memory.
+	store.LocalSingletons
 
 	stateSeq atomic.Uint64 // counts commits of echoes and unowned conversations
 	stateSig *notify.Seq   // wakes AwaitEcho and AwaitUnowned
@@ -131,6 +134,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	s := &Store{path: path, opts: opts, db: db, log: opts.Logger, queues: map[store.QueueName]*queue{}, stateSig: notify.New(0)}
+	s.LocalSingletons.Now = s.now
 	epoch, err := s.migrate()
 	if err != nil {
 		_ = db.Close()
@@ -809,6 +813,8 @@ func purgeOne(tx *bolt.Tx, exp int64, kind byte, key []byte) (bool, error) {
 		return true, cb.Delete(key)
 	case kindEcho, kindHandled, kindUnowned:
 		return purgeState(tx, exp, kind, key)
+	case kindSend:
+		return purgeSend(tx, exp, key)
 	case kindOwner:
 		ob := tx.Bucket(bOwners)
 		v := ob.Get(key)

@@ -37,11 +37,14 @@
 //	dedupe.inbound   dedupe key -> u64 expiry (unix ns)
 //	dedupe.outbound  dedupe key -> u64 expiry (unix ns)
 //	expiry           u64(expiry unix ns) kind <key> -> empty; kind 'i'/'o' = dedupe
-//	                 inbound/outbound, 'l' = links, 'c' = retired owners, 'h' = choices.
+//	                 inbound/outbound, 'l' = links, 'c' = retired owners, 'h' = choices,
+//	                 'e'/'s'/'u' = echoes/handled/unowned, 'j' = sends.
 //	                 PurgeExpired reads it from the start.
 //	queue.inbound    u64(seq) -> JSON item (bucket sequence = last seq, NextSequence)
 //	queue.outbound   u64(seq) -> JSON item
 //	dlq              u64(id) -> JSON dead letter
+//	sends            str(channel) str(idempotency key) -> JSON {ids, expires_at}:
+//	                 the adapters' send journal (journal.go)
 //
 // JSON values carry "v": 1; a reader refuses versions it does not know.
 // testdata/records-v1.txt pins the encoding. Open refuses a file whose

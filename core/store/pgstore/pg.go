@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,9 @@ type Options struct {
 	SweepInterval time.Duration
 	// SweepLimit bounds the entries one purge transaction deletes; default 1000.
 	SweepLimit int
+	// Owner names this instance in the named leases the store takes itself
+	// (the purge runs on one instance at a time); default host/pid.
+	Owner string
 	// Logger; default: none.
 	Logger hclog.Logger
 }
@@ -57,6 +61,10 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = hclog.NewNullLogger()
+	}
+	if o.Owner == "" {
+		host, _ := os.Hostname()
+		o.Owner = fmt.Sprintf("%s/%d", host, os.Getpid())
 	}
 	return o
 }
@@ -331,9 +339,20 @@ func (s *Store) listenOnce(ctx context.Context) error {
 	}
 }
 
-// sweep purges expired entries in bounded transactions. Every instance
-// sweeps; the deletes do not conflict with anything but each other.
+// purgeSingleton names the lease under which one instance of a cluster
+// purges; the holder keeps it by purging at every interval, and another
+// takes over within two intervals of its end.
+const purgeSingleton = "expiry-purge"
+
+// sweep purges expired entries in bounded transactions, on the one
+// instance holding the purge lease.
 func (s *Store) sweep(ctx context.Context) {
+	if _, held, err := s.AcquireSingleton(ctx, purgeSingleton, s.opts.Owner, 2*s.opts.SweepInterval); err != nil || !held {
+		if err != nil && ctx.Err() == nil && !errors.Is(err, store.ErrClosed) {
+			s.log.Warn("taking the purge lease failed", "err", err)
+		}
+		return
+	}
 	if err := store.PurgeInBatches(ctx, s.PurgeExpired, s.opts.SweepLimit); err != nil && ctx.Err() == nil && !errors.Is(err, store.ErrClosed) {
 		s.log.Warn("purging expired keys failed", "err", err)
 	}

@@ -134,6 +134,23 @@ CREATE TABLE dead_letters (
 	dead_at timestamptz NOT NULL
 );
 `,
+	// 2: the adapters' send journal and named leases for once-per-cluster work.
+	`
+CREATE TABLE send_journal (
+	channel     text        NOT NULL,
+	key         bytea       NOT NULL,
+	message_ids json        NOT NULL,
+	expires_at  timestamptz NOT NULL,
+	PRIMARY KEY (channel, key)
+);
+CREATE INDEX send_journal_expiry ON send_journal (expires_at);
+CREATE TABLE singletons (
+	name       text        NOT NULL PRIMARY KEY,
+	owner      text        NOT NULL,
+	token      bigint      NOT NULL,
+	expires_at timestamptz NOT NULL
+);
+`,
 }
 
 // fenceErrCode is the SQLSTATE leconnect_fence raises.

@@ -432,7 +432,7 @@ func (s *Store) GetChoice(ctx context.Context, consumer store.Identity, id strin
 // expiring lists what PurgeExpired deletes: table and expiry column.
 var expiring = []struct{ table, column string }{
 	{"dedupe", "expires_at"}, {"links", "expires_at"}, {"echoes", "expires_at"}, {"handled", "expires_at"},
-	{"unowned", "expires_at"}, {"choices", "expires_at"}, {"owners", "retired_until"},
+	{"unowned", "expires_at"}, {"choices", "expires_at"}, {"send_journal", "expires_at"}, {"owners", "retired_until"},
 }
 
 // PurgeExpired implements store.Store: up to limit expired entries, the
