@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/hashicorp/go-hclog"
@@ -23,6 +24,8 @@ import (
 	"github.com/leconnect/leconnect/core/liveperson"
 	"github.com/leconnect/leconnect/core/pluginhost"
 	"github.com/leconnect/leconnect/core/server"
+	"github.com/leconnect/leconnect/core/store"
+	"github.com/leconnect/leconnect/plugins/sdk"
 )
 
 // Options configure Run.
@@ -80,6 +83,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	stops = append(stops, func(context.Context) error { return st.Close() })
+	d.hostOpts = d.hostOptions(cfg, st, log.Named("singletons"))
 	if rt, ok := st.(interface{ RoundTrips() uint64 }); ok {
 		d.metrics.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "leconnect_store_round_trips_total",
@@ -203,6 +207,7 @@ type daemon struct {
 	engine   *conversation.Engine
 
 	refusedDeliveries *prometheus.CounterVec
+	hostOpts          pluginhost.Options // what every channel's adapter is launched with
 
 	mu  sync.RWMutex // guards cfg, replaced on reload
 	cfg *config.Config
@@ -236,8 +241,7 @@ func (d *daemon) settings(channel string) (conversation.ChannelSettings, bool) {
 // slow, hung or failing adapter holds up neither the daemon nor the other
 // channels. How the start went is logged when it is known.
 func (d *daemon) launch(cfg *config.Config, ch config.Channel) {
-	c := pluginhost.Launch(ChannelSpec(cfg, ch),
-		pluginhost.Options{SelfExe: d.opts.SelfExe, Logger: d.log, Refused: d.refused},
+	c := pluginhost.Launch(ChannelSpec(cfg, ch), d.hostOpts,
 		channelInbox{engine: d.engine, channel: ch.Name}, cfg.ChannelWebhookURL(ch.Name))
 	d.channels.add(ch.Name, c, d.metrics)
 	go func() {
@@ -304,6 +308,18 @@ func (d *daemon) reload(ctx context.Context) {
 		}
 	}
 	d.log.Info("config reloaded", "channels", len(cfg.Channels))
+}
+
+// hostOptions launch adapters with the store's send journal and named
+// leases, which every instance of a cluster shares.
+func (d *daemon) hostOptions(cfg *config.Config, st store.Store, log hclog.Logger) pluginhost.Options {
+	instance, holds := instanceID(cfg), new(atomic.Uint64)
+	return pluginhost.Options{SelfExe: d.opts.SelfExe, Logger: d.log, Refused: d.refused,
+		Journal: func(channel string) sdk.SendJournal { return channelJournal{st: st, channel: channel} },
+		Singletons: func(channel string) sdk.SingletonHolder {
+			return channelSingletons{st: st, instance: instance, channel: channel, ttl: cfg.Store.LeaseTTL, holds: holds, log: log}
+		},
+	}
 }
 
 // instanceID is server.instance_id, or host/pid.

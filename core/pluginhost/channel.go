@@ -137,6 +137,12 @@ func Launch(spec Spec, opts Options, d sdk.Deliverer, webhookURL string) *Channe
 	if opts.Refused != nil {
 		c.host.Refused = func(limit string) { opts.Refused(spec.Channel, limit) }
 	}
+	if opts.Journal != nil {
+		c.host.Journal = opts.Journal(spec.Channel)
+	}
+	if opts.Singletons != nil {
+		c.host.Singletons = opts.Singletons(spec.Channel)
+	}
 	c.life, c.stopLife = context.WithCancel(context.Background())
 	c.status = Status{State: StateStarting, Phase: "launching", Since: time.Now()}
 	go c.supervise()

@@ -25,6 +25,10 @@ type Options struct {
 	// Refused, if set, is told of every Deliver call refused over a bound
 	// (limit is one of the sdk.Limit* names); the daemon counts them.
 	Refused func(channel, limit string)
+	// Journal and Singletons, if set, give a channel's adapter the core's
+	// send journal and cluster-wide leases (see sdk.HostOptions).
+	Journal    func(channel string) sdk.SendJournal
+	Singletons func(channel string) sdk.SingletonHolder
 }
 
 func (o Options) withDefaults() Options {

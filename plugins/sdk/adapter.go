@@ -67,6 +67,26 @@ type Host interface {
 	StateDir() string
 }
 
+// RunExclusive runs fn while this adapter holds the cluster-wide lease
+// named name, for work that must run once however many instances of the
+// core run (polling a platform that allows one poller). It waits for the
+// lease, runs fn with a context that ends if the lease is lost, and gives
+// the lease up when fn returns. It returns fn's error, or one of kind
+// KindNotConnected when the lease was lost or could not be held (call it
+// again to wait for the lease anew). With a host that holds no leases (an
+// older core, a test's fake) it just runs fn.
+func RunExclusive(ctx context.Context, host Host, name string, fn func(ctx context.Context) error) error {
+	if x, ok := host.(exclusiveRunner); ok {
+		return x.runExclusive(ctx, name, fn)
+	}
+	return fn(ctx)
+}
+
+// exclusiveRunner is a Host that holds cluster-wide leases.
+type exclusiveRunner interface {
+	runExclusive(ctx context.Context, name string, fn func(ctx context.Context) error) error
+}
+
 // Setup is what Configure receives.
 type Setup struct {
 	// Channel is the channel's name in the core's config.

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/leconnect/leconnect/proto/leconnect/adapter/v1"
 )
@@ -100,6 +103,28 @@ type HostOptions struct {
 	// Refused, if set, is told of each Deliver call gRPC refused over
 	// MaxRequestBytes (it never reaches Deliverer, which counts its own).
 	Refused func(limit string)
+	// Journal, if set, is offered to the adapter as its send journal
+	// (Host.LookupSend/RecordSend); nil: the adapter keeps its own.
+	Journal SendJournal
+	// Singletons, if set, holds cluster-wide leases for the adapter
+	// (Host.HoldSingleton); nil: the adapter's exclusive work just runs.
+	Singletons SingletonHolder
+}
+
+// SendJournal is the core's journal of one channel's sends by idempotency
+// key (kept in its store, shared by a cluster's instances).
+type SendJournal interface {
+	LookupSend(ctx context.Context, key string) (messageIDs []string, found bool, err error)
+	RecordSend(ctx context.Context, key string, messageIDs []string) error
+}
+
+// SingletonHolder holds one channel's cluster-wide named leases.
+type SingletonHolder interface {
+	// HoldSingleton waits until it holds the lease named name, calls held
+	// with its expiry, and renews it (calling held again) until ctx ends,
+	// when it gives the lease up and returns ctx's error, or until the
+	// lease is lost, when it returns an error saying so.
+	HoldSingleton(ctx context.Context, name string, held func(expires time.Time)) error
 }
 
 // Start serves the Host service for this adapter on the broker, then tells
@@ -121,10 +146,11 @@ func (c *AdapterClient) Start(ctx context.Context, o HostOptions) error {
 			extra = append(extra, grpc.StatsHandler(oversizeCounter(o.Refused)))
 		}
 		s := newGRPCServer(o.Logger, opts, extra...)
-		pb.RegisterHostServer(s, &hostServer{d: o.Deliverer})
+		pb.RegisterHostServer(s, &hostServer{d: o.Deliverer, journal: o.Journal, singletons: o.Singletons})
 		return s
 	})
-	_, err := c.rpc.Start(ctx, &pb.StartRequest{HostBrokerId: id, WebhookUrl: o.WebhookURL, StateDir: o.StateDir})
+	_, err := c.rpc.Start(ctx, &pb.StartRequest{HostBrokerId: id, WebhookUrl: o.WebhookURL, StateDir: o.StateDir,
+		HostJournal: o.Journal != nil, HostSingletons: o.Singletons != nil})
 	return fromStatus(err)
 }
 
@@ -191,7 +217,9 @@ func (c *AdapterClient) Close(ctx context.Context) error {
 // hostServer is the core-side shim serving the generated Host service.
 type hostServer struct {
 	pb.UnimplementedHostServer
-	d Deliverer
+	d          Deliverer
+	journal    SendJournal     // nil: not offered
+	singletons SingletonHolder // nil: not offered
 }
 
 func (h *hostServer) Deliver(ctx context.Context, req *pb.DeliverRequest) (*pb.DeliverResponse, error) {
@@ -210,4 +238,38 @@ func (h *hostServer) Deliver(ctx context.Context, req *pb.DeliverRequest) (*pb.D
 		return nil, toStatus(err)
 	}
 	return &pb.DeliverResponse{}, nil
+}
+
+func (h *hostServer) LookupSend(ctx context.Context, req *pb.LookupSendRequest) (*pb.LookupSendResponse, error) {
+	if h.journal == nil {
+		return nil, status.Error(codes.Unimplemented, "this core offers no send journal")
+	}
+	ids, found, err := h.journal.LookupSend(ctx, req.GetIdempotencyKey())
+	if err != nil {
+		return nil, toStatus(NotConnected(err))
+	}
+	return &pb.LookupSendResponse{Found: found, MessageIds: ids}, nil
+}
+
+func (h *hostServer) RecordSend(ctx context.Context, req *pb.RecordSendRequest) (*pb.RecordSendResponse, error) {
+	if h.journal == nil {
+		return nil, status.Error(codes.Unimplemented, "this core offers no send journal")
+	}
+	if err := h.journal.RecordSend(ctx, req.GetIdempotencyKey(), req.GetMessageIds()); err != nil {
+		return nil, toStatus(NotConnected(err))
+	}
+	return &pb.RecordSendResponse{}, nil
+}
+
+func (h *hostServer) HoldSingleton(req *pb.HoldSingletonRequest, stream pb.Host_HoldSingletonServer) error {
+	if h.singletons == nil {
+		return status.Error(codes.Unimplemented, "this core offers no singletons")
+	}
+	err := h.singletons.HoldSingleton(stream.Context(), req.GetName(), func(expires time.Time) {
+		_ = stream.Send(&pb.HoldSingletonEvent{ExpiresAtUnixMs: expires.UnixMilli()})
+	})
+	if stream.Context().Err() != nil {
+		return nil // the adapter gave the lease up
+	}
+	return toStatus(NotConnected(err))
 }

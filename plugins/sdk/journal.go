@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -115,6 +116,32 @@ func (j *journal) compact() error {
 		return fmt.Errorf("send journal: %w", err)
 	}
 	return nil
+}
+
+// handOver records every entry with record (the core's journal), forgets
+// those it took and compacts the file; it returns how many it handed over.
+// Call it before any Send.
+func (j *journal) handOver(ctx context.Context, record func(ctx context.Context, key string, ids []string) error) (int, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	n := 0
+	var err error
+	for key, e := range j.entries {
+		if err = record(ctx, key, e.IDs); err != nil {
+			break
+		}
+		delete(j.entries, key)
+		n++
+	}
+	if n > 0 {
+		if cerr := j.f.Close(); cerr != nil {
+			return n, fmt.Errorf("send journal: %w", cerr)
+		}
+		if cerr := j.compact(); cerr != nil {
+			return n, cerr
+		}
+	}
+	return n, err
 }
 
 // lookup returns the ids a key was sent as.

@@ -29,7 +29,8 @@ type adapterServer struct {
 	life     context.Context // lives from Start until Close
 	stop     context.CancelFunc
 	hostConn *grpc.ClientConn
-	journal  *journal // nil when the core offers no state dir
+	journal  *journal    // nil when the core offers no state dir
+	host     *hostClient // set by Start
 
 	// Sends in flight, so a dying core's last Sends finish and are journaled.
 	inflight sync.WaitGroup
@@ -72,20 +73,32 @@ func (s *adapterServer) Start(ctx context.Context, req *pb.StartRequest) (*pb.St
 	if err != nil {
 		return nil, toStatus(NotConnected(fmt.Errorf("dial host through broker: %w", err)))
 	}
+	host := &hostClient{rpc: pb.NewHostClient(conn), webhookURL: req.GetWebhookUrl(), stateDir: req.GetStateDir(),
+		journal: req.GetHostJournal(), singletons: req.GetHostSingletons()}
 	var j *journal
 	if dir := req.GetStateDir(); dir != "" {
 		if j, err = openJournal(dir, time.Now()); err != nil {
 			return nil, toStatus(err)
 		}
 	}
+	if j != nil && host.journal {
+		// Sends an earlier process could not record with the core (it was
+		// gone by then) go to the core's journal before any Send is taken.
+		if n, err := j.handOver(ctx, host.recordSend); err != nil {
+			_ = j.close()
+			return nil, toStatus(NotConnected(fmt.Errorf("hand the local send journal to the core: %w", err)))
+		} else if n > 0 {
+			s.logger.Info("handed sends recorded while the core was away to its journal", "sends", n)
+		}
+	}
 	s.mu.Lock()
 	s.hostConn = conn
+	s.host = host
 	if j != nil {
 		s.journal = j
 	}
 	life := s.life
 	s.mu.Unlock()
-	host := &hostClient{rpc: pb.NewHostClient(conn), webhookURL: req.GetWebhookUrl(), stateDir: req.GetStateDir()}
 	if err := s.impl.Start(life, host); err != nil {
 		return nil, toStatus(err)
 	}
@@ -133,9 +146,10 @@ func webhookRequest(ctx context.Context, req *pb.HandleWebhookRequest) (*http.Re
 	return r, nil
 }
 
-// Send answers a repeated idempotency key from the journal, and journals
-// every successful send before answering, so that a Send the core repeats
-// after a crash does not reach the consumer twice.
+// Send answers a repeated idempotency key from the journal (the core's,
+// shared by a cluster, when it offers one; else the adapter's own), and
+// journals every successful send before answering, so that a Send the core
+// repeats after a crash or a takeover does not reach the consumer twice.
 func (s *adapterServer) Send(ctx context.Context, req *pb.SendRequest) (*pb.SendResponse, error) {
 	s.mu.Lock()
 	if s.closing {
@@ -143,17 +157,31 @@ func (s *adapterServer) Send(ctx context.Context, req *pb.SendRequest) (*pb.Send
 		return nil, toStatus(NotConnected(errors.New("adapter is shutting down")))
 	}
 	s.inflight.Add(1)
-	j := s.journal
+	j, host := s.journal, s.host
 	s.mu.Unlock()
 	defer s.inflight.Done()
 
 	key := req.GetIdempotencyKey()
-	if j != nil && key != "" {
+	useHost := host != nil && host.journal && key != ""
+	useLocal := j != nil && key != ""
+	if useHost || useLocal {
 		unlock := s.sending.lock(key)
 		defer unlock()
-		if ids, ok := j.lookup(key); ok {
-			s.logger.Debug("repeated send answered from the journal", "key", key)
-			return &pb.SendResponse{MessageIds: ids}, nil
+		if useLocal {
+			if ids, ok := j.lookup(key); ok {
+				s.logger.Debug("repeated send answered from the journal", "key", key)
+				return &pb.SendResponse{MessageIds: ids}, nil
+			}
+		}
+		if useHost {
+			ids, found, err := host.lookupSend(ctx, key)
+			if err != nil {
+				return nil, toStatus(NotConnected(fmt.Errorf("look up the send in the core's journal: %w", err)))
+			}
+			if found {
+				s.logger.Debug("repeated send answered from the core's journal", "key", key)
+				return &pb.SendResponse{MessageIds: ids}, nil
+			}
 		}
 	}
 	// The platform call is not cut short if the core goes away meanwhile
@@ -168,12 +196,35 @@ func (s *adapterServer) Send(ctx context.Context, req *pb.SendRequest) (*pb.Send
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	if j != nil && key != "" {
-		if err := j.record(key, res.MessageIDs, time.Now()); err != nil {
+	s.record(j, host, key, res.MessageIDs, useHost, useLocal)
+	return &pb.SendResponse{MessageIds: res.MessageIDs}, nil
+}
+
+// recordTimeout bounds recording a send with the core.
+const recordTimeout = 10 * time.Second
+
+// record journals a successful send: with the core when it offers its
+// journal, locally when it does not or cannot be reached (a dying core),
+// to be handed to the core at the next Start.
+func (s *adapterServer) record(j *journal, host *hostClient, key string, ids []string, useHost, useLocal bool) {
+	if useHost {
+		ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
+		err := host.recordSend(ctx, key, ids)
+		cancel()
+		if err == nil {
+			return
+		}
+		if !useLocal {
+			s.logger.Error("sent, but could not journal the send; a retry may send it again", "err", err)
+			return
+		}
+		s.logger.Warn("sent, but the core's journal is out of reach; journaled locally until the next start", "err", err)
+	}
+	if useLocal {
+		if err := j.record(key, ids, time.Now()); err != nil {
 			s.logger.Error("sent, but could not journal the send; a retry may send it again", "err", err)
 		}
 	}
-	return &pb.SendResponse{MessageIds: res.MessageIDs}, nil
 }
 
 // drain stops taking Sends and waits (at most timeout) for those in flight.
@@ -282,6 +333,60 @@ type hostClient struct {
 	rpc        pb.HostClient
 	webhookURL string
 	stateDir   string
+	journal    bool // the core offers its send journal
+	singletons bool // the core offers HoldSingleton
+}
+
+func (h *hostClient) runExclusive(ctx context.Context, name string, fn func(ctx context.Context) error) error {
+	if !h.singletons {
+		return fn(ctx)
+	}
+	holdCtx, release := context.WithCancel(ctx)
+	defer release() // ends the call: the core gives the lease up
+	stream, err := h.rpc.HoldSingleton(holdCtx, &pb.HoldSingletonRequest{Name: name})
+	if err != nil {
+		return NotConnected(fmt.Errorf("hold %q: %w", name, fromStatus(err)))
+	}
+	if _, err := stream.Recv(); err != nil { // blocks until the lease is held
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return NotConnected(fmt.Errorf("hold %q: %w", name, fromStatus(err)))
+	}
+	workCtx, stopWork := context.WithCancel(ctx)
+	defer stopWork()
+	lost := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := stream.Recv(); err != nil {
+				lost <- err
+				stopWork()
+				return
+			}
+		}
+	}()
+	err = fn(workCtx)
+	if ctx.Err() == nil {
+		select {
+		case l := <-lost:
+			return NotConnected(fmt.Errorf("lease %q lost: %w", name, fromStatus(l)))
+		default:
+		}
+	}
+	return err
+}
+
+func (h *hostClient) lookupSend(ctx context.Context, key string) ([]string, bool, error) {
+	res, err := h.rpc.LookupSend(ctx, &pb.LookupSendRequest{IdempotencyKey: key}, callOptions...)
+	if err != nil {
+		return nil, false, fromStatus(err)
+	}
+	return res.GetMessageIds(), res.GetFound(), nil
+}
+
+func (h *hostClient) recordSend(ctx context.Context, key string, ids []string) error {
+	_, err := h.rpc.RecordSend(ctx, &pb.RecordSendRequest{IdempotencyKey: key, MessageIds: ids}, callOptions...)
+	return fromStatus(err)
 }
 
 func (h *hostClient) WebhookURL() string { return h.webhookURL }

@@ -89,6 +89,8 @@ func Run(t *testing.T, newAdapter func() sdk.Adapter, opts Options) {
 		}
 	})
 
+	t.Run("SendIsIdempotentAcrossInstances", func(t *testing.T) { testSendAcrossInstances(t, newAdapter, opts) })
+
 	t.Run("Lifecycle", func(t *testing.T) {
 		a := newAdapter()
 		desc := a.Describe()

@@ -146,7 +146,7 @@ func (x Receipt_Status) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Receipt_Status.Descriptor instead.
 func (Receipt_Status) EnumDescriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{30, 0}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{36, 0}
 }
 
 type DescribeRequest struct {
@@ -526,9 +526,15 @@ type StartRequest struct {
 	// A directory private to this channel that survives restarts of the
 	// adapter and of the core; empty when the core offers none. The Go SDK
 	// keeps its send journal there (see Send); adapters may keep state there.
-	StateDir      string `protobuf:"bytes,3,opt,name=state_dir,json=stateDir,proto3" json:"state_dir,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	StateDir string `protobuf:"bytes,3,opt,name=state_dir,json=stateDir,proto3" json:"state_dir,omitempty"`
+	// The core offers the send journal (Host.LookupSend, Host.RecordSend);
+	// an adapter then keeps no journal of its own but for sends it could
+	// not record with the core (which it records there at its next Start).
+	HostJournal bool `protobuf:"varint,4,opt,name=host_journal,json=hostJournal,proto3" json:"host_journal,omitempty"`
+	// The core offers Host.HoldSingleton.
+	HostSingletons bool `protobuf:"varint,5,opt,name=host_singletons,json=hostSingletons,proto3" json:"host_singletons,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *StartRequest) Reset() {
@@ -582,6 +588,20 @@ func (x *StartRequest) GetStateDir() string {
 	return ""
 }
 
+func (x *StartRequest) GetHostJournal() bool {
+	if x != nil {
+		return x.HostJournal
+	}
+	return false
+}
+
+func (x *StartRequest) GetHostSingletons() bool {
+	if x != nil {
+		return x.HostSingletons
+	}
+	return false
+}
+
 type StartResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -618,6 +638,280 @@ func (*StartResponse) Descriptor() ([]byte, []int) {
 	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{7}
 }
 
+type LookupSendRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	IdempotencyKey string                 `protobuf:"bytes,1,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *LookupSendRequest) Reset() {
+	*x = LookupSendRequest{}
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LookupSendRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LookupSendRequest) ProtoMessage() {}
+
+func (x *LookupSendRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LookupSendRequest.ProtoReflect.Descriptor instead.
+func (*LookupSendRequest) Descriptor() ([]byte, []int) {
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *LookupSendRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+type LookupSendResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Found         bool                   `protobuf:"varint,1,opt,name=found,proto3" json:"found,omitempty"`
+	MessageIds    []string               `protobuf:"bytes,2,rep,name=message_ids,json=messageIds,proto3" json:"message_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LookupSendResponse) Reset() {
+	*x = LookupSendResponse{}
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LookupSendResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LookupSendResponse) ProtoMessage() {}
+
+func (x *LookupSendResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LookupSendResponse.ProtoReflect.Descriptor instead.
+func (*LookupSendResponse) Descriptor() ([]byte, []int) {
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *LookupSendResponse) GetFound() bool {
+	if x != nil {
+		return x.Found
+	}
+	return false
+}
+
+func (x *LookupSendResponse) GetMessageIds() []string {
+	if x != nil {
+		return x.MessageIds
+	}
+	return nil
+}
+
+type RecordSendRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	IdempotencyKey string                 `protobuf:"bytes,1,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	MessageIds     []string               `protobuf:"bytes,2,rep,name=message_ids,json=messageIds,proto3" json:"message_ids,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RecordSendRequest) Reset() {
+	*x = RecordSendRequest{}
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordSendRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordSendRequest) ProtoMessage() {}
+
+func (x *RecordSendRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordSendRequest.ProtoReflect.Descriptor instead.
+func (*RecordSendRequest) Descriptor() ([]byte, []int) {
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RecordSendRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *RecordSendRequest) GetMessageIds() []string {
+	if x != nil {
+		return x.MessageIds
+	}
+	return nil
+}
+
+type RecordSendResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordSendResponse) Reset() {
+	*x = RecordSendResponse{}
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordSendResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordSendResponse) ProtoMessage() {}
+
+func (x *RecordSendResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordSendResponse.ProtoReflect.Descriptor instead.
+func (*RecordSendResponse) Descriptor() ([]byte, []int) {
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{11}
+}
+
+type HoldSingletonRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The work's name, unique within the channel (e.g. "getUpdates").
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HoldSingletonRequest) Reset() {
+	*x = HoldSingletonRequest{}
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HoldSingletonRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HoldSingletonRequest) ProtoMessage() {}
+
+func (x *HoldSingletonRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HoldSingletonRequest.ProtoReflect.Descriptor instead.
+func (*HoldSingletonRequest) Descriptor() ([]byte, []int) {
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *HoldSingletonRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type HoldSingletonEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// When the current lease ends unless renewed.
+	ExpiresAtUnixMs int64 `protobuf:"varint,1,opt,name=expires_at_unix_ms,json=expiresAtUnixMs,proto3" json:"expires_at_unix_ms,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *HoldSingletonEvent) Reset() {
+	*x = HoldSingletonEvent{}
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HoldSingletonEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HoldSingletonEvent) ProtoMessage() {}
+
+func (x *HoldSingletonEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HoldSingletonEvent.ProtoReflect.Descriptor instead.
+func (*HoldSingletonEvent) Descriptor() ([]byte, []int) {
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *HoldSingletonEvent) GetExpiresAtUnixMs() int64 {
+	if x != nil {
+		return x.ExpiresAtUnixMs
+	}
+	return 0
+}
+
 type HandleWebhookRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Method string                 `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
@@ -639,7 +933,7 @@ type HandleWebhookRequest struct {
 
 func (x *HandleWebhookRequest) Reset() {
 	*x = HandleWebhookRequest{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[8]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -651,7 +945,7 @@ func (x *HandleWebhookRequest) String() string {
 func (*HandleWebhookRequest) ProtoMessage() {}
 
 func (x *HandleWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[8]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -664,7 +958,7 @@ func (x *HandleWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleWebhookRequest.ProtoReflect.Descriptor instead.
 func (*HandleWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{8}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *HandleWebhookRequest) GetMethod() string {
@@ -727,7 +1021,7 @@ type HandleWebhookResponse struct {
 
 func (x *HandleWebhookResponse) Reset() {
 	*x = HandleWebhookResponse{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[9]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -739,7 +1033,7 @@ func (x *HandleWebhookResponse) String() string {
 func (*HandleWebhookResponse) ProtoMessage() {}
 
 func (x *HandleWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[9]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -752,7 +1046,7 @@ func (x *HandleWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleWebhookResponse.ProtoReflect.Descriptor instead.
 func (*HandleWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{9}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *HandleWebhookResponse) GetStatusCode() int32 {
@@ -786,7 +1080,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[10]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -798,7 +1092,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[10]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -811,7 +1105,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{10}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Header) GetName() string {
@@ -841,7 +1135,7 @@ type Address struct {
 
 func (x *Address) Reset() {
 	*x = Address{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[11]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -853,7 +1147,7 @@ func (x *Address) String() string {
 func (*Address) ProtoMessage() {}
 
 func (x *Address) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[11]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -866,7 +1160,7 @@ func (x *Address) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address.ProtoReflect.Descriptor instead.
 func (*Address) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{11}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Address) GetChatId() string {
@@ -906,7 +1200,7 @@ type Consumer struct {
 
 func (x *Consumer) Reset() {
 	*x = Consumer{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[12]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -918,7 +1212,7 @@ func (x *Consumer) String() string {
 func (*Consumer) ProtoMessage() {}
 
 func (x *Consumer) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[12]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -931,7 +1225,7 @@ func (x *Consumer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Consumer.ProtoReflect.Descriptor instead.
 func (*Consumer) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{12}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Consumer) GetId() string {
@@ -1017,7 +1311,7 @@ type SendRequest struct {
 
 func (x *SendRequest) Reset() {
 	*x = SendRequest{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[13]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1029,7 +1323,7 @@ func (x *SendRequest) String() string {
 func (*SendRequest) ProtoMessage() {}
 
 func (x *SendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[13]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1042,7 +1336,7 @@ func (x *SendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendRequest.ProtoReflect.Descriptor instead.
 func (*SendRequest) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{13}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SendRequest) GetIdempotencyKey() string {
@@ -1097,7 +1391,7 @@ type SendResponse struct {
 
 func (x *SendResponse) Reset() {
 	*x = SendResponse{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[14]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1109,7 +1403,7 @@ func (x *SendResponse) String() string {
 func (*SendResponse) ProtoMessage() {}
 
 func (x *SendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[14]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1122,7 +1416,7 @@ func (x *SendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendResponse.ProtoReflect.Descriptor instead.
 func (*SendResponse) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{14}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SendResponse) GetMessageIds() []string {
@@ -1145,7 +1439,7 @@ type Choice struct {
 
 func (x *Choice) Reset() {
 	*x = Choice{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[15]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1157,7 +1451,7 @@ func (x *Choice) String() string {
 func (*Choice) ProtoMessage() {}
 
 func (x *Choice) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[15]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1170,7 +1464,7 @@ func (x *Choice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Choice.ProtoReflect.Descriptor instead.
 func (*Choice) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{15}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Choice) GetId() string {
@@ -1204,7 +1498,7 @@ type Media struct {
 
 func (x *Media) Reset() {
 	*x = Media{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[16]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1216,7 +1510,7 @@ func (x *Media) String() string {
 func (*Media) ProtoMessage() {}
 
 func (x *Media) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[16]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1229,7 +1523,7 @@ func (x *Media) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Media.ProtoReflect.Descriptor instead.
 func (*Media) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{16}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Media) GetKind() MediaKind {
@@ -1278,7 +1572,7 @@ type SetTypingRequest struct {
 
 func (x *SetTypingRequest) Reset() {
 	*x = SetTypingRequest{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[17]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1290,7 +1584,7 @@ func (x *SetTypingRequest) String() string {
 func (*SetTypingRequest) ProtoMessage() {}
 
 func (x *SetTypingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[17]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1303,7 +1597,7 @@ func (x *SetTypingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTypingRequest.ProtoReflect.Descriptor instead.
 func (*SetTypingRequest) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{17}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SetTypingRequest) GetAddress() *Address {
@@ -1328,7 +1622,7 @@ type SetTypingResponse struct {
 
 func (x *SetTypingResponse) Reset() {
 	*x = SetTypingResponse{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[18]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1340,7 +1634,7 @@ func (x *SetTypingResponse) String() string {
 func (*SetTypingResponse) ProtoMessage() {}
 
 func (x *SetTypingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[18]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1353,7 +1647,7 @@ func (x *SetTypingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTypingResponse.ProtoReflect.Descriptor instead.
 func (*SetTypingResponse) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{18}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{24}
 }
 
 type MarkReadRequest struct {
@@ -1367,7 +1661,7 @@ type MarkReadRequest struct {
 
 func (x *MarkReadRequest) Reset() {
 	*x = MarkReadRequest{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[19]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1379,7 +1673,7 @@ func (x *MarkReadRequest) String() string {
 func (*MarkReadRequest) ProtoMessage() {}
 
 func (x *MarkReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[19]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1392,7 +1686,7 @@ func (x *MarkReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkReadRequest.ProtoReflect.Descriptor instead.
 func (*MarkReadRequest) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{19}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *MarkReadRequest) GetAddress() *Address {
@@ -1417,7 +1711,7 @@ type MarkReadResponse struct {
 
 func (x *MarkReadResponse) Reset() {
 	*x = MarkReadResponse{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[20]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1429,7 +1723,7 @@ func (x *MarkReadResponse) String() string {
 func (*MarkReadResponse) ProtoMessage() {}
 
 func (x *MarkReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[20]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1442,7 +1736,7 @@ func (x *MarkReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkReadResponse.ProtoReflect.Descriptor instead.
 func (*MarkReadResponse) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{20}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{26}
 }
 
 type HealthRequest struct {
@@ -1453,7 +1747,7 @@ type HealthRequest struct {
 
 func (x *HealthRequest) Reset() {
 	*x = HealthRequest{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[21]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1465,7 +1759,7 @@ func (x *HealthRequest) String() string {
 func (*HealthRequest) ProtoMessage() {}
 
 func (x *HealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[21]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1478,7 +1772,7 @@ func (x *HealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthRequest.ProtoReflect.Descriptor instead.
 func (*HealthRequest) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{21}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{27}
 }
 
 type HealthResponse struct {
@@ -1492,7 +1786,7 @@ type HealthResponse struct {
 
 func (x *HealthResponse) Reset() {
 	*x = HealthResponse{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[22]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1504,7 +1798,7 @@ func (x *HealthResponse) String() string {
 func (*HealthResponse) ProtoMessage() {}
 
 func (x *HealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[22]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1517,7 +1811,7 @@ func (x *HealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthResponse.ProtoReflect.Descriptor instead.
 func (*HealthResponse) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{22}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *HealthResponse) GetHealthy() bool {
@@ -1542,7 +1836,7 @@ type CloseRequest struct {
 
 func (x *CloseRequest) Reset() {
 	*x = CloseRequest{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[23]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1554,7 +1848,7 @@ func (x *CloseRequest) String() string {
 func (*CloseRequest) ProtoMessage() {}
 
 func (x *CloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[23]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1567,7 +1861,7 @@ func (x *CloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequest) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{23}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{29}
 }
 
 type CloseResponse struct {
@@ -1578,7 +1872,7 @@ type CloseResponse struct {
 
 func (x *CloseResponse) Reset() {
 	*x = CloseResponse{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[24]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1590,7 +1884,7 @@ func (x *CloseResponse) String() string {
 func (*CloseResponse) ProtoMessage() {}
 
 func (x *CloseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[24]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1603,7 +1897,7 @@ func (x *CloseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseResponse.ProtoReflect.Descriptor instead.
 func (*CloseResponse) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{24}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{30}
 }
 
 type DeliverRequest struct {
@@ -1615,7 +1909,7 @@ type DeliverRequest struct {
 
 func (x *DeliverRequest) Reset() {
 	*x = DeliverRequest{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[25]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1627,7 +1921,7 @@ func (x *DeliverRequest) String() string {
 func (*DeliverRequest) ProtoMessage() {}
 
 func (x *DeliverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[25]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1640,7 +1934,7 @@ func (x *DeliverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverRequest.ProtoReflect.Descriptor instead.
 func (*DeliverRequest) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{25}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeliverRequest) GetEvents() []*Event {
@@ -1658,7 +1952,7 @@ type DeliverResponse struct {
 
 func (x *DeliverResponse) Reset() {
 	*x = DeliverResponse{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[26]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1670,7 +1964,7 @@ func (x *DeliverResponse) String() string {
 func (*DeliverResponse) ProtoMessage() {}
 
 func (x *DeliverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[26]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1683,7 +1977,7 @@ func (x *DeliverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverResponse.ProtoReflect.Descriptor instead.
 func (*DeliverResponse) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{26}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{32}
 }
 
 // Event is one thing that happened on the channel.
@@ -1712,7 +2006,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[27]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1724,7 +2018,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[27]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1737,7 +2031,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{27}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Event) GetEventId() string {
@@ -1856,7 +2150,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[28]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1868,7 +2162,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[28]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1881,7 +2175,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{28}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Message) GetMessageId() string {
@@ -1929,7 +2223,7 @@ type Typing struct {
 
 func (x *Typing) Reset() {
 	*x = Typing{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[29]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1941,7 +2235,7 @@ func (x *Typing) String() string {
 func (*Typing) ProtoMessage() {}
 
 func (x *Typing) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[29]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1954,7 +2248,7 @@ func (x *Typing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Typing.ProtoReflect.Descriptor instead.
 func (*Typing) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{29}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Typing) GetActive() bool {
@@ -1976,7 +2270,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[30]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1988,7 +2282,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[30]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2001,7 +2295,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{30}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Receipt) GetStatus() Receipt_Status {
@@ -2029,7 +2323,7 @@ type EndConversation struct {
 
 func (x *EndConversation) Reset() {
 	*x = EndConversation{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[31]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2041,7 +2335,7 @@ func (x *EndConversation) String() string {
 func (*EndConversation) ProtoMessage() {}
 
 func (x *EndConversation) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[31]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2054,7 +2348,7 @@ func (x *EndConversation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndConversation.ProtoReflect.Descriptor instead.
 func (*EndConversation) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{31}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *EndConversation) GetReason() string {
@@ -2093,13 +2387,30 @@ const file_leconnect_adapter_v1_adapter_proto_rawDesc = "" +
 	"\n" +
 	"FieldError\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"r\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xbe\x01\n" +
 	"\fStartRequest\x12$\n" +
 	"\x0ehost_broker_id\x18\x01 \x01(\rR\fhostBrokerId\x12\x1f\n" +
 	"\vwebhook_url\x18\x02 \x01(\tR\n" +
 	"webhookUrl\x12\x1b\n" +
-	"\tstate_dir\x18\x03 \x01(\tR\bstateDir\"\x0f\n" +
-	"\rStartResponse\"\xeb\x01\n" +
+	"\tstate_dir\x18\x03 \x01(\tR\bstateDir\x12!\n" +
+	"\fhost_journal\x18\x04 \x01(\bR\vhostJournal\x12'\n" +
+	"\x0fhost_singletons\x18\x05 \x01(\bR\x0ehostSingletons\"\x0f\n" +
+	"\rStartResponse\"<\n" +
+	"\x11LookupSendRequest\x12'\n" +
+	"\x0fidempotency_key\x18\x01 \x01(\tR\x0eidempotencyKey\"K\n" +
+	"\x12LookupSendResponse\x12\x14\n" +
+	"\x05found\x18\x01 \x01(\bR\x05found\x12\x1f\n" +
+	"\vmessage_ids\x18\x02 \x03(\tR\n" +
+	"messageIds\"]\n" +
+	"\x11RecordSendRequest\x12'\n" +
+	"\x0fidempotency_key\x18\x01 \x01(\tR\x0eidempotencyKey\x12\x1f\n" +
+	"\vmessage_ids\x18\x02 \x03(\tR\n" +
+	"messageIds\"\x14\n" +
+	"\x12RecordSendResponse\"*\n" +
+	"\x14HoldSingletonRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"A\n" +
+	"\x12HoldSingletonEvent\x12+\n" +
+	"\x12expires_at_unix_ms\x18\x01 \x01(\x03R\x0fexpiresAtUnixMs\"\xeb\x01\n" +
 	"\x14HandleWebhookRequest\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\tR\x06method\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x1b\n" +
@@ -2219,9 +2530,14 @@ const file_leconnect_adapter_v1_adapter_proto_rawDesc = "" +
 	"\tSetTyping\x12&.leconnect.adapter.v1.SetTypingRequest\x1a'.leconnect.adapter.v1.SetTypingResponse\x12Y\n" +
 	"\bMarkRead\x12%.leconnect.adapter.v1.MarkReadRequest\x1a&.leconnect.adapter.v1.MarkReadResponse\x12S\n" +
 	"\x06Health\x12#.leconnect.adapter.v1.HealthRequest\x1a$.leconnect.adapter.v1.HealthResponse\x12P\n" +
-	"\x05Close\x12\".leconnect.adapter.v1.CloseRequest\x1a#.leconnect.adapter.v1.CloseResponse2^\n" +
+	"\x05Close\x12\".leconnect.adapter.v1.CloseRequest\x1a#.leconnect.adapter.v1.CloseResponse2\x89\x03\n" +
 	"\x04Host\x12V\n" +
-	"\aDeliver\x12$.leconnect.adapter.v1.DeliverRequest\x1a%.leconnect.adapter.v1.DeliverResponseBEZCgithub.com/leconnect/leconnect/proto/leconnect/adapter/v1;adapterv1b\x06proto3"
+	"\aDeliver\x12$.leconnect.adapter.v1.DeliverRequest\x1a%.leconnect.adapter.v1.DeliverResponse\x12_\n" +
+	"\n" +
+	"LookupSend\x12'.leconnect.adapter.v1.LookupSendRequest\x1a(.leconnect.adapter.v1.LookupSendResponse\x12_\n" +
+	"\n" +
+	"RecordSend\x12'.leconnect.adapter.v1.RecordSendRequest\x1a(.leconnect.adapter.v1.RecordSendResponse\x12g\n" +
+	"\rHoldSingleton\x12*.leconnect.adapter.v1.HoldSingletonRequest\x1a(.leconnect.adapter.v1.HoldSingletonEvent0\x01BEZCgithub.com/leconnect/leconnect/proto/leconnect/adapter/v1;adapterv1b\x06proto3"
 
 var (
 	file_leconnect_adapter_v1_adapter_proto_rawDescOnce sync.Once
@@ -2236,7 +2552,7 @@ func file_leconnect_adapter_v1_adapter_proto_rawDescGZIP() []byte {
 }
 
 var file_leconnect_adapter_v1_adapter_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_leconnect_adapter_v1_adapter_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_leconnect_adapter_v1_adapter_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_leconnect_adapter_v1_adapter_proto_goTypes = []any{
 	(MediaKind)(0),                // 0: leconnect.adapter.v1.MediaKind
 	(Receipt_Status)(0),           // 1: leconnect.adapter.v1.Receipt.Status
@@ -2248,78 +2564,90 @@ var file_leconnect_adapter_v1_adapter_proto_goTypes = []any{
 	(*FieldError)(nil),            // 7: leconnect.adapter.v1.FieldError
 	(*StartRequest)(nil),          // 8: leconnect.adapter.v1.StartRequest
 	(*StartResponse)(nil),         // 9: leconnect.adapter.v1.StartResponse
-	(*HandleWebhookRequest)(nil),  // 10: leconnect.adapter.v1.HandleWebhookRequest
-	(*HandleWebhookResponse)(nil), // 11: leconnect.adapter.v1.HandleWebhookResponse
-	(*Header)(nil),                // 12: leconnect.adapter.v1.Header
-	(*Address)(nil),               // 13: leconnect.adapter.v1.Address
-	(*Consumer)(nil),              // 14: leconnect.adapter.v1.Consumer
-	(*SendRequest)(nil),           // 15: leconnect.adapter.v1.SendRequest
-	(*SendResponse)(nil),          // 16: leconnect.adapter.v1.SendResponse
-	(*Choice)(nil),                // 17: leconnect.adapter.v1.Choice
-	(*Media)(nil),                 // 18: leconnect.adapter.v1.Media
-	(*SetTypingRequest)(nil),      // 19: leconnect.adapter.v1.SetTypingRequest
-	(*SetTypingResponse)(nil),     // 20: leconnect.adapter.v1.SetTypingResponse
-	(*MarkReadRequest)(nil),       // 21: leconnect.adapter.v1.MarkReadRequest
-	(*MarkReadResponse)(nil),      // 22: leconnect.adapter.v1.MarkReadResponse
-	(*HealthRequest)(nil),         // 23: leconnect.adapter.v1.HealthRequest
-	(*HealthResponse)(nil),        // 24: leconnect.adapter.v1.HealthResponse
-	(*CloseRequest)(nil),          // 25: leconnect.adapter.v1.CloseRequest
-	(*CloseResponse)(nil),         // 26: leconnect.adapter.v1.CloseResponse
-	(*DeliverRequest)(nil),        // 27: leconnect.adapter.v1.DeliverRequest
-	(*DeliverResponse)(nil),       // 28: leconnect.adapter.v1.DeliverResponse
-	(*Event)(nil),                 // 29: leconnect.adapter.v1.Event
-	(*Message)(nil),               // 30: leconnect.adapter.v1.Message
-	(*Typing)(nil),                // 31: leconnect.adapter.v1.Typing
-	(*Receipt)(nil),               // 32: leconnect.adapter.v1.Receipt
-	(*EndConversation)(nil),       // 33: leconnect.adapter.v1.EndConversation
-	nil,                           // 34: leconnect.adapter.v1.Consumer.AttributesEntry
+	(*LookupSendRequest)(nil),     // 10: leconnect.adapter.v1.LookupSendRequest
+	(*LookupSendResponse)(nil),    // 11: leconnect.adapter.v1.LookupSendResponse
+	(*RecordSendRequest)(nil),     // 12: leconnect.adapter.v1.RecordSendRequest
+	(*RecordSendResponse)(nil),    // 13: leconnect.adapter.v1.RecordSendResponse
+	(*HoldSingletonRequest)(nil),  // 14: leconnect.adapter.v1.HoldSingletonRequest
+	(*HoldSingletonEvent)(nil),    // 15: leconnect.adapter.v1.HoldSingletonEvent
+	(*HandleWebhookRequest)(nil),  // 16: leconnect.adapter.v1.HandleWebhookRequest
+	(*HandleWebhookResponse)(nil), // 17: leconnect.adapter.v1.HandleWebhookResponse
+	(*Header)(nil),                // 18: leconnect.adapter.v1.Header
+	(*Address)(nil),               // 19: leconnect.adapter.v1.Address
+	(*Consumer)(nil),              // 20: leconnect.adapter.v1.Consumer
+	(*SendRequest)(nil),           // 21: leconnect.adapter.v1.SendRequest
+	(*SendResponse)(nil),          // 22: leconnect.adapter.v1.SendResponse
+	(*Choice)(nil),                // 23: leconnect.adapter.v1.Choice
+	(*Media)(nil),                 // 24: leconnect.adapter.v1.Media
+	(*SetTypingRequest)(nil),      // 25: leconnect.adapter.v1.SetTypingRequest
+	(*SetTypingResponse)(nil),     // 26: leconnect.adapter.v1.SetTypingResponse
+	(*MarkReadRequest)(nil),       // 27: leconnect.adapter.v1.MarkReadRequest
+	(*MarkReadResponse)(nil),      // 28: leconnect.adapter.v1.MarkReadResponse
+	(*HealthRequest)(nil),         // 29: leconnect.adapter.v1.HealthRequest
+	(*HealthResponse)(nil),        // 30: leconnect.adapter.v1.HealthResponse
+	(*CloseRequest)(nil),          // 31: leconnect.adapter.v1.CloseRequest
+	(*CloseResponse)(nil),         // 32: leconnect.adapter.v1.CloseResponse
+	(*DeliverRequest)(nil),        // 33: leconnect.adapter.v1.DeliverRequest
+	(*DeliverResponse)(nil),       // 34: leconnect.adapter.v1.DeliverResponse
+	(*Event)(nil),                 // 35: leconnect.adapter.v1.Event
+	(*Message)(nil),               // 36: leconnect.adapter.v1.Message
+	(*Typing)(nil),                // 37: leconnect.adapter.v1.Typing
+	(*Receipt)(nil),               // 38: leconnect.adapter.v1.Receipt
+	(*EndConversation)(nil),       // 39: leconnect.adapter.v1.EndConversation
+	nil,                           // 40: leconnect.adapter.v1.Consumer.AttributesEntry
 }
 var file_leconnect_adapter_v1_adapter_proto_depIdxs = []int32{
 	4,  // 0: leconnect.adapter.v1.DescribeResponse.capabilities:type_name -> leconnect.adapter.v1.Capabilities
 	0,  // 1: leconnect.adapter.v1.Capabilities.media_kinds:type_name -> leconnect.adapter.v1.MediaKind
 	7,  // 2: leconnect.adapter.v1.ConfigureResponse.field_errors:type_name -> leconnect.adapter.v1.FieldError
-	12, // 3: leconnect.adapter.v1.HandleWebhookRequest.headers:type_name -> leconnect.adapter.v1.Header
-	12, // 4: leconnect.adapter.v1.HandleWebhookResponse.headers:type_name -> leconnect.adapter.v1.Header
-	34, // 5: leconnect.adapter.v1.Consumer.attributes:type_name -> leconnect.adapter.v1.Consumer.AttributesEntry
-	13, // 6: leconnect.adapter.v1.SendRequest.address:type_name -> leconnect.adapter.v1.Address
-	18, // 7: leconnect.adapter.v1.SendRequest.media:type_name -> leconnect.adapter.v1.Media
-	17, // 8: leconnect.adapter.v1.SendRequest.quick_replies:type_name -> leconnect.adapter.v1.Choice
-	17, // 9: leconnect.adapter.v1.SendRequest.buttons:type_name -> leconnect.adapter.v1.Choice
+	18, // 3: leconnect.adapter.v1.HandleWebhookRequest.headers:type_name -> leconnect.adapter.v1.Header
+	18, // 4: leconnect.adapter.v1.HandleWebhookResponse.headers:type_name -> leconnect.adapter.v1.Header
+	40, // 5: leconnect.adapter.v1.Consumer.attributes:type_name -> leconnect.adapter.v1.Consumer.AttributesEntry
+	19, // 6: leconnect.adapter.v1.SendRequest.address:type_name -> leconnect.adapter.v1.Address
+	24, // 7: leconnect.adapter.v1.SendRequest.media:type_name -> leconnect.adapter.v1.Media
+	23, // 8: leconnect.adapter.v1.SendRequest.quick_replies:type_name -> leconnect.adapter.v1.Choice
+	23, // 9: leconnect.adapter.v1.SendRequest.buttons:type_name -> leconnect.adapter.v1.Choice
 	0,  // 10: leconnect.adapter.v1.Media.kind:type_name -> leconnect.adapter.v1.MediaKind
-	13, // 11: leconnect.adapter.v1.SetTypingRequest.address:type_name -> leconnect.adapter.v1.Address
-	13, // 12: leconnect.adapter.v1.MarkReadRequest.address:type_name -> leconnect.adapter.v1.Address
-	29, // 13: leconnect.adapter.v1.DeliverRequest.events:type_name -> leconnect.adapter.v1.Event
-	13, // 14: leconnect.adapter.v1.Event.address:type_name -> leconnect.adapter.v1.Address
-	14, // 15: leconnect.adapter.v1.Event.consumer:type_name -> leconnect.adapter.v1.Consumer
-	30, // 16: leconnect.adapter.v1.Event.message:type_name -> leconnect.adapter.v1.Message
-	31, // 17: leconnect.adapter.v1.Event.typing:type_name -> leconnect.adapter.v1.Typing
-	32, // 18: leconnect.adapter.v1.Event.receipt:type_name -> leconnect.adapter.v1.Receipt
-	33, // 19: leconnect.adapter.v1.Event.end_conversation:type_name -> leconnect.adapter.v1.EndConversation
-	18, // 20: leconnect.adapter.v1.Message.media:type_name -> leconnect.adapter.v1.Media
-	17, // 21: leconnect.adapter.v1.Message.choice:type_name -> leconnect.adapter.v1.Choice
+	19, // 11: leconnect.adapter.v1.SetTypingRequest.address:type_name -> leconnect.adapter.v1.Address
+	19, // 12: leconnect.adapter.v1.MarkReadRequest.address:type_name -> leconnect.adapter.v1.Address
+	35, // 13: leconnect.adapter.v1.DeliverRequest.events:type_name -> leconnect.adapter.v1.Event
+	19, // 14: leconnect.adapter.v1.Event.address:type_name -> leconnect.adapter.v1.Address
+	20, // 15: leconnect.adapter.v1.Event.consumer:type_name -> leconnect.adapter.v1.Consumer
+	36, // 16: leconnect.adapter.v1.Event.message:type_name -> leconnect.adapter.v1.Message
+	37, // 17: leconnect.adapter.v1.Event.typing:type_name -> leconnect.adapter.v1.Typing
+	38, // 18: leconnect.adapter.v1.Event.receipt:type_name -> leconnect.adapter.v1.Receipt
+	39, // 19: leconnect.adapter.v1.Event.end_conversation:type_name -> leconnect.adapter.v1.EndConversation
+	24, // 20: leconnect.adapter.v1.Message.media:type_name -> leconnect.adapter.v1.Media
+	23, // 21: leconnect.adapter.v1.Message.choice:type_name -> leconnect.adapter.v1.Choice
 	1,  // 22: leconnect.adapter.v1.Receipt.status:type_name -> leconnect.adapter.v1.Receipt.Status
 	2,  // 23: leconnect.adapter.v1.Adapter.Describe:input_type -> leconnect.adapter.v1.DescribeRequest
 	5,  // 24: leconnect.adapter.v1.Adapter.Configure:input_type -> leconnect.adapter.v1.ConfigureRequest
 	8,  // 25: leconnect.adapter.v1.Adapter.Start:input_type -> leconnect.adapter.v1.StartRequest
-	10, // 26: leconnect.adapter.v1.Adapter.HandleWebhook:input_type -> leconnect.adapter.v1.HandleWebhookRequest
-	15, // 27: leconnect.adapter.v1.Adapter.Send:input_type -> leconnect.adapter.v1.SendRequest
-	19, // 28: leconnect.adapter.v1.Adapter.SetTyping:input_type -> leconnect.adapter.v1.SetTypingRequest
-	21, // 29: leconnect.adapter.v1.Adapter.MarkRead:input_type -> leconnect.adapter.v1.MarkReadRequest
-	23, // 30: leconnect.adapter.v1.Adapter.Health:input_type -> leconnect.adapter.v1.HealthRequest
-	25, // 31: leconnect.adapter.v1.Adapter.Close:input_type -> leconnect.adapter.v1.CloseRequest
-	27, // 32: leconnect.adapter.v1.Host.Deliver:input_type -> leconnect.adapter.v1.DeliverRequest
-	3,  // 33: leconnect.adapter.v1.Adapter.Describe:output_type -> leconnect.adapter.v1.DescribeResponse
-	6,  // 34: leconnect.adapter.v1.Adapter.Configure:output_type -> leconnect.adapter.v1.ConfigureResponse
-	9,  // 35: leconnect.adapter.v1.Adapter.Start:output_type -> leconnect.adapter.v1.StartResponse
-	11, // 36: leconnect.adapter.v1.Adapter.HandleWebhook:output_type -> leconnect.adapter.v1.HandleWebhookResponse
-	16, // 37: leconnect.adapter.v1.Adapter.Send:output_type -> leconnect.adapter.v1.SendResponse
-	20, // 38: leconnect.adapter.v1.Adapter.SetTyping:output_type -> leconnect.adapter.v1.SetTypingResponse
-	22, // 39: leconnect.adapter.v1.Adapter.MarkRead:output_type -> leconnect.adapter.v1.MarkReadResponse
-	24, // 40: leconnect.adapter.v1.Adapter.Health:output_type -> leconnect.adapter.v1.HealthResponse
-	26, // 41: leconnect.adapter.v1.Adapter.Close:output_type -> leconnect.adapter.v1.CloseResponse
-	28, // 42: leconnect.adapter.v1.Host.Deliver:output_type -> leconnect.adapter.v1.DeliverResponse
-	33, // [33:43] is the sub-list for method output_type
-	23, // [23:33] is the sub-list for method input_type
+	16, // 26: leconnect.adapter.v1.Adapter.HandleWebhook:input_type -> leconnect.adapter.v1.HandleWebhookRequest
+	21, // 27: leconnect.adapter.v1.Adapter.Send:input_type -> leconnect.adapter.v1.SendRequest
+	25, // 28: leconnect.adapter.v1.Adapter.SetTyping:input_type -> leconnect.adapter.v1.SetTypingRequest
+	27, // 29: leconnect.adapter.v1.Adapter.MarkRead:input_type -> leconnect.adapter.v1.MarkReadRequest
+	29, // 30: leconnect.adapter.v1.Adapter.Health:input_type -> leconnect.adapter.v1.HealthRequest
+	31, // 31: leconnect.adapter.v1.Adapter.Close:input_type -> leconnect.adapter.v1.CloseRequest
+	33, // 32: leconnect.adapter.v1.Host.Deliver:input_type -> leconnect.adapter.v1.DeliverRequest
+	10, // 33: leconnect.adapter.v1.Host.LookupSend:input_type -> leconnect.adapter.v1.LookupSendRequest
+	12, // 34: leconnect.adapter.v1.Host.RecordSend:input_type -> leconnect.adapter.v1.RecordSendRequest
+	14, // 35: leconnect.adapter.v1.Host.HoldSingleton:input_type -> leconnect.adapter.v1.HoldSingletonRequest
+	3,  // 36: leconnect.adapter.v1.Adapter.Describe:output_type -> leconnect.adapter.v1.DescribeResponse
+	6,  // 37: leconnect.adapter.v1.Adapter.Configure:output_type -> leconnect.adapter.v1.ConfigureResponse
+	9,  // 38: leconnect.adapter.v1.Adapter.Start:output_type -> leconnect.adapter.v1.StartResponse
+	17, // 39: leconnect.adapter.v1.Adapter.HandleWebhook:output_type -> leconnect.adapter.v1.HandleWebhookResponse
+	22, // 40: leconnect.adapter.v1.Adapter.Send:output_type -> leconnect.adapter.v1.SendResponse
+	26, // 41: leconnect.adapter.v1.Adapter.SetTyping:output_type -> leconnect.adapter.v1.SetTypingResponse
+	28, // 42: leconnect.adapter.v1.Adapter.MarkRead:output_type -> leconnect.adapter.v1.MarkReadResponse
+	30, // 43: leconnect.adapter.v1.Adapter.Health:output_type -> leconnect.adapter.v1.HealthResponse
+	32, // 44: leconnect.adapter.v1.Adapter.Close:output_type -> leconnect.adapter.v1.CloseResponse
+	34, // 45: leconnect.adapter.v1.Host.Deliver:output_type -> leconnect.adapter.v1.DeliverResponse
+	11, // 46: leconnect.adapter.v1.Host.LookupSend:output_type -> leconnect.adapter.v1.LookupSendResponse
+	13, // 47: leconnect.adapter.v1.Host.RecordSend:output_type -> leconnect.adapter.v1.RecordSendResponse
+	15, // 48: leconnect.adapter.v1.Host.HoldSingleton:output_type -> leconnect.adapter.v1.HoldSingletonEvent
+	36, // [36:49] is the sub-list for method output_type
+	23, // [23:36] is the sub-list for method input_type
 	23, // [23:23] is the sub-list for extension type_name
 	23, // [23:23] is the sub-list for extension extendee
 	0,  // [0:23] is the sub-list for field type_name
@@ -2330,7 +2658,7 @@ func file_leconnect_adapter_v1_adapter_proto_init() {
 	if File_leconnect_adapter_v1_adapter_proto != nil {
 		return
 	}
-	file_leconnect_adapter_v1_adapter_proto_msgTypes[27].OneofWrappers = []any{
+	file_leconnect_adapter_v1_adapter_proto_msgTypes[33].OneofWrappers = []any{
 		(*Event_Message)(nil),
 		(*Event_Typing)(nil),
 		(*Event_Receipt)(nil),
@@ -2342,7 +2670,7 @@ func file_leconnect_adapter_v1_adapter_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_leconnect_adapter_v1_adapter_proto_rawDesc), len(file_leconnect_adapter_v1_adapter_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   33,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -533,7 +533,10 @@ var Adapter_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	Host_Deliver_FullMethodName = "/leconnect.adapter.v1.Host/Deliver"
+	Host_Deliver_FullMethodName       = "/leconnect.adapter.v1.Host/Deliver"
+	Host_LookupSend_FullMethodName    = "/leconnect.adapter.v1.Host/LookupSend"
+	Host_RecordSend_FullMethodName    = "/leconnect.adapter.v1.Host/RecordSend"
+	Host_HoldSingleton_FullMethodName = "/leconnect.adapter.v1.Host/HoldSingleton"
 )
 
 // HostClient is the client API for Host service.
@@ -551,6 +554,23 @@ type HostClient interface {
 	// the platform and should let the platform retry. INVALID_ARGUMENT names
 	// the first invalid event; nothing was stored.
 	Deliver(ctx context.Context, in *DeliverRequest, opts ...grpc.CallOption) (*DeliverResponse, error)
+	// LookupSend and RecordSend are the send journal the core keeps in its
+	// store for this channel (offered when StartRequest.host_journal is
+	// set), shared by every instance of a cluster: an adapter records what a
+	// Send became on the platform before answering it, and answers a Send
+	// whose idempotency key is recorded from the journal instead of sending
+	// again. UNAVAILABLE: the core could not reach its store; retry or fail
+	// the Send.
+	LookupSend(ctx context.Context, in *LookupSendRequest, opts ...grpc.CallOption) (*LookupSendResponse, error)
+	RecordSend(ctx context.Context, in *RecordSendRequest, opts ...grpc.CallOption) (*RecordSendResponse, error)
+	// HoldSingleton holds, for the adapter, the cluster-wide lease named in
+	// the request (offered when StartRequest.host_singletons is set), for
+	// work that must run once per cluster, such as polling a platform that
+	// allows one poller. The core sends one message when the lease is held
+	// and keeps renewing it; the stream ends when the lease is lost (the
+	// adapter must stop the work at once) and the adapter cancels the call
+	// to give the lease up.
+	HoldSingleton(ctx context.Context, in *HoldSingletonRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[HoldSingletonEvent], error)
 }
 
 type hostClient struct {
@@ -571,6 +591,45 @@ func (c *hostClient) Deliver(ctx context.Context, in *DeliverRequest, opts ...gr
 	return out, nil
 }
 
+func (c *hostClient) LookupSend(ctx context.Context, in *LookupSendRequest, opts ...grpc.CallOption) (*LookupSendResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LookupSendResponse)
+	err := c.cc.Invoke(ctx, Host_LookupSend_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostClient) RecordSend(ctx context.Context, in *RecordSendRequest, opts ...grpc.CallOption) (*RecordSendResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordSendResponse)
+	err := c.cc.Invoke(ctx, Host_RecordSend_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostClient) HoldSingleton(ctx context.Context, in *HoldSingletonRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[HoldSingletonEvent], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Host_ServiceDesc.Streams[0], Host_HoldSingleton_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[HoldSingletonRequest, HoldSingletonEvent]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Host_HoldSingletonClient = grpc.ServerStreamingClient[HoldSingletonEvent]
+
 // HostServer is the server API for Host service.
 // All implementations must embed UnimplementedHostServer
 // for forward compatibility.
@@ -586,6 +645,23 @@ type HostServer interface {
 	// the platform and should let the platform retry. INVALID_ARGUMENT names
 	// the first invalid event; nothing was stored.
 	Deliver(context.Context, *DeliverRequest) (*DeliverResponse, error)
+	// LookupSend and RecordSend are the send journal the core keeps in its
+	// store for this channel (offered when StartRequest.host_journal is
+	// set), shared by every instance of a cluster: an adapter records what a
+	// Send became on the platform before answering it, and answers a Send
+	// whose idempotency key is recorded from the journal instead of sending
+	// again. UNAVAILABLE: the core could not reach its store; retry or fail
+	// the Send.
+	LookupSend(context.Context, *LookupSendRequest) (*LookupSendResponse, error)
+	RecordSend(context.Context, *RecordSendRequest) (*RecordSendResponse, error)
+	// HoldSingleton holds, for the adapter, the cluster-wide lease named in
+	// the request (offered when StartRequest.host_singletons is set), for
+	// work that must run once per cluster, such as polling a platform that
+	// allows one poller. The core sends one message when the lease is held
+	// and keeps renewing it; the stream ends when the lease is lost (the
+	// adapter must stop the work at once) and the adapter cancels the call
+	// to give the lease up.
+	HoldSingleton(*HoldSingletonRequest, grpc.ServerStreamingServer[HoldSingletonEvent]) error
 	mustEmbedUnimplementedHostServer()
 }
 
@@ -598,6 +674,15 @@ type UnimplementedHostServer struct{}
 
 func (UnimplementedHostServer) Deliver(context.Context, *DeliverRequest) (*DeliverResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Deliver not implemented")
+}
+func (UnimplementedHostServer) LookupSend(context.Context, *LookupSendRequest) (*LookupSendResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method LookupSend not implemented")
+}
+func (UnimplementedHostServer) RecordSend(context.Context, *RecordSendRequest) (*RecordSendResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordSend not implemented")
+}
+func (UnimplementedHostServer) HoldSingleton(*HoldSingletonRequest, grpc.ServerStreamingServer[HoldSingletonEvent]) error {
+	return status.Error(codes.Unimplemented, "method HoldSingleton not implemented")
 }
 func (UnimplementedHostServer) mustEmbedUnimplementedHostServer() {}
 func (UnimplementedHostServer) testEmbeddedByValue()              {}
@@ -638,6 +723,53 @@ func _Host_Deliver_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Host_LookupSend_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LookupSendRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).LookupSend(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_LookupSend_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).LookupSend(ctx, req.(*LookupSendRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Host_RecordSend_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordSendRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).RecordSend(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_RecordSend_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).RecordSend(ctx, req.(*RecordSendRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Host_HoldSingleton_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(HoldSingletonRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(HostServer).HoldSingleton(m, &grpc.GenericServerStream[HoldSingletonRequest, HoldSingletonEvent]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Host_HoldSingletonServer = grpc.ServerStreamingServer[HoldSingletonEvent]
+
 // Host_ServiceDesc is the grpc.ServiceDesc for Host service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -649,7 +781,21 @@ var Host_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Deliver",
 			Handler:    _Host_Deliver_Handler,
 		},
+		{
+			MethodName: "LookupSend",
+			Handler:    _Host_LookupSend_Handler,
+		},
+		{
+			MethodName: "RecordSend",
+			Handler:    _Host_RecordSend_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "HoldSingleton",
+			Handler:       _Host_HoldSingleton_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "leconnect/adapter/v1/adapter.proto",
 }
