@@ -124,6 +124,8 @@ type envOptions struct {
 	// Instances above 1 runs that many cores on PostgreSQL behind a load
 	// balancer (cluster_test.go); coreURL is then the balancer's.
 	Instances int
+	// LeaseTTL is store.lease_ttl ("": the default).
+	LeaseTTL string
 }
 
 // allOnPostgres, set to "postgres", runs every end-to-end test on the
@@ -183,7 +185,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 			"Port": port, "PublicURL": e.coreURL, "DomainAPI": leSrv.URL, "Store": storePath,
 			"Channel": o.Channel, "EchoBin": echoBin, "TelegramURL": tgSrv.URL, "TelegramToken": tg.Token(),
 			"CSATPrompt": o.CSATPrompt, "TransferMessage": o.TransferMessage, "ConversationYAML": indent(o.ConversationYAML, "      "), "ChannelExtraYAML": indent(o.ChannelExtraYAML, "    "), "ChannelYAML": o.ChannelYAML, "HostileBin": hostileBin,
-			"PostgresDSN": o.PostgresDSN,
+			"PostgresDSN": o.PostgresDSN, "LeaseTTL": o.LeaseTTL,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -240,6 +242,9 @@ liveengage:
     outer_backoff_max: 1s
 store:
   path: {{.Store}}
+{{- if .LeaseTTL}}
+  lease_ttl: {{.LeaseTTL}}
+{{- end}}
 {{- if .PostgresDSN}}
   backend: postgres
   postgres:
@@ -253,6 +258,7 @@ delivery:
   echo_wait: 10s
   reorder_wait: 3s
   drain_timeout: 3s
+  in_doubt_wait: 10s
 log:
   level: debug
   format: json

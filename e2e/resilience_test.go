@@ -130,8 +130,24 @@ func TestNotificationsLeconnectCannotActOnAreAnswered200AndKept(t *testing.T) {
 // cluster, the sum over the instances that answer.
 func metric(e *env, series string) float64 {
 	e.t.Helper()
+	return sumMetric(metricsBodies(e), series)
+}
+
+// instanceMetric is series on instance i alone (0 when it does not answer).
+func instanceMetric(e *env, i int, series string) float64 {
+	e.t.Helper()
+	res, err := http.Get(e.instances[i].url + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return sumMetric([][]byte{b}, series)
+}
+
+func sumMetric(bodies [][]byte, series string) float64 {
 	var sum float64
-	for _, body := range metricsBodies(e) {
+	for _, body := range bodies {
 		m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` ([0-9.e+]+)$`).FindSubmatch(body)
 		if m == nil {
 			continue
@@ -219,18 +235,23 @@ type traffic struct {
 	postgresDSN    string         // runs on PostgreSQL
 	instances      int            // several cores behind a balancer (needs postgresDSN)
 	midway         func(*env)     // runs midway, before the stop
+	polling        bool           // the Telegram adapter polls instead of taking webhooks
+	leaseTTL       string         // store.lease_ttl ("": the default)
 }
 
 func trafficThroughRestart(t *testing.T, tr traffic) *env {
 	users, perUser, faults, sig, midway := tr.users, tr.perUser, tr.faults, tr.stop, tr.midway
-	e := newEnv(t, envOptions{Channel: "custom", TelegramChatRate: -1, PostgresDSN: tr.postgresDSN, Instances: tr.instances, ChannelYAML: `  - name: tg
+	mode := "mode: webhook\n      secret_token: ${TELEGRAM_SECRET_TOKEN}"
+	if tr.polling {
+		mode = "mode: polling\n      poll_timeout: 1"
+	}
+	e := newEnv(t, envOptions{Channel: "custom", TelegramChatRate: -1, PostgresDSN: tr.postgresDSN, Instances: tr.instances, LeaseTTL: tr.leaseTTL, ChannelYAML: `  - name: tg
     adapter: telegram
     restart: {initial_backoff: 50ms, max_backoff: 200ms}
     config:
       bot_token: ${TELEGRAM_BOT_TOKEN}
       api_base_url: ${TELEGRAM_URL}
-      mode: webhook
-      secret_token: ${TELEGRAM_SECRET_TOKEN}
+      ` + mode + `
       per_chat_rate: 1000
       per_chat_burst: 1000
       global_rate: 10000`, EnvFunc: func(e *env) []string { return []string{"TELEGRAM_URL=" + e.tgURL} }})

@@ -132,6 +132,10 @@ type Delivery struct {
 	ReorderWait time.Duration `yaml:"reorder_wait"`
 	// DrainTimeout bounds how long shutdown waits for events in flight.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// InDoubtWait is how long a message another instance may have been
+	// sending when it died waits for that instance's adapter to report the
+	// send (it does when the instance starts again) before it is sent again.
+	InDoubtWait time.Duration `yaml:"in_doubt_wait"`
 }
 
 // Log configures the daemon's logger.
@@ -331,6 +335,7 @@ func (c *Config) setDefaults() {
 		EchoWait:     2 * time.Minute,
 		ReorderWait:  2 * time.Second,
 		DrainTimeout: 10 * time.Second,
+		InDoubtWait:  30 * time.Second,
 	}
 	c.Log = Log{Level: "info", Format: "text"}
 }
@@ -498,7 +503,7 @@ func (v *validator) validate() {
 	for _, d := range []struct {
 		key string
 		val time.Duration
-	}{{"retry_initial", dl.RetryInitial}, {"retry_max", dl.RetryMax}, {"echo_wait", dl.EchoWait}, {"reorder_wait", dl.ReorderWait}, {"drain_timeout", dl.DrainTimeout}} {
+	}{{"retry_initial", dl.RetryInitial}, {"retry_max", dl.RetryMax}, {"echo_wait", dl.EchoWait}, {"reorder_wait", dl.ReorderWait}, {"drain_timeout", dl.DrainTimeout}, {"in_doubt_wait", dl.InDoubtWait}} {
 		v.positive("delivery."+d.key, d.val)
 	}
 	if dl.RetryInitial > 0 && dl.RetryMax < dl.RetryInitial {

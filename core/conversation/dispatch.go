@@ -272,7 +272,13 @@ func (d *dispatcher) work(ctx context.Context, c store.Claim) {
 			continue
 		}
 		it := buf[i]
-		drained, ok := d.process(ctx, lease, it)
+		ictx := ctx
+		if c.TakenOver {
+			// The first item worked on: the dead holder may have been
+			// in the middle of it.
+			ictx, c.TakenOver = withTakeover(ctx), false
+		}
+		drained, ok := d.process(ictx, lease, it)
 		if !ok {
 			if ctx.Err() == nil || d.stoppingNow() {
 				d.release(ctx, lease)

@@ -99,6 +99,11 @@ type Options struct {
 	// DrainTimeout bounds how long Run waits for in-flight items at
 	// shutdown; unfinished items stay queued. Default 10s.
 	DrainTimeout time.Duration
+	// InDoubtWait is how long the message a dead instance may have been
+	// sending (the first of a conversation taken over from a lapsed lease)
+	// waits for the send to appear in the store's journal before it is sent
+	// again; default 30s. See awaitSendRecord.
+	InDoubtWait time.Duration
 	// InstanceID names this process in the store's leases (and in logs);
 	// default: host/pid/random.
 	InstanceID string
@@ -157,6 +162,9 @@ func New(opts Options) (*Engine, error) {
 	}
 	if opts.ReorderWait <= 0 {
 		opts.ReorderWait = 2 * time.Second
+	}
+	if opts.InDoubtWait <= 0 {
+		opts.InDoubtWait = 30 * time.Second
 	}
 	if opts.DrainTimeout <= 0 {
 		opts.DrainTimeout = 10 * time.Second

@@ -367,6 +367,9 @@ func (d *delivery) messaging(ctx context.Context, m liveperson.MessagingChange) 
 func (d *delivery) send(ctx context.Context, a Adapter, msg sdk.OutboundMessage, seq int, suffix string) result {
 	msg.To = d.address()
 	msg.IdempotencyKey = "lc:" + d.conversationID + ":" + strconv.Itoa(seq) + suffix
+	if inDoubt(ctx, msg.IdempotencyKey) {
+		d.e.awaitSendRecord(ctx, d.owner.Channel, msg.IdempotencyKey)
+	}
 	res, err := a.Send(ctx, msg)
 	if err != nil {
 		return adapterResult(err)

@@ -124,7 +124,8 @@ func Run(ctx context.Context, opts Options) error {
 		Logger: log.Named("engine"), Metrics: d.metrics, MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Workers: cfg.Delivery.Workers, RetryInitial: cfg.Delivery.RetryInitial, RetryMax: cfg.Delivery.RetryMax,
 		EchoWait: cfg.Delivery.EchoWait, ReorderWait: cfg.Delivery.ReorderWait, DrainTimeout: cfg.Delivery.DrainTimeout,
-		LeaseTTL: cfg.Store.LeaseTTL, InstanceID: instanceID(cfg),
+		InDoubtWait: cfg.Delivery.InDoubtWait,
+		LeaseTTL:    cfg.Store.LeaseTTL, InstanceID: instanceID(cfg),
 	})
 	if err != nil {
 		return errors.Join(err, shutdown())

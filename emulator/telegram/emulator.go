@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -110,24 +111,25 @@ type Emulator struct {
 	handler http.Handler
 	bot     User
 
-	mu           sync.Mutex
-	chats        map[int64]*chat
-	files        map[string]*storedFile
-	pending      []Update // not yet confirmed (getUpdates) or delivered (webhook)
-	nextUpdateID int64
-	nextFileSeq  int64
-	nextQuerySeq int64
-	allowed      []string // allowed_updates; nil = the default set
-	webhook      webhookState
-	lastSetHook  time.Time
-	poller       *poller
-	queries      map[string]*CallbackQuery // unanswered callback queries
-	answers      []CallbackAnswer
-	faults       []*Fault
-	chatBuckets  map[int64]*bucket
-	global       *bucket
-	changed      chan struct{} // closed and replaced on every change
-	pushWake     chan struct{}
+	mu            sync.Mutex
+	chats         map[int64]*chat
+	files         map[string]*storedFile
+	pending       []Update // not yet confirmed (getUpdates) or delivered (webhook)
+	nextUpdateID  int64
+	nextFileSeq   int64
+	nextQuerySeq  int64
+	allowed       []string // allowed_updates; nil = the default set
+	webhook       webhookState
+	lastSetHook   time.Time
+	poller        *poller
+	pollConflicts atomic.Int64
+	queries       map[string]*CallbackQuery // unanswered callback queries
+	answers       []CallbackAnswer
+	faults        []*Fault
+	chatBuckets   map[int64]*bucket
+	global        *bucket
+	changed       chan struct{} // closed and replaced on every change
+	pushWake      chan struct{}
 
 	closeOnce sync.Once
 	done      chan struct{}

@@ -240,6 +240,9 @@ func TestGetUpdates(t *testing.T) {
 	if status := <-first; status != 409 {
 		t.Fatalf("older poller got %d, want 409", status)
 	}
+	if n := e.PollConflicts(); n != 1 {
+		t.Fatalf("PollConflicts = %d, want 1", n)
+	}
 	waitPolling(t, e)
 
 	// While a webhook is set getUpdates answers 409.

@@ -55,6 +55,10 @@ func (e *Emulator) setAllowedLocked(p *params) *apiError {
 	return nil
 }
 
+// PollConflicts counts getUpdates requests ended with 409 because a newer
+// one came (two processes polling one bot).
+func (e *Emulator) PollConflicts() int64 { return e.pollConflicts.Load() }
+
 // poller is the one getUpdates request that may be waiting.
 type poller struct{ terminated chan struct{} }
 
@@ -142,6 +146,7 @@ func (e *Emulator) getUpdates(ctx context.Context, p *params) (any, string, *api
 			if hooked {
 				return nil, "", errWebhookActive
 			}
+			e.pollConflicts.Add(1)
 			return nil, "", errOtherGetUpdate
 		case <-ctx.Done():
 			return []Update{}, "", nil

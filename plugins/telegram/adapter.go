@@ -153,7 +153,7 @@ func (a *Adapter) Start(ctx context.Context, host sdk.Host) error {
 	a.mu.Unlock()
 	go func() {
 		defer a.wg.Done()
-		a.pollLoop(life, api, cfg)
+		a.pollExclusively(life, api, cfg, host)
 	}()
 	a.log.Info("telegram long polling started", "poll_timeout", cfg.pollTimeout)
 	return nil

@@ -51,6 +51,30 @@ const (
 	pollBackoffMax = 30 * time.Second
 )
 
+// pollLease names the cluster-wide lease under which one instance polls:
+// Telegram answers 409 to all but the newest of concurrent getUpdates.
+const pollLease = "getUpdates"
+
+// pollExclusively polls while this instance holds the polling lease (with
+// several instances of the core, the others wait for it) until ctx ends.
+// A poller that loses the lease stops at once; the next holder starts from
+// the updates not yet confirmed, so none is lost, and the core drops the
+// duplicates of those it already has.
+func (a *Adapter) pollExclusively(ctx context.Context, api *botAPI, cfg *settings, host sdk.Host) {
+	for ctx.Err() == nil {
+		err := sdk.RunExclusive(ctx, host, pollLease, func(ctx context.Context) error {
+			a.log.Info("telegram polling on this instance")
+			a.pollLoop(ctx, api, cfg)
+			return nil
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		a.log.Warn("telegram polling stopped: this instance no longer holds the polling lease; waiting for it", "err", err)
+		_ = sleep(ctx, pollBackoffMin)
+	}
+}
+
 // pollLoop long-polls getUpdates until ctx ends. The offset is advanced
 // past an update only after the core accepted it: on a failure the update
 // is fetched again on the next poll (the core drops the duplicates of
