@@ -27,7 +27,7 @@ type Spec struct {
 	// LogLevel is passed to the adapter process (trace … error).
 	LogLevel string
 	// StateDir is the channel's private directory that survives restarts
-	// (the SDK keeps its send journal there); "" for none.
+	// (the SDK keeps its local send journal there); "" for none.
 	StateDir string
 	Restart  RestartPolicy
 	Timeouts Timeouts

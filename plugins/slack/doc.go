@@ -10,7 +10,10 @@
 //     the event, within ack_budget of Slack's 3-second deadline.
 //   - socket: Socket Mode (socket.go) over github.com/coder/websocket:
 //     apps.connections.open, hello, envelopes acknowledged after delivery,
-//     reconnection after disconnect frames and network failures.
+//     reconnection after disconnect frames and network failures. Slack
+//     allows up to 10 connections per app and sends each envelope to one of
+//     them, so in a cluster every instance keeps its own connection (no
+//     cluster-wide lease): at most 10 instances in Socket Mode.
 //
 // What is delivered (inbound.go): consumer messages (plain, file_share,
 // thread_broadcast, me_message; app_mention with the app's own @-mention

@@ -525,7 +525,8 @@ type StartRequest struct {
 	WebhookUrl string `protobuf:"bytes,2,opt,name=webhook_url,json=webhookUrl,proto3" json:"webhook_url,omitempty"`
 	// A directory private to this channel that survives restarts of the
 	// adapter and of the core; empty when the core offers none. The Go SDK
-	// keeps its send journal there (see Send); adapters may keep state there.
+	// keeps its own send journal there (see Send); adapters may keep state
+	// there.
 	StateDir string `protobuf:"bytes,3,opt,name=state_dir,json=stateDir,proto3" json:"state_dir,omitempty"`
 	// The core offers the send journal (Host.LookupSend, Host.RecordSend);
 	// an adapter then keeps no journal of its own but for sends it could

@@ -91,8 +91,9 @@ type AdapterClient interface {
 	// Send delivers one agent message to the consumer. The core may call Send
 	// again with the same idempotency_key after a failure or a crash; an
 	// adapter must not send twice for a key it already sent (the Go SDK
-	// journals every successful Send in StartRequest.state_dir and answers a
-	// repeat from the journal, across restarts). Send returns
+	// journals every successful Send with the core's Host.RecordSend, or in
+	// StartRequest.state_dir when the core offers no journal, and answers a
+	// repeat from the journal, across restarts and instances). Send returns
 	// the platform's ids of the messages it created (more than one when a long
 	// text was split), which later receipts refer to.
 	Send(ctx context.Context, in *SendRequest, opts ...grpc.CallOption) (*SendResponse, error)
@@ -246,8 +247,9 @@ type AdapterServer interface {
 	// Send delivers one agent message to the consumer. The core may call Send
 	// again with the same idempotency_key after a failure or a crash; an
 	// adapter must not send twice for a key it already sent (the Go SDK
-	// journals every successful Send in StartRequest.state_dir and answers a
-	// repeat from the journal, across restarts). Send returns
+	// journals every successful Send with the core's Host.RecordSend, or in
+	// StartRequest.state_dir when the core offers no journal, and answers a
+	// repeat from the journal, across restarts and instances). Send returns
 	// the platform's ids of the messages it created (more than one when a long
 	// text was split), which later receipts refer to.
 	Send(context.Context, *SendRequest) (*SendResponse, error)
