@@ -232,9 +232,10 @@ func TestClusterTelegramPolling(t *testing.T) {
 	}
 }
 
-// Three instances, 1,000 messages each way over 50 conversations while
-// LiveEngage answers some calls 429/5xx and duplicates and reorders its
-// webhooks; one instance is SIGKILLed while it holds conversations with
+// Three instances, 1,000 messages each way over 50 conversations (30 on
+// Telegram, 20 on SMS; every platform's webhooks and LiveEngage's spread
+// over the instances) while LiveEngage answers some calls 429/5xx and
+// duplicates and reorders its webhooks; one instance is SIGKILLed while it holds conversations with
 // messages pending and started again later: its conversations move to the
 // others once their leases lapse, and every message arrives exactly once
 // and in order.
@@ -244,7 +245,7 @@ func TestClusterSurvivesAnInstanceKilled(t *testing.T) {
 	takeovers := func(e *env) float64 {
 		return metric(e, `leconnect_takeovers_total{queue="inbound"}`) + metric(e, `leconnect_takeovers_total{queue="outbound"}`)
 	}
-	e := trafficThroughRestart(t, traffic{users: 50, perUser: 20, faults: true, postgresDSN: dsn, instances: 3, leaseTTL: ttl.String(),
+	e := trafficThroughRestart(t, traffic{users: 50, perUser: 20, smsUsers: 20, faults: true, postgresDSN: dsn, instances: 3, leaseTTL: ttl.String(),
 		midway: func(e *env) {
 			before := takeovers(e)
 			held := freezeHoldingWork(e, dsn, 1)

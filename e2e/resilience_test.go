@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"regexp"
@@ -17,6 +18,7 @@ import (
 	"github.com/leconnect/leconnect/core/liveperson"
 	"github.com/leconnect/leconnect/core/store/pgstore/pgtest"
 	"github.com/leconnect/leconnect/emulator/liveengage"
+	smsemu "github.com/leconnect/leconnect/emulator/sms"
 	tgemu "github.com/leconnect/leconnect/emulator/telegram"
 	"github.com/leconnect/leconnect/plugins/sdk/adaptertest/testdata/echo"
 )
@@ -236,6 +238,7 @@ type traffic struct {
 	instances      int            // several cores behind a balancer (needs postgresDSN)
 	midway         func(*env)     // runs midway, before the stop
 	polling        bool           // the Telegram adapter polls instead of taking webhooks
+	smsUsers       int            // of the users, how many (the last ones) text over SMS (Twilio) instead of Telegram
 	leaseTTL       string         // store.lease_ttl ("": the default)
 }
 
@@ -245,7 +248,29 @@ func trafficThroughRestart(t *testing.T, tr traffic) *env {
 	if tr.polling {
 		mode = "mode: polling\n      poll_timeout: 1"
 	}
-	e := newEnv(t, envOptions{Channel: "custom", TelegramChatRate: -1, PostgresDSN: tr.postgresDSN, Instances: tr.instances, LeaseTTL: tr.leaseTTL, ChannelYAML: `  - name: tg
+	var sms *smsemu.Emulator
+	smsYAML, smsEnv := "", []string(nil)
+	if tr.smsUsers > 0 {
+		var err error
+		if sms, err = smsemu.New(smsemu.Options{TimeScale: 0.01}); err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(sms.Handler())
+		t.Cleanup(func() { srv.Close(); sms.Close() })
+		sms.SetBaseURL(srv.URL)
+		smsYAML = fmt.Sprintf(`
+  - name: sms
+    adapter: sms
+    restart: {initial_backoff: 50ms, max_backoff: 200ms}
+    config:
+      provider: twilio
+      account_sid: ${TWILIO_ACCOUNT_SID}
+      auth_token: ${TWILIO_AUTH_TOKEN}
+      from: "%s"
+      api_base_url: %s`, smsTwilioNumber, srv.URL)
+		smsEnv = []string{"TWILIO_ACCOUNT_SID=" + sms.AccountSID(), "TWILIO_AUTH_TOKEN=" + sms.AuthToken()}
+	}
+	e := newEnv(t, envOptions{Channel: "custom", TelegramChatRate: -1, PostgresDSN: tr.postgresDSN, Instances: tr.instances, LeaseTTL: tr.leaseTTL, Env: smsEnv, ChannelYAML: `  - name: tg
     adapter: telegram
     restart: {initial_backoff: 50ms, max_backoff: 200ms}
     config:
@@ -254,7 +279,43 @@ func trafficThroughRestart(t *testing.T, tr traffic) *env {
       ` + mode + `
       per_chat_rate: 1000
       per_chat_burst: 1000
-      global_rate: 10000`, EnvFunc: func(e *env) []string { return []string{"TELEGRAM_URL=" + e.tgURL} }})
+      global_rate: 10000` + smsYAML, EnvFunc: func(e *env) []string { return []string{"TELEGRAM_URL=" + e.tgURL} }})
+	if sms != nil { // the number's webhook, as set in Twilio's console: the balancer
+		if err := sms.AddNumber(smsemu.Number{Provider: smsemu.Twilio, Number: smsTwilioNumber, WebhookURL: e.coreURL + "/channels/sms/webhook"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Users from users-smsUsers on text over SMS, the others over Telegram.
+	onSMS := func(u int) bool { return u >= users-tr.smsUsers }
+	phone := func(u int) string { return fmt.Sprintf("+1555010%04d", u) }
+	consumerSays := func(u int, text string) error {
+		if !onSMS(u) {
+			_, err := e.tg.SendText(int64(1000+u), text)
+			return err
+		}
+		sent, err := sms.PhoneSend(phone(u), smsTwilioNumber, text)
+		if err == nil && (len(sent.Deliveries) != 1 || sent.Deliveries[0].StatusCode/100 != 2) {
+			err = fmt.Errorf("twilio webhook for %q answered %+v", text, sent.Deliveries)
+		}
+		return err
+	}
+	consumerGot := func(u int) []string {
+		var got []string
+		if !onSMS(u) {
+			for _, m := range e.tg.Sent(int64(1000 + u)) {
+				got = append(got, m.Text)
+			}
+			return got
+		}
+		// In the order the provider's API took them: SMS does not promise
+		// the handset that order (nor does the emulator, like carriers).
+		for _, m := range sms.Outbound() {
+			if m.To == phone(u) {
+				got = append(got, m.Text)
+			}
+		}
+		return got
+	}
 	if faults {
 		err := e.le.SetFaults(liveengage.Faults{
 			Endpoints: map[string]liveengage.EndpointFaults{
@@ -279,7 +340,7 @@ func trafficThroughRestart(t *testing.T, tr traffic) *env {
 		go func() { // the consumer
 			defer wg.Done()
 			for i := 0; i < perUser; i++ {
-				if _, err := e.tg.SendText(chat, fmt.Sprintf("u%d m%02d", u, i)); err != nil {
+				if err := consumerSays(u, fmt.Sprintf("u%d m%02d", u, i)); err != nil {
 					t.Error(err)
 					return
 				}
@@ -348,12 +409,8 @@ func trafficThroughRestart(t *testing.T, tr traffic) *env {
 			if got := strings.Join(texts(c, "CONSUMER"), ","); got != want(u, "m") {
 				diff = append(diff, fmt.Sprintf("user %d in LiveEngage: %s", u, got))
 			}
-			var sent []string
-			for _, m := range e.tg.Sent(int64(1000 + u)) {
-				sent = append(sent, m.Text)
-			}
-			if got := strings.Join(sent, ","); got != want(u, "a") {
-				diff = append(diff, fmt.Sprintf("user %d (conversation %s) on Telegram: %s", u, c.ID, got))
+			if got := strings.Join(consumerGot(u), ","); got != want(u, "a") {
+				diff = append(diff, fmt.Sprintf("user %d (conversation %s) on the platform: %s", u, c.ID, got))
 			}
 		}
 		return len(diff) == 0
