@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/leconnect/leconnect/core/store"
 	"github.com/leconnect/leconnect/core/store/storetest"
@@ -120,7 +122,7 @@ func TestDispatcherTakesOverALapsedLease(t *testing.T) {
 	s := store.NewMemory(store.Options{})
 	q := s.Outbound()
 	ctx := context.Background()
-	if _, err := q.Enqueue(ctx, store.Message{Key: "conv", Payload: []byte("x")}); err != nil {
+	if _, err := q.Enqueue(ctx, store.Message{Key: "conv", Payload: []byte("x")}, store.Message{Key: "conv", Payload: []byte("y")}); err != nil {
 		t.Fatal(err)
 	}
 	dead, err := q.Leases().Claim(ctx, "dead-instance", 1, 1, 300*time.Millisecond)
@@ -138,8 +140,16 @@ func TestDispatcherTakesOverALapsedLease(t *testing.T) {
 			}
 		},
 		backoff: backoff{Initial: time.Millisecond, Max: time.Millisecond}, log: hclog.NewNullLogger(),
-		handle: func(_ context.Context, lease store.Lease, _ store.Item, _ int) result {
-			handledBy <- lease
+		handle: func(ctx context.Context, lease store.Lease, it store.Item, _ int) result {
+			// Only the item the dead holder may have been sending is in
+			// doubt, and each of its sends once.
+			first, again := inDoubt(ctx, "send"), inDoubt(ctx, "send")
+			if want := string(it.Payload) == "x"; first != want || again {
+				t.Errorf("item %s: in doubt %v, then %v; want %v, then false", it.Payload, first, again, want)
+			}
+			if string(it.Payload) == "x" {
+				handledBy <- lease
+			}
 			return ok()
 		}}
 	runCtx, cancel := context.WithCancel(ctx)
@@ -211,4 +221,37 @@ func TestClaimingReportsFailingClaims(t *testing.T) {
 	})
 	st.fail.Store(false)
 	waitUntil(t, "claims working again", func() bool { return e.Claiming(context.Background()) == nil })
+}
+
+// A send of a taken-over conversation waits for the dead instance's record
+// of it, which appears when that instance starts again; without one it is
+// sent after InDoubtWait and counted.
+func TestAwaitSendRecord(t *testing.T) {
+	s := store.NewMemory(store.Options{})
+	reg := prometheus.NewRegistry()
+	e := &Engine{opts: Options{Store: s, InDoubtWait: 300 * time.Millisecond}, metrics: newMetrics(reg, s), log: hclog.NewNullLogger()}
+	ctx := context.Background()
+	go func() {
+		time.Sleep(2 * inDoubtPoll)
+		_ = s.RecordSend(ctx, "tg", "reported", []string{"7"})
+	}()
+	e.opts.InDoubtWait = time.Minute // the record comes long before
+	e.awaitSendRecord(ctx, "tg", "reported")
+	if n := counterValue(t, e.metrics.sendsInDoubt.WithLabelValues("tg")); n != 0 {
+		t.Fatalf("a send whose record appeared was counted in doubt (%v)", n)
+	}
+	e.opts.InDoubtWait = 300 * time.Millisecond
+	e.awaitSendRecord(ctx, "tg", "never-reported")
+	if n := counterValue(t, e.metrics.sendsInDoubt.WithLabelValues("tg")); n != 1 {
+		t.Fatalf("sends in doubt = %v; want 1", n)
+	}
+}
+
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
 }
