@@ -29,6 +29,7 @@ Usage:
   leconnect migrate  --config FILE   create or migrate the store's schema, then exit (run does it too)
   leconnect emulator [flags]         run the LiveEngage emulator (see leconnect emulator -h)
   leconnect demo [--listen ADDR]     the whole system on this machine, shown in a browser
+  leconnect bench [flags]            throughput and latency of the core beside a bare relay (see -h)
   leconnect adapter NAME             run a built-in adapter (the core starts these itself)
   leconnect version                  print the version
 `
@@ -45,6 +46,7 @@ var commands = map[string]command{
 	"dlq":      dlqCommand,
 	"migrate":  migrateCommand,
 	"version":  versionCommand,
+	"bench":    benchCommand,
 }
 
 // Main runs the command line and returns the process exit status.

@@ -25,6 +25,7 @@ import (
 	"github.com/leconnect/leconnect/core/pluginhost"
 	"github.com/leconnect/leconnect/core/server"
 	"github.com/leconnect/leconnect/core/store"
+	"github.com/leconnect/leconnect/core/store/boltstore"
 	"github.com/leconnect/leconnect/plugins/sdk"
 )
 
@@ -84,6 +85,12 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	stops = append(stops, func(context.Context) error { return st.Close() })
 	d.hostOpts = d.hostOptions(cfg, st, log.Named("singletons"))
+	if bs, ok := st.(*boltstore.Store); ok {
+		d.metrics.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "leconnect_store_commits_total",
+			Help: "Write transactions the embedded store committed (each one fsync; concurrent writes share one).",
+		}, func() float64 { return float64(bs.Stats().Commits) }))
+	}
 	if rt, ok := st.(interface{ RoundTrips() uint64 }); ok {
 		d.metrics.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "leconnect_store_round_trips_total",

@@ -1,0 +1,165 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// counters are the core's own, from its /metrics.
+type counters struct {
+	cpuSeconds, mallocs, commits, roundTrips float64
+}
+
+// perMsg is what a flood cost the core per message.
+type perMsg struct{ cpuMs, allocs, commits, roundTrips float64 }
+
+func (after counters) minus(before counters, n float64) perMsg {
+	return perMsg{
+		cpuMs:      (after.cpuSeconds - before.cpuSeconds) * 1000 / n,
+		allocs:     (after.mallocs - before.mallocs) / n,
+		commits:    (after.commits - before.commits) / n,
+		roundTrips: (after.roundTrips - before.roundTrips) / n,
+	}
+}
+
+var coreConfig = `server:
+  listen: %[1]s
+  public_url: http://%[1]s
+liveengage:
+  account_id: "%[2]s"
+  client_id: %[3]s
+  client_secret: ${LE_CLIENT_SECRET}
+  domain_api: %[4]s
+store:
+  path: %[5]s
+%[6]s
+log:
+  level: info
+  format: json
+channels:
+  - name: tg
+    adapter: telegram
+    config:
+      bot_token: ${TELEGRAM_BOT_TOKEN}
+      api_base_url: %[7]s
+      mode: webhook
+      secret_token: ${TELEGRAM_SECRET_TOKEN}
+      per_chat_rate: 100000
+      per_chat_burst: 100000
+      global_rate: 100000
+`
+
+// startCore runs `leconnect run` on l's address, at the production log
+// level, and waits until it is ready.
+func startCore(ctx context.Context, o Options, em *emulators, l net.Listener) (*target, error) {
+	addr := l.Addr().String()
+	l.Close()
+	dir, cleanup := o.Dir, func() {}
+	if dir == "" {
+		d, err := os.MkdirTemp("", "leconnect-bench-")
+		if err != nil {
+			return nil, err
+		}
+		dir, cleanup = d, func() { _ = os.RemoveAll(d) }
+	}
+	pg := ""
+	if o.Store == "postgres" {
+		pg = fmt.Sprintf("  backend: postgres\n  postgres:\n    dsn: %q", o.DSN)
+	}
+	cfg := filepath.Join(dir, "connector.yaml")
+	err := os.WriteFile(cfg, fmt.Appendf(nil, coreConfig, addr, accountID, clientID, em.leURL, filepath.Join(dir, "leconnect.db"), pg, em.tgURL), 0o600)
+	if err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(filepath.Join(dir, "core.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(o.Exe, "run", "--config", cfg)
+	cmd.Env = append(os.Environ(), "LE_CLIENT_SECRET="+clientSecret, "TELEGRAM_BOT_TOKEN="+em.tg.Token(), "TELEGRAM_SECRET_TOKEN="+tgSecret)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		cleanup()
+		return nil, err
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); logf.Close(); close(exited) }()
+	base := "http://" + addr
+	t := &target{
+		counters: func() (counters, error) { return scrape(base) },
+		stop: func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(30 * time.Second):
+				_ = cmd.Process.Kill()
+				<-exited
+			}
+			cleanup()
+		},
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		res, err := http.Get(base + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return t, nil
+			}
+		}
+		select {
+		case <-exited:
+			b, _ := os.ReadFile(filepath.Join(dir, "core.log"))
+			cleanup()
+			return nil, fmt.Errorf("the core exited while starting:\n%s", b)
+		case <-ctx.Done():
+			t.stop()
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.stop()
+			return nil, fmt.Errorf("the core was not ready within a minute (log in %s)", dir)
+		}
+	}
+}
+
+var metricLine = regexp.MustCompile(`(?m)^(process_cpu_seconds_total|go_memstats_mallocs_total|leconnect_store_commits_total|leconnect_store_round_trips_total) ([0-9.e+]+)$`)
+
+func scrape(base string) (counters, error) {
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		return counters{}, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return counters{}, err
+	}
+	var c counters
+	for _, m := range metricLine.FindAllSubmatch(b, -1) {
+		v, _ := strconv.ParseFloat(string(m[2]), 64)
+		switch string(m[1]) {
+		case "process_cpu_seconds_total":
+			c.cpuSeconds = v
+		case "go_memstats_mallocs_total":
+			c.mallocs = v
+		case "leconnect_store_commits_total":
+			c.commits = v
+		case "leconnect_store_round_trips_total":
+			c.roundTrips = v
+		}
+	}
+	return c, nil
+}

@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+
+	"github.com/leconnect/leconnect/core/bench"
+)
+
+// benchCommand runs `leconnect bench`: the core and a bare relay under the
+// same load, side by side (package bench).
+func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	messages := fs.Int("messages", 2000, "messages per direction")
+	conversations := fs.Int("conversations", 50, "conversations the messages are spread over")
+	storeName := fs.String("store", "bbolt", "the core's store: bbolt or postgres")
+	dsn := fs.String("dsn", "", "PostgreSQL DSN (with --store postgres)")
+	dir := fs.String("dir", "", "keep the core's config, store and log here (default: a temporary directory, removed)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected arguments %q", fs.Args())}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own executable to run the core: %w", err)
+	}
+	rep, err := bench.Run(ctx, bench.Options{Exe: self, Messages: *messages, Conversations: *conversations,
+		Store: *storeName, DSN: *dsn, Dir: *dir, Progress: stderr})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	printBench(stdout, rep)
+	return nil
+}
+
+func printBench(w io.Writer, rep bench.Report) {
+	fmt.Fprintf(w, "%d messages each way over %d conversations; the core on the %s store, beside a bare relay\n\n", rep.Messages, rep.Conversations, rep.Store)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "direction\ttarget\tmsg/s\tp50 ms\tp99 ms\tp999 ms\tload CPU ms/msg\t")
+	for _, d := range rep.Directions {
+		for _, s := range []struct {
+			name string
+			bench.Side
+		}{{"core", d.Core}, {"relay", d.Relay}} {
+			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.1f\t%.1f\t%.1f\t%.3f\t\n", d.Name, s.name, s.MsgsPerSec, s.P50Ms, s.P99Ms, s.P999Ms, s.LoadCPUMsPerMsg)
+		}
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	for _, d := range rep.Directions {
+		fmt.Fprintf(w, "%s: the core does %.2f of the relay's rate and adds %.1f ms at p50, %.1f at p99, %.1f at p999; per message it spends %.3f ms of CPU, %.0f allocations, %.2f store commits",
+			d.Name, d.Ratio, d.AddedP50Ms, d.AddedP99Ms, d.AddedP999Ms, d.CoreCPUMsPerMsg, d.CoreAllocsPerMsg, d.StoreCommitsPerMsg)
+		if rep.Store == "postgres" {
+			fmt.Fprintf(w, ", %.1f PostgreSQL round trips", d.StoreRoundTripsPerMsg)
+		}
+		fmt.Fprintln(w)
+	}
+}
