@@ -3,7 +3,9 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/leconnect/leconnect/core/bench"
@@ -14,7 +16,8 @@ import (
 // asserted: only that it was measured).
 func TestBenchCommandReportsEveryFigure(t *testing.T) {
 	var out, errOut bytes.Buffer
-	cmd := exec.Command(leconnectBin, "bench", "--messages", "200", "--conversations", "10", "--json", "--dir", t.TempDir())
+	profiles := t.TempDir()
+	cmd := exec.Command(leconnectBin, "bench", "--messages", "200", "--conversations", "10", "--json", "--dir", t.TempDir(), "--profile", profiles)
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("leconnect bench: %v\n%s", err, errOut.String())
@@ -27,6 +30,11 @@ func TestBenchCommandReportsEveryFigure(t *testing.T) {
 		t.Fatalf("report %+v", rep)
 	}
 	for i, name := range []string{"inbound", "outbound"} {
+		for _, f := range []string{"cpu-" + name + "-1.pprof", "heap-" + name + ".pprof"} {
+			if fi, err := os.Stat(filepath.Join(profiles, f)); err != nil || fi.Size() == 0 {
+				t.Errorf("--profile wrote no %s: %v", f, err)
+			}
+		}
 		d := rep.Directions[i]
 		figures := map[string]float64{
 			"core msg/s": d.Core.MsgsPerSec, "core p50": d.Core.P50Ms, "core p99": d.Core.P99Ms, "core p999": d.Core.P999Ms,

@@ -26,6 +26,10 @@ type Options struct {
 	Store, DSN string
 	// Dir holds the core's config, store and log (default: a temporary one).
 	Dir string
+	// Profile, if set, is a directory for the core's CPU profiles (one a
+	// second during each flood: go tool pprof merges them) and its heap
+	// profile after each flood.
+	Profile string
 	// Progress, if set, is told what the run is doing.
 	Progress io.Writer
 }
@@ -153,7 +157,10 @@ const webhookPath = "/webhooks/liveperson"
 // (the core closes it and listens on its address).
 type target struct {
 	counters func() (counters, error) // the core's; nil for the relay
-	stop     func()
+	// profile, if set, writes the target's profiles while a flood runs
+	// until done is closed, then its heap; it returns when written.
+	profile func(dir, name string, done <-chan struct{}) error
+	stop    func()
 }
 
 // snapshot reads the target's counters (zero for the relay).
@@ -261,6 +268,13 @@ func flood(ctx context.Context, o Options, em *emulators, t *target, dir byte, s
 	if err != nil {
 		return res, err
 	}
+	profiled := make(chan error, 1)
+	if o.Profile != "" && t.profile != nil {
+		name := map[byte]string{'i': "inbound", 'o': "outbound"}[dir]
+		go func() { profiled <- t.profile(o.Profile, name, c.done) }()
+	} else {
+		profiled <- nil
+	}
 	cpu0, start := selfCPU(), time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, o.Conversations)
@@ -290,6 +304,9 @@ func flood(ctx context.Context, o Options, em *emulators, t *target, dir byte, s
 	after, err := t.snapshot()
 	if err != nil {
 		return res, err
+	}
+	if err := <-profiled; err != nil {
+		return res, fmt.Errorf("profile: %w", err)
 	}
 	n := float64(o.Messages)
 	res.MsgsPerSec = n / elapsed.Seconds()

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -96,8 +97,10 @@ func startCore(ctx context.Context, o Options, em *emulators, l net.Listener) (*
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); logf.Close(); close(exited) }()
 	base := "http://" + addr
+	admin := adminClient(filepath.Join(dir, "leconnect.db") + ".sock")
 	t := &target{
 		counters: func() (counters, error) { return scrape(base) },
+		profile:  func(to, name string, done <-chan struct{}) error { return profile(admin, to, name, done) },
 		stop: func() {
 			_ = cmd.Process.Signal(syscall.SIGTERM)
 			select {
@@ -162,4 +165,45 @@ func scrape(base string) (counters, error) {
 		}
 	}
 	return c, nil
+}
+
+// adminClient reaches the core's admin socket (profiles; see core/admin).
+func adminClient(socket string) *http.Client {
+	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", socket)
+	}}}
+}
+
+// profile writes one-second CPU profiles of the core into dir as
+// cpu-NAME-N.pprof until done is closed, then heap-NAME.pprof.
+func profile(admin *http.Client, dir, name string, done <-chan struct{}) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	get := func(path, file string) error {
+		res, err := admin.Get("http://admin" + path)
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: %s", path, res.Status)
+		}
+		f, err := os.Create(filepath.Join(dir, file))
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(f, res.Body)
+		return errors.Join(err, f.Close())
+	}
+	for n := 1; ; n++ {
+		if err := get("/debug/pprof/profile?seconds=1", fmt.Sprintf("cpu-%s-%d.pprof", name, n)); err != nil {
+			return err
+		}
+		select {
+		case <-done:
+			return get("/debug/pprof/heap", "heap-"+name+".pprof")
+		default:
+		}
+	}
 }

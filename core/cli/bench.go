@@ -24,6 +24,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	dsn := fs.String("dsn", "", "PostgreSQL DSN (with --store postgres)")
 	dir := fs.String("dir", "", "keep the core's config, store and log here (default: a temporary directory, removed)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	profileDir := fs.String("profile", "", "write the core's CPU profiles (cpu-DIRECTION-N.pprof, one a second; go tool pprof merges them) and heap profiles here")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -38,7 +39,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("find own executable to run the core: %w", err)
 	}
 	rep, err := bench.Run(ctx, bench.Options{Exe: self, Messages: *messages, Conversations: *conversations,
-		Store: *storeName, DSN: *dsn, Dir: *dir, Progress: stderr})
+		Store: *storeName, DSN: *dsn, Dir: *dir, Profile: *profileDir, Progress: stderr})
 	if err != nil {
 		return err
 	}
