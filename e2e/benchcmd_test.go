@@ -41,6 +41,7 @@ func TestBenchCommandReportsEveryFigure(t *testing.T) {
 			"relay msg/s": d.Relay.MsgsPerSec, "relay p50": d.Relay.P50Ms, "relay p99": d.Relay.P99Ms, "relay p999": d.Relay.P999Ms,
 			"ratio": d.Ratio, "core CPU per message": d.CoreCPUMsPerMsg, "core allocations per message": d.CoreAllocsPerMsg,
 			"store commits per message": d.StoreCommitsPerMsg,
+			"core webhook p99":          d.Core.WebhookP99Ms, "relay webhook p99": d.Relay.WebhookP99Ms,
 			"load CPU (core run)": d.Core.LoadCPUMsPerMsg, "load CPU (relay run)": d.Relay.LoadCPUMsPerMsg,
 		}
 		if d.Name != name {

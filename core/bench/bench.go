@@ -40,6 +40,9 @@ type Side struct {
 	P50Ms      float64 `json:"p50_ms"`
 	P99Ms      float64 `json:"p99_ms"`
 	P999Ms     float64 `json:"p999_ms"`
+	// WebhookP99Ms is the p99 of the time the target took to answer
+	// LiveEngage's webhooks during the flood.
+	WebhookP99Ms float64 `json:"webhook_p99_ms"`
 	// LoadCPUMsPerMsg is the CPU the bench process took per message: the
 	// load generator and the emulators (and the relay, on the relay side).
 	LoadCPUMsPerMsg float64 `json:"load_cpu_ms_per_msg"`
@@ -187,12 +190,17 @@ func runTarget(ctx context.Context, o Options, start starter) ([2]result, error)
 	if err != nil {
 		return out, err
 	}
-	em, err := newEmulators("http://" + l.Addr().String() + webhookPath)
+	em := &emulators{}
+	defer em.close()
+	proxy, err := serve(timeAnswers("http://"+l.Addr().String(), em.active.Load), &em.closers)
 	if err != nil {
 		l.Close()
 		return out, err
 	}
-	defer em.close()
+	if err := em.start(proxy + webhookPath); err != nil {
+		l.Close()
+		return out, err
+	}
 	t, err := start(ctx, o, em, l)
 	if err != nil {
 		return out, err
@@ -311,6 +319,7 @@ func flood(ctx context.Context, o Options, em *emulators, t *target, dir byte, s
 	n := float64(o.Messages)
 	res.MsgsPerSec = n / elapsed.Seconds()
 	res.P50Ms, res.P99Ms, res.P999Ms = c.quantiles()
+	res.WebhookP99Ms = c.webhookP99()
 	res.LoadCPUMsPerMsg = float64(cpu.Microseconds()) / 1000 / n
 	res.cost = after.minus(before, n)
 	return res, nil
@@ -327,19 +336,18 @@ func wait(ctx context.Context, c *clock, limit time.Duration) error {
 	}
 }
 
-func newEmulators(leWebhookURL string) (*emulators, error) {
-	em := &emulators{}
+// start makes the emulators; LiveEngage posts its webhooks to leWebhookURL.
+func (em *emulators) start(leWebhookURL string) error {
 	le, err := liveengage.New(liveengage.Options{AccountID: accountID, ClientID: clientID, ClientSecret: clientSecret,
 		WebhookURL: leWebhookURL, RetentionTime: time.Hour, TimeScale: 0.01})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	em.le = le
 	em.closers = append(em.closers, func() { le.Close() })
 	tg, err := tgemu.New(tgemu.Options{ChatRate: -1, GlobalRate: -1, TimeScale: 0.01})
 	if err != nil {
-		em.close()
-		return nil, err
+		return err
 	}
 	em.tg = tg
 	em.closers = append(em.closers, tg.Close)
@@ -349,14 +357,10 @@ func newEmulators(leWebhookURL string) (*emulators, error) {
 	}
 	sendMessage := func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/sendMessage") }
 	if em.leURL, err = serve(watch(le.Handler(), publish, clk), &em.closers); err != nil {
-		em.close()
-		return nil, err
+		return err
 	}
-	if em.tgURL, err = serve(watch(tg.Handler(), sendMessage, clk), &em.closers); err != nil {
-		em.close()
-		return nil, err
-	}
-	return em, nil
+	em.tgURL, err = serve(watch(tg.Handler(), sendMessage, clk), &em.closers)
+	return err
 }
 
 // serve serves h on a loopback port.

@@ -5,6 +5,8 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -25,6 +27,7 @@ type clock struct {
 	arrived map[string]time.Duration
 	done    chan struct{}
 	want    int
+	hooks   []time.Duration // how long the target took to answer LiveEngage's webhooks
 }
 
 func newClock(want int) *clock {
@@ -55,6 +58,29 @@ func (c *clock) seen(body []byte) {
 	}
 }
 
+func (c *clock) webhookAnswered(d time.Duration) {
+	c.mu.Lock()
+	c.hooks = append(c.hooks, d)
+	c.mu.Unlock()
+}
+
+// webhookP99 is the p99 of the webhook answer times in milliseconds.
+func (c *clock) webhookP99() float64 {
+	c.mu.Lock()
+	ds := slices.Clone(c.hooks)
+	c.mu.Unlock()
+	return quantile(ds, 0.99)
+}
+
+func quantile(ds []time.Duration, p float64) float64 {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	i := int(math.Ceil(p*float64(len(ds)))) - 1
+	return float64(ds[max(i, 0)].Microseconds()) / 1000
+}
+
 func (c *clock) count() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -69,15 +95,25 @@ func (c *clock) quantiles() (p50, p99, p999 float64) {
 		ds = append(ds, d)
 	}
 	c.mu.Unlock()
-	if len(ds) == 0 {
-		return 0, 0, 0
+	return quantile(ds, 0.5), quantile(ds, 0.99), quantile(ds, 0.999)
+}
+
+// timeAnswers is a reverse proxy in front of the target's LiveEngage
+// webhook that times each answer (both targets pay its hop alike).
+func timeAnswers(target string, c func() *clock) http.Handler {
+	u, _ := url.Parse(target)
+	p := httputil.NewSingleHostReverseProxy(u)
+	p.Transport = &http.Transport{MaxIdleConnsPerHost: 256}
+	p.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) {
+		http.Error(w, err.Error(), http.StatusBadGateway)
 	}
-	slices.Sort(ds)
-	q := func(p float64) float64 {
-		i := int(math.Ceil(p*float64(len(ds)))) - 1
-		return float64(ds[max(i, 0)].Microseconds()) / 1000
-	}
-	return q(0.5), q(0.99), q(0.999)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		p.ServeHTTP(w, r)
+		if cl := c(); cl != nil {
+			cl.webhookAnswered(time.Since(start))
+		}
+	})
 }
 
 // watch wraps an emulator's handler: a successful request to a path that

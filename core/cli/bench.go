@@ -55,13 +55,13 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 func printBench(w io.Writer, rep bench.Report) {
 	fmt.Fprintf(w, "%d messages each way over %d conversations; the core on the %s store, beside a bare relay\n\n", rep.Messages, rep.Conversations, rep.Store)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "direction\ttarget\tmsg/s\tp50 ms\tp99 ms\tp999 ms\tload CPU ms/msg\t")
+	fmt.Fprintln(tw, "direction\ttarget\tmsg/s\tp50 ms\tp99 ms\tp999 ms\tLE webhook p99 ms\tload CPU ms/msg\t")
 	for _, d := range rep.Directions {
 		for _, s := range []struct {
 			name string
 			bench.Side
 		}{{"core", d.Core}, {"relay", d.Relay}} {
-			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.1f\t%.1f\t%.1f\t%.3f\t\n", d.Name, s.name, s.MsgsPerSec, s.P50Ms, s.P99Ms, s.P999Ms, s.LoadCPUMsPerMsg)
+			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.1f\t%.1f\t%.1f\t%.1f\t%.3f\t\n", d.Name, s.name, s.MsgsPerSec, s.P50Ms, s.P99Ms, s.P999Ms, s.WebhookP99Ms, s.LoadCPUMsPerMsg)
 		}
 	}
 	tw.Flush()
