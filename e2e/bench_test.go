@@ -80,7 +80,7 @@ func spread(n, rate int, send func(u, i int)) {
 }
 
 func benchInbound(b *testing.B, rate int, o envOptions) {
-	o.Channel = "echo"
+	o.Channel, o.LogLevel = "echo", "info"
 	e := newEnv(b, o)
 	users := make([]*echoUser, benchUsers)
 	for u := range users {
@@ -98,7 +98,7 @@ func benchInbound(b *testing.B, rate int, o envOptions) {
 }
 
 func benchOutbound(b *testing.B, rate int, o envOptions) {
-	o.Channel = "echo"
+	o.Channel, o.LogLevel = "echo", "info"
 	e := newEnv(b, o)
 	convs := make([]string, benchUsers)
 	for u := range convs {

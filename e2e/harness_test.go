@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -126,6 +127,9 @@ type envOptions struct {
 	Instances int
 	// LeaseTTL is store.lease_ttl ("": the default).
 	LeaseTTL string
+	// LogLevel is the core's log.level (default debug, which the tests
+	// read; benchmarks run at info, as production does).
+	LogLevel string
 }
 
 // allOnPostgres, set to "postgres", runs every end-to-end test on the
@@ -185,7 +189,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 			"Port": port, "PublicURL": e.coreURL, "DomainAPI": leSrv.URL, "Store": storePath,
 			"Channel": o.Channel, "EchoBin": echoBin, "TelegramURL": tgSrv.URL, "TelegramToken": tg.Token(),
 			"CSATPrompt": o.CSATPrompt, "TransferMessage": o.TransferMessage, "ConversationYAML": indent(o.ConversationYAML, "      "), "ChannelExtraYAML": indent(o.ChannelExtraYAML, "    "), "ChannelYAML": o.ChannelYAML, "HostileBin": hostileBin,
-			"PostgresDSN": o.PostgresDSN, "LeaseTTL": o.LeaseTTL,
+			"PostgresDSN": o.PostgresDSN, "LeaseTTL": o.LeaseTTL, "LogLevel": cmp.Or(o.LogLevel, "debug"),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -260,7 +264,7 @@ delivery:
   drain_timeout: 3s
   in_doubt_wait: 10s
 log:
-  level: debug
+  level: {{.LogLevel}}
   format: json
 channels:
 {{- if eq .Channel "custom"}}
