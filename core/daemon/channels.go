@@ -105,19 +105,24 @@ func (s *channelSet) remove(ctx context.Context, name string, reg prometheus.Reg
 	}
 }
 
+// stopAll stops every channel at once: each is its own process, and one
+// after another they took a second each of the shutdown budget.
 func (s *channelSet) stopAll(ctx context.Context) error {
-	s.mu.Lock()
-	order := append([]string(nil), s.order...)
-	s.mu.Unlock()
-	var errs []error
-	for i := len(order) - 1; i >= 0; i-- {
-		s.mu.RLock()
-		c := s.byName[order[i]]
-		s.mu.RUnlock()
-		if c != nil {
-			errs = append(errs, c.Stop(ctx))
+	s.mu.RLock()
+	var chans []*pluginhost.Channel
+	for _, name := range s.order {
+		if c := s.byName[name]; c != nil {
+			chans = append(chans, c)
 		}
 	}
+	s.mu.RUnlock()
+	errs := make([]error, len(chans))
+	var wg sync.WaitGroup
+	for i, c := range chans {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = c.Stop(ctx) }()
+	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 
