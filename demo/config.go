@@ -80,7 +80,7 @@ var configTemplate = template.Must(template.New("connector.yaml").Parse(`# Writt
 server:
   listen: "{{.Listen}}"
   public_url: "{{.PublicURL}}"
-  shutdown_timeout: 5s
+  shutdown_timeout: 15s # a normal stop takes about a second; on a loaded machine it may take more
 liveengage:
   account_id: "` + accountID + `"
   client_id: "` + clientID + `"
