@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,14 +24,8 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	dir := fs.String("dir", "", "keep the core's config, store and log here (default: a temporary directory, removed)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	profileDir := fs.String("profile", "", "write the core's CPU profiles (cpu-DIRECTION-N.pprof, one a second; go tool pprof merges them) and heap profiles here")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected arguments %q", fs.Args())}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	self, err := os.Executable()
 	if err != nil {

@@ -87,14 +87,23 @@ func configFlag(name string, args []string, stderr io.Writer) (string, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "connector.yaml", "the config `FILE`")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return "", err
-		}
-		return "", usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return "", usageError{fmt.Sprintf("unexpected arguments %q", fs.Args())}
+	if err := parseFlags(fs, args); err != nil {
+		return "", err
 	}
 	return *path, nil
+}
+
+// parseFlags parses a command's flags, which take every argument: -h is
+// flag.ErrHelp, anything else wrong a usageError.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected arguments %q", fs.Args())}
+	}
+	return nil
 }
