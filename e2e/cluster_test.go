@@ -36,8 +36,8 @@ type instance struct {
 
 // balancer is the load balancer in front of a cluster: each request goes
 // to the next instance in turn, and to the one after it when an instance
-// does not answer (as a balancer with health checks would), so a stopped
-// instance's share moves to the others.
+// does not answer or answers 503 (as a balancer with health checks would),
+// so a stopped or unready instance's share moves to the others.
 type balancer struct {
 	mu       sync.Mutex
 	backends []string
@@ -79,6 +79,12 @@ func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		res, err := b.client.Do(req)
 		if err != nil {
 			continue // down: the next one
+		}
+		if res.StatusCode == http.StatusServiceUnavailable && i < len(b.backends)-1 {
+			// Not ready (a channel restarting): the next one, as a balancer
+			// that health-checks /readyz or retries 503 would.
+			res.Body.Close()
+			continue
 		}
 		for k, vs := range res.Header {
 			w.Header()[k] = vs
