@@ -28,10 +28,11 @@ type relay struct {
 	chatByConvID map[string]int64
 }
 
+// relayConv is one chat's conversation, opened by its first message (a
+// failed open is tried again by the next, as Telegram retries).
 type relayConv struct {
-	once sync.Once
+	mu   sync.Mutex
 	conv liveperson.Conversation
-	err  error
 }
 
 func startRelay(ctx context.Context, o Options, em *emulators, l net.Listener) (*target, error) {
@@ -74,15 +75,20 @@ func (r *relay) conversation(ctx context.Context, chat int64) (liveperson.Conver
 		r.byChat[chat] = c
 	}
 	r.mu.Unlock()
-	c.once.Do(func() {
-		c.conv, c.err = r.lp.CreateConversation(ctx, liveperson.ConversationRequest{ExtConsumerID: "relay-" + strconv.FormatInt(chat, 10)})
-		if c.err == nil {
-			r.mu.Lock()
-			r.chatByConvID[c.conv.ConversationID] = chat
-			r.mu.Unlock()
-		}
-	})
-	return c.conv, c.err
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conv.ConversationID != "" {
+		return c.conv, nil
+	}
+	conv, err := r.lp.CreateConversation(ctx, liveperson.ConversationRequest{ExtConsumerID: "relay-" + strconv.FormatInt(chat, 10)})
+	if err != nil {
+		return liveperson.Conversation{}, err
+	}
+	c.conv = conv
+	r.mu.Lock()
+	r.chatByConvID[conv.ConversationID] = chat
+	r.mu.Unlock()
+	return conv, nil
 }
 
 func (r *relay) telegram(w http.ResponseWriter, req *http.Request) {
