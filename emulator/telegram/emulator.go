@@ -130,6 +130,7 @@ type Emulator struct {
 	global        *bucket
 	changed       chan struct{} // closed and replaced on every change
 	pushWake      chan struct{}
+	pushes        pushState
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -203,6 +204,7 @@ func New(opts Options) (*Emulator, error) {
 		global:       newBucket(opts.GlobalRate, opts.GlobalBurst),
 		changed:      make(chan struct{}),
 		pushWake:     make(chan struct{}, 1),
+		pushes:       pushState{inFlight: map[string]bool{}, wakeAt: map[string]time.Time{}, delay: map[int64]time.Duration{}},
 		done:         make(chan struct{}),
 	}
 	control := http.NewServeMux()

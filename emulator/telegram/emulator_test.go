@@ -354,6 +354,71 @@ func TestWebhookDelivery(t *testing.T) {
 	}
 }
 
+// TestWebhookQueues: as the Bot API server, updates of different chats go
+// out in parallel (up to max_connections), a chat's one at a time in order.
+func TestWebhookQueues(t *testing.T) {
+	const other = user + 1
+	for _, tc := range []struct {
+		name           string
+		maxConnections int
+		parallel       bool // the other chat's update arrives while the first chat's is held
+	}{
+		{"parallel across chats", 40, true},
+		{"one connection", 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, base := newTest(t, Options{})
+			release := make(chan struct{})
+			got := make(chan Update, 10)
+			hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var u Update
+				_ = json.NewDecoder(r.Body).Decode(&u)
+				got <- u
+				if u.Message.Text == "held" {
+					<-release
+				}
+			}))
+			defer hook.Close()
+			body := fmt.Sprintf(`{"url":%q,"max_connections":%d}`, hook.URL, tc.maxConnections)
+			if r := callJSON(t, base, e.Token(), "setWebhook", body); r.status != 200 {
+				t.Fatal(string(r.body))
+			}
+			for _, m := range []struct {
+				from int64
+				text string
+			}{{user, "held"}, {user, "after"}, {other, "other chat"}} {
+				if _, err := e.SendText(m.from, m.text); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if u := <-got; u.Message.Text != "held" {
+				t.Fatalf("first delivery %q", u.Message.Text)
+			}
+			if tc.parallel {
+				if u := <-got; u.Message.Text != "other chat" {
+					t.Fatalf("while the chat's first update is held, got %q (want the other chat's)", u.Message.Text)
+				}
+				close(release)
+				if u := <-got; u.Message.Text != "after" {
+					t.Fatalf("got %q", u.Message.Text)
+				}
+				return
+			}
+			select {
+			case u := <-got:
+				t.Fatalf("%q delivered while the only connection is busy", u.Message.Text)
+			default:
+			}
+			close(release)
+			for _, want := range []string{"after", "other chat"} { // update_id order
+				if u := <-got; u.Message.Text != want {
+					t.Fatalf("got %q, want %q", u.Message.Text, want)
+				}
+			}
+		})
+	}
+}
+
 func pngBytes(t *testing.T, w, h int) []byte {
 	t.Helper()
 	var buf bytes.Buffer

@@ -256,68 +256,148 @@ func (e *Emulator) webhookInfoLocked() WebhookInfo {
 	return info
 }
 
-// pushLoop delivers pending updates to the webhook one at a time, in
-// update_id order (the emulator uses a single connection whatever
-// max_connections says). A non-2xx answer or a transport error is retried:
-// after the answer's Retry-After (capped at 3600 s) if given, otherwise
-// after a delay that doubles from 1 s up to a random 60-120 s. All delays
-// are multiplied by Options.TimeScale.
+// pushLoop delivers pending updates to the webhook as the Bot API server
+// does (WebhookActor): in parallel over up to max_connections connections,
+// one update at a time per queue (a chat's messages, a user's callback
+// queries: see webhookQueue), in update_id order within a queue. A non-2xx
+// answer or a transport error delays only that queue: after the answer's
+// Retry-After (capped at 3600 s) if given, otherwise after a delay that
+// doubles per update from 1 s up to a random 60-120 s. All delays are
+// multiplied by Options.TimeScale.
 func (e *Emulator) pushLoop() {
 	defer e.wg.Done()
-	client := &http.Client{Timeout: e.opts.WebhookTimeout}
-	backoff := time.Second
+	client := &http.Client{Timeout: e.opts.WebhookTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: 100}}
+	defer client.CloseIdleConnections()
 	for {
 		e.mu.Lock()
 		hook := e.webhook
-		var next *Update
-		if hook.URL != "" && len(e.pending) > 0 {
-			u := e.pending[0]
-			next = &u
-		}
+		start, wake := e.nextPushesLocked(hook, time.Now())
 		e.mu.Unlock()
-		if next == nil {
-			select {
-			case <-e.pushWake:
-				continue
-			case <-e.done:
-				return
-			}
+		for _, u := range start {
+			e.wg.Add(1)
+			go func() {
+				defer e.wg.Done()
+				e.deliver(client, hook, u)
+			}()
 		}
-		delay, err := e.push(client, hook, *next)
-		e.mu.Lock()
-		if err == nil {
-			if len(e.pending) > 0 && e.pending[0].UpdateID == next.UpdateID {
-				e.pending = e.pending[1:]
-			}
-			e.webhook.Deliveries++
-			e.notifyLocked()
-			e.mu.Unlock()
-			backoff = time.Second
+		var timer *time.Timer
+		var due <-chan time.Time
+		if !wake.IsZero() {
+			timer = time.NewTimer(time.Until(wake))
+			due = timer.C
+		}
+		select {
+		case <-e.pushWake:
+		case <-due:
+		case <-e.done:
+			return
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+}
+
+// pushState is what webhook delivery tracks between updates.
+type pushState struct {
+	inFlight map[string]bool      // queues with an update on the wire
+	wakeAt   map[string]time.Time // queues delayed after a failed delivery
+	delay    map[int64]time.Duration
+}
+
+// nextPushesLocked picks the updates to send now: the first pending update
+// of each queue that has none on the wire and is not delayed, up to the
+// webhook's max_connections in flight. wake is when a delayed queue is due
+// (zero if none). Callers hold e.mu.
+func (e *Emulator) nextPushesLocked(hook webhookState, now time.Time) (start []Update, wake time.Time) {
+	if hook.URL == "" {
+		return nil, time.Time{}
+	}
+	busy := len(e.pushes.inFlight)
+	seen := map[string]bool{}
+	for _, u := range e.pending {
+		if busy >= max(hook.MaxConnections, 1) {
+			break
+		}
+		q := webhookQueue(u)
+		if seen[q] {
+			continue // only a queue's first update may go
+		}
+		seen[q] = true
+		if e.pushes.inFlight[q] {
 			continue
 		}
+		if at, delayed := e.pushes.wakeAt[q]; delayed && at.After(now) {
+			if wake.IsZero() || at.Before(wake) {
+				wake = at
+			}
+			continue
+		}
+		e.pushes.inFlight[q] = true
+		busy++
+		start = append(start, u)
+	}
+	return start, wake
+}
+
+// deliver POSTs one update and records the outcome.
+func (e *Emulator) deliver(client *http.Client, hook webhookState, u Update) {
+	retryAfter, err := e.push(client, hook, u)
+	q := webhookQueue(u)
+	e.mu.Lock()
+	delete(e.pushes.inFlight, q)
+	if err == nil {
+		delete(e.pushes.wakeAt, q)
+		delete(e.pushes.delay, u.UpdateID)
+		if i := slices.IndexFunc(e.pending, func(p Update) bool { return p.UpdateID == u.UpdateID }); i >= 0 {
+			e.pending = slices.Delete(e.pending, i, i+1)
+		}
+		e.webhook.Deliveries++
+	} else {
 		if e.webhook.URL == hook.URL {
 			e.webhook.Failures++
 			e.webhook.LastErrorDate = time.Now().Unix()
 			e.webhook.LastErrorMessage = err.Error()
 		}
-		e.notifyLocked()
-		e.mu.Unlock()
+		delay := retryAfter
 		if delay == 0 {
-			delay = backoff
-			backoff *= 2
-			if backoff > 60*time.Second {
-				backoff = 60*time.Second + rand.N(60*time.Second)
+			delay = e.pushes.delay[u.UpdateID]
+			switch {
+			case delay == 0:
+				delay = time.Second
+			case delay >= 60*time.Second:
+				delay = 60*time.Second + rand.N(60*time.Second)
+			default:
+				delay = min(2*delay, 60*time.Second)
 			}
+			e.pushes.delay[u.UpdateID] = delay
 		}
-		e.log.Debug("webhook delivery failed", "update_id", next.UpdateID, "err", err, "retry_in", delay)
-		t := time.NewTimer(e.scaled(delay))
-		select {
-		case <-t.C:
-		case <-e.done:
-			t.Stop()
-			return
-		}
+		e.pushes.wakeAt[q] = time.Now().Add(e.scaled(delay))
+		e.log.Debug("webhook delivery failed", "update_id", u.UpdateID, "err", err, "retry_in", delay)
 	}
+	e.notifyLocked()
+	e.mu.Unlock()
+	select {
+	case e.pushWake <- struct{}{}:
+	default:
+	}
+}
+
+// webhookQueue is the queue an update is delivered in, as the Bot API
+// server assigns them (Client.cpp, webhook_queue_id): a chat's messages in
+// one, a user's callback queries in another, chat member changes by chat.
+func webhookQueue(u Update) string {
+	switch {
+	case u.Message != nil:
+		return "chat:" + strconv.FormatInt(u.Message.Chat.ID, 10)
+	case u.EditedMessage != nil:
+		return "chat:" + strconv.FormatInt(u.EditedMessage.Chat.ID, 10)
+	case u.CallbackQuery != nil:
+		return "callback:" + strconv.FormatInt(u.CallbackQuery.From.ID, 10)
+	case u.MyChatMember != nil:
+		return "member:" + strconv.FormatInt(u.MyChatMember.Chat.ID, 10)
+	}
+	return "update:" + strconv.FormatInt(u.UpdateID, 10)
 }
 
 // push POSTs one update as the Bot API server does and returns the
