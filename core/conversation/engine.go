@@ -127,6 +127,10 @@ type Engine struct {
 	// LiveEngage although the call failed (timeouts, 5xx).
 	uncertainMu sync.Mutex
 	uncertain   map[uint64]bool
+	// inHandoff and outHandoff pass what Accept and ServeHTTP decoded to
+	// the workers, so a payload is not decoded again (see handoff).
+	inHandoff  *handoff[inboundPayload]
+	outHandoff *handoff[*liveperson.Notification]
 	// started is when Run began; the reorder wait counts from it at the earliest.
 	started time.Time
 
@@ -136,6 +140,10 @@ type Engine struct {
 	claimErr    map[store.QueueName]error
 	dispatchers map[store.QueueName]*dispatcher
 }
+
+// handoffCapacity bounds each handoff: a flood beyond it is decoded from
+// the store as before.
+const handoffCapacity = 4096
 
 // New builds an engine; Run starts it.
 func New(opts Options) (*Engine, error) {
@@ -172,7 +180,8 @@ func New(opts Options) (*Engine, error) {
 	if opts.LeaseTTL <= 0 {
 		opts.LeaseTTL = 30 * time.Second
 	}
-	e := &Engine{opts: opts, log: opts.Logger, lastSeq: map[string]int{}, uncertain: map[uint64]bool{}}
+	e := &Engine{opts: opts, log: opts.Logger, lastSeq: map[string]int{}, uncertain: map[uint64]bool{},
+		inHandoff: newHandoff[inboundPayload](handoffCapacity), outHandoff: newHandoff[*liveperson.Notification](handoffCapacity)}
 	e.claimErr, e.dispatchers = map[store.QueueName]error{}, map[store.QueueName]*dispatcher{}
 	e.metrics = newMetrics(opts.Metrics, opts.Store)
 	opts.Metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "leconnect_leases_held",
@@ -305,6 +314,12 @@ func (e *Engine) Accept(ctx context.Context, channel string, events []sdk.Event)
 	if err != nil {
 		return fmt.Errorf("store inbound events: %w", err)
 	}
+	for i, r := range res {
+		// Files can be large: those the worker reads from the store.
+		if ev := events[i]; !r.Duplicate && (ev.Message == nil || len(ev.Message.Media) == 0) {
+			e.inHandoff.put(r.Seq, inboundPayload{V: payloadVersion, Channel: channel, Event: ev})
+		}
+	}
 	e.metrics.accepted(store.Inbound, channel, res)
 	return nil
 }
@@ -321,7 +336,7 @@ func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, http.StatusText(status), status)
 		return
 	}
-	msgs, unparsed, err := outboundMessages(body)
+	changes, unparsed, err := outboundMessages(body)
 	if err != nil {
 		e.log.Error("liveengage webhook not stored; LiveEngage will retry", "err", err)
 		http.Error(w, "not stored", http.StatusServiceUnavailable)
@@ -332,11 +347,20 @@ func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"changes", unparsed, "remote", r.RemoteAddr)
 		e.metrics.unparsed.Add(float64(unparsed))
 	}
+	msgs := make([]store.Message, len(changes))
+	for i, c := range changes {
+		msgs[i] = c.msg
+	}
 	res, err := e.opts.Store.Outbound().Enqueue(r.Context(), msgs...)
 	if err != nil {
 		e.log.Error("liveengage webhook not stored; LiveEngage will retry", "err", err)
 		http.Error(w, "not stored", http.StatusServiceUnavailable)
 		return
+	}
+	for i, r := range res {
+		if !r.Duplicate && changes[i].parsed != nil {
+			e.outHandoff.put(r.Seq, changes[i].parsed)
+		}
 	}
 	e.metrics.accepted(store.Outbound, "", res)
 	w.WriteHeader(http.StatusOK)

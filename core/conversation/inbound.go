@@ -16,9 +16,11 @@ import (
 
 // handleInbound takes one channel event to LiveEngage.
 func (e *Engine) handleInbound(ctx context.Context, lease store.Lease, item store.Item, attempt int) result {
-	var p inboundPayload
-	if err := decode(item.Payload, &p); err != nil {
-		return deadLetter(err)
+	p, handed := e.inHandoff.take(item.Seq)
+	if !handed {
+		if err := decode(item.Payload, &p); err != nil {
+			return deadLetter(err)
+		}
 	}
 	settings, known := e.opts.Settings(p.Channel)
 	if !known {

@@ -16,6 +16,14 @@ import (
 	"github.com/leconnect/leconnect/plugins/sdk"
 )
 
+// queuedChange is one change of a notification on its way to the queue,
+// with its parse (nil for a change that could not be parsed) handed to the
+// worker that takes it (see handoff).
+type queuedChange struct {
+	msg    store.Message
+	parsed *liveperson.Notification
+}
+
 // outboundMessages splits a verified notification into one queue message per
 // change: keyed by conversation (order), deduplicated by conversation +
 // sequence for messaging events and by conversation + update time for
@@ -25,7 +33,7 @@ import (
 // operator: LiveEngage is answered 200 either way, since anything else
 // would make its retry policy hold every conversation's events. unparsed
 // counts those.
-func outboundMessages(body []byte) (msgs []store.Message, unparsed int, err error) {
+func outboundMessages(body []byte) (changes []queuedChange, unparsed int, err error) {
 	if n, perr := liveperson.ParseNotification(body); perr == nil {
 		return changeMessages(n) // the common case: the body is parsed once
 	}
@@ -40,7 +48,7 @@ func outboundMessages(body []byte) (msgs []store.Message, unparsed int, err erro
 	}
 	if json.Unmarshal(body, &env) != nil || len(env.Body.Changes) == 0 {
 		m, err := unparsedMessage(body)
-		return []store.Message{m}, 1, err
+		return []queuedChange{{msg: m}}, 1, err
 	}
 	for _, raw := range env.Body.Changes {
 		wrapped, err := wrapChange(env.Kind, env.Type, raw)
@@ -53,37 +61,68 @@ func outboundMessages(body []byte) (msgs []store.Message, unparsed int, err erro
 			if err != nil {
 				return nil, 0, err
 			}
-			msgs, unparsed = append(msgs, m), unparsed+1
+			changes, unparsed = append(changes, queuedChange{msg: m}), unparsed+1
 			continue
 		}
-		ms, u, err := changeMessages(n)
+		cs, u, err := changeMessages(n)
 		if err != nil {
 			return nil, 0, err
 		}
-		msgs, unparsed = append(msgs, ms...), unparsed+u
+		changes, unparsed = append(changes, cs...), unparsed+u
 	}
-	return msgs, unparsed, nil
+	return changes, unparsed, nil
 }
 
-// wrapChange is a notification of one change, as the queue keeps it.
+// wrapChange is a notification of one change, as the queue keeps it. raw
+// is valid JSON (it was decoded from a body already), so it is copied in
+// as it is.
 func wrapChange(kind, typ string, raw json.RawMessage) ([]byte, error) {
-	return json.Marshal(map[string]any{"kind": kind, "type": typ, "body": map[string]any{"changes": []json.RawMessage{raw}}})
+	k, err := json.Marshal(kind)
+	if err != nil {
+		return nil, err
+	}
+	t, err := json.Marshal(typ)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, len(raw)+len(k)+len(t)+40)
+	b = append(append(append(b, `{"kind":`...), k...), `,"type":`...)
+	b = append(append(append(b, t...), `,"body":{"changes":[`...), raw...)
+	return append(b, "]}}"...), nil
+}
+
+// encodeOutboundPayload is json.Marshal(outboundPayload{...}) without a
+// second pass over body, which is valid JSON already: it is kept byte for
+// byte, so the worker reading it parses exactly what the webhook did.
+func encodeOutboundPayload(conv string, seq *int, body []byte) ([]byte, error) {
+	c, err := json.Marshal(conv)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, len(body)+len(c)+64)
+	b = append(strconv.AppendInt(append(b, `{"v":`...), payloadVersion, 10), `,"conversation_id":`...)
+	b = append(b, c...)
+	if seq != nil {
+		b = strconv.AppendInt(append(b, `,"sequence":`...), int64(*seq), 10)
+	}
+	b = append(append(append(b, `,"body":`...), body...), '}')
+	return b, nil
 }
 
 // changeMessages queues each change of a parsed notification; a change
 // without a conversation id is queued as unparsed.
-func changeMessages(n *liveperson.Notification) (msgs []store.Message, unparsed int, err error) {
-	add := func(conv, dedupe string, seq *int, raw json.RawMessage) error {
+func changeMessages(n *liveperson.Notification) (changes []queuedChange, unparsed int, err error) {
+	add := func(conv, dedupe string, seq *int, raw json.RawMessage, one *liveperson.Notification) error {
 		wrapped, err := wrapChange(n.Kind, n.Type, raw)
 		if err != nil {
 			return err
 		}
 		if conv == "" {
 			m, err := unparsedMessage(wrapped)
-			msgs, unparsed = append(msgs, m), unparsed+1
+			changes, unparsed = append(changes, queuedChange{msg: m}), unparsed+1
 			return err
 		}
-		payload, err := json.Marshal(outboundPayload{V: payloadVersion, ConversationID: conv, Sequence: seq, Body: wrapped})
+		payload, err := encodeOutboundPayload(conv, seq, wrapped)
 		if err != nil {
 			return err
 		}
@@ -92,7 +131,7 @@ func changeMessages(n *liveperson.Notification) (msgs []store.Message, unparsed 
 			o := int64(*seq)
 			order = &o
 		}
-		msgs = append(msgs, store.Message{Key: conv, DedupeKey: dedupe, Sequence: order, Payload: payload})
+		changes = append(changes, queuedChange{msg: store.Message{Key: conv, DedupeKey: dedupe, Sequence: order, Payload: payload}, parsed: one})
 		return nil
 	}
 	for _, m := range n.Messaging {
@@ -100,17 +139,19 @@ func changeMessages(n *liveperson.Notification) (msgs []store.Message, unparsed 
 		if m.Sequence != nil { // chat states carry none; repeating one is harmless
 			dedupe = "m\x00" + conv + "\x00" + strconv.Itoa(*m.Sequence)
 		}
-		if err := add(conv, dedupe, m.Sequence, m.Raw); err != nil {
+		one := &liveperson.Notification{Kind: n.Kind, Type: n.Type, Messaging: []liveperson.MessagingChange{m}}
+		if err := add(conv, dedupe, m.Sequence, m.Raw, one); err != nil {
 			return nil, 0, err
 		}
 	}
 	for _, c := range n.Conversations {
 		dedupe := "c\x00" + c.ConversationID + "\x00" + c.Details.State + "\x00" + strconv.FormatInt(c.Details.MetaDataLastUpdateTs, 10)
-		if err := add(c.ConversationID, dedupe, nil, c.Raw); err != nil {
+		one := &liveperson.Notification{Kind: n.Kind, Type: n.Type, Conversations: []liveperson.ConversationChange{c}}
+		if err := add(c.ConversationID, dedupe, nil, c.Raw, one); err != nil {
 			return nil, 0, err
 		}
 	}
-	return msgs, unparsed, nil
+	return changes, unparsed, nil
 }
 
 // unparsedKey queues changes leconnect cannot act on, apart from every
@@ -210,11 +251,7 @@ func itemSequence(it store.Item) (int, bool) {
 
 // handleOutbound delivers one LiveEngage change to the consumer's channel.
 func (e *Engine) handleOutbound(ctx context.Context, _ store.Lease, item store.Item, _ int) result {
-	var p outboundPayload
-	if err := decode(item.Payload, &p); err != nil {
-		return deadLetter(err)
-	}
-	n, err := liveperson.ParseNotification(p.Body)
+	p, n, err := e.outboundChange(item)
 	if err != nil {
 		return deadLetter(err)
 	}
@@ -252,7 +289,7 @@ func (e *Engine) handleOutbound(ctx context.Context, _ store.Lease, item store.I
 	}
 	d := &delivery{e: e, owner: owner, consumer: c, settings: settings, conversationID: p.ConversationID}
 	if e.log.IsTrace() {
-		e.log.Trace("outbound", "conversation_id", p.ConversationID, "seq", item.Seq, "body", string(p.Body))
+		e.log.Trace("outbound", "conversation_id", p.ConversationID, "seq", item.Seq, "payload", string(item.Payload))
 	}
 	var r result
 	switch {
@@ -275,6 +312,25 @@ func (e *Engine) handleOutbound(ctx context.Context, _ store.Lease, item store.I
 		r = deadLetter(errors.New("queued notification does not hold exactly one change"))
 	}
 	return r
+}
+
+// outboundChange is a queued change: as the webhook parsed it, when this
+// process accepted it, else from its stored payload.
+func (e *Engine) outboundChange(item store.Item) (outboundPayload, *liveperson.Notification, error) {
+	if n, ok := e.outHandoff.take(item.Seq); ok {
+		p := outboundPayload{V: payloadVersion, ConversationID: item.Key}
+		if item.Sequence != nil {
+			seq := int(*item.Sequence)
+			p.Sequence = &seq
+		}
+		return p, n, nil
+	}
+	var p outboundPayload
+	if err := decode(item.Payload, &p); err != nil {
+		return p, nil, err
+	}
+	n, err := liveperson.ParseNotification(p.Body)
+	return p, n, err
 }
 
 // delivery is one outbound change on its way to a consumer.

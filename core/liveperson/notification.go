@@ -343,29 +343,31 @@ func guessChangeType(raw json.RawMessage) string {
 }
 
 func parseMessagingChange(raw json.RawMessage) (MessagingChange, error) {
-	var m MessagingChange
+	// One pass over the change; the event is decoded from its own bytes.
 	var w struct {
-		Event          json.RawMessage `json:"event"`
-		ConversationID flexString      `json:"conversationId"`
-		DialogID       flexString      `json:"dialogId"`
-	}
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return m, err
+		Sequence        *int            `json:"sequence"`
+		OriginatorID    string          `json:"originatorId"`
+		Originator      Originator      `json:"originatorMetadata"`
+		ServerTimestamp int64           `json:"serverTimestamp"`
+		ConversationID  flexString      `json:"conversationId"`
+		DialogID        flexString      `json:"dialogId"`
+		MessageAudience string          `json:"messageAudience"`
+		Metadata        []Metadata      `json:"metadata"`
+		Event           json.RawMessage `json:"event"`
 	}
 	if err := json.Unmarshal(raw, &w); err != nil {
-		return m, err
+		return MessagingChange{}, err
 	}
 	if len(w.Event) == 0 {
-		return m, errors.New("no event")
+		return MessagingChange{}, errors.New("no event")
 	}
-	m.ConversationID, m.DialogID = string(w.ConversationID), string(w.DialogID)
 	ev, err := parseEvent(w.Event)
 	if err != nil {
-		return m, err
+		return MessagingChange{}, err
 	}
-	m.Event = ev
-	m.Raw = raw
-	return m, nil
+	return MessagingChange{Sequence: w.Sequence, OriginatorID: w.OriginatorID, Originator: w.Originator,
+		ServerTimestamp: w.ServerTimestamp, ConversationID: string(w.ConversationID), DialogID: string(w.DialogID),
+		MessageAudience: w.MessageAudience, Metadata: w.Metadata, Event: ev, Raw: raw}, nil
 }
 
 func parseEvent(raw json.RawMessage) (Event, error) {
