@@ -255,6 +255,16 @@ func (e *Engine) handleOutbound(ctx context.Context, _ store.Lease, item store.I
 	if err != nil {
 		return deadLetter(err)
 	}
+	if len(n.Messaging) == 1 && n.Messaging[0].FromConsumer() {
+		// LiveEngage's echo of a consumer's own event (half of what the
+		// webhook brings under consumer traffic). One of our publishes
+		// (tagged with our external id) is recorded with no read first;
+		// others go the way of any event, which ignores unknown
+		// conversations.
+		if r := e.recordEcho(p.ConversationID, n.Messaging[0]); len(r.effects.Echoes) > 0 {
+			return e.sequenceHandled(item.Key, p, r)
+		}
+	}
 	owner, err := e.opts.Store.ConversationOwner(ctx, p.ConversationID)
 	if errors.Is(err, store.ErrNotFound) && len(n.Conversations) == 1 {
 		owner, err = e.resumed(ctx, p.ConversationID, n.Conversations[0])
@@ -294,18 +304,7 @@ func (e *Engine) handleOutbound(ctx context.Context, _ store.Lease, item store.I
 	var r result
 	switch {
 	case len(n.Messaging) == 1:
-		r = d.messaging(ctx, n.Messaging[0])
-		if r.outcome == outcomeDone && p.Sequence != nil {
-			e.seqMu.Lock()
-			last, ok := e.lastSeq[item.Key]
-			if !ok || *p.Sequence > last {
-				last = *p.Sequence
-				e.lastSeq[item.Key] = last
-			}
-			e.seqMu.Unlock()
-			// Remembered with the ack, for reordering after a restart.
-			r.effects.Handled = &store.Handled{ConversationID: p.ConversationID, Sequence: int64(last)}
-		}
+		r = e.sequenceHandled(item.Key, p, d.messaging(ctx, n.Messaging[0]))
 	case len(n.Conversations) == 1:
 		r = d.conversationChange(ctx, n.Conversations[0])
 	default:
@@ -333,6 +332,24 @@ func (e *Engine) outboundChange(item store.Item) (outboundPayload, *liveperson.N
 	return p, n, err
 }
 
+// sequenceHandled notes a done messaging event's sequence as the last
+// handled in its conversation, for reordering: in memory, and in the store
+// with the ack (after a restart).
+func (e *Engine) sequenceHandled(key string, p outboundPayload, r result) result {
+	if r.outcome != outcomeDone || p.Sequence == nil {
+		return r
+	}
+	e.seqMu.Lock()
+	last, ok := e.lastSeq[key]
+	if !ok || *p.Sequence > last {
+		last = *p.Sequence
+		e.lastSeq[key] = last
+	}
+	e.seqMu.Unlock()
+	r.effects.Handled = &store.Handled{ConversationID: p.ConversationID, Sequence: int64(last)}
+	return r
+}
+
 // delivery is one outbound change on its way to a consumer.
 type delivery struct {
 	e              *Engine
@@ -356,7 +373,7 @@ func (d *delivery) address() sdk.Address {
 
 func (d *delivery) messaging(ctx context.Context, m liveperson.MessagingChange) result {
 	if m.FromConsumer() {
-		return d.e.recordEcho(d.conversationID, m)
+		return ok() // not our publish (see handleOutbound): nothing to record
 	}
 	if m.MessageAudience == "AGENTS_AND_MANAGERS" {
 		d.e.metrics.filtered.Inc()
@@ -430,7 +447,9 @@ func (d *delivery) send(ctx context.Context, a Adapter, msg sdk.OutboundMessage,
 	if err != nil {
 		return adapterResult(err)
 	}
-	d.e.log.Debug("delivered", "channel", d.owner.Channel, "conversation_id", d.conversationID, "key", msg.IdempotencyKey, "message_ids", res.MessageIDs)
+	if d.e.log.IsDebug() { // the hot path: no arguments boxed at production levels
+		d.e.log.Debug("delivered", "channel", d.owner.Channel, "conversation_id", d.conversationID, "key", msg.IdempotencyKey, "message_ids", res.MessageIDs)
+	}
 	d.e.metrics.delivered(d.owner.Channel)
 	if seq < 0 || len(res.MessageIDs) == 0 {
 		return ok()
