@@ -40,8 +40,8 @@ func TestBenchCommandReportsEveryFigure(t *testing.T) {
 			"core msg/s": d.Core.MsgsPerSec, "core p50": d.Core.P50Ms, "core p99": d.Core.P99Ms, "core p999": d.Core.P999Ms,
 			"relay msg/s": d.Relay.MsgsPerSec, "relay p50": d.Relay.P50Ms, "relay p99": d.Relay.P99Ms, "relay p999": d.Relay.P999Ms,
 			"ratio": d.Ratio, "core CPU per message": d.CoreCPUMsPerMsg, "core allocations per message": d.CoreAllocsPerMsg,
-			"store commits per message": d.StoreCommitsPerMsg,
-			"core webhook p99":          d.Core.WebhookP99Ms, "relay webhook p99": d.Relay.WebhookP99Ms,
+			"store commits per message": d.StoreCommitsPerMsg, "adapter CPU per message": d.AdapterCPUMsPerMsg,
+			"core webhook p99": d.Core.WebhookP99Ms, "relay webhook p99": d.Relay.WebhookP99Ms,
 			"load CPU (core run)": d.Core.LoadCPUMsPerMsg, "load CPU (relay run)": d.Relay.LoadCPUMsPerMsg,
 		}
 		if d.Name != name {

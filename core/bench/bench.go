@@ -65,6 +65,9 @@ type Direction struct {
 	CoreAllocsPerMsg      float64 `json:"core_allocs_per_msg"`
 	StoreCommitsPerMsg    float64 `json:"store_commits_per_msg"`
 	StoreRoundTripsPerMsg float64 `json:"store_round_trips_per_msg"`
+	// AdapterCPUMsPerMsg is the CPU the core's adapter process (the
+	// Telegram adapter) took per message.
+	AdapterCPUMsPerMsg float64 `json:"adapter_cpu_ms_per_msg"`
 }
 
 // Report is a whole run.
@@ -127,7 +130,8 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		c, r := core[i], relay[i]
 		d := Direction{Name: name, Core: c.Side, Relay: r.Side,
 			AddedP50Ms: c.P50Ms - r.P50Ms, AddedP99Ms: c.P99Ms - r.P99Ms, AddedP999Ms: c.P999Ms - r.P999Ms,
-			CoreCPUMsPerMsg: c.cost.cpuMs, CoreAllocsPerMsg: c.cost.allocs, StoreCommitsPerMsg: c.cost.commits, StoreRoundTripsPerMsg: c.cost.roundTrips}
+			CoreCPUMsPerMsg: c.cost.cpuMs, CoreAllocsPerMsg: c.cost.allocs, StoreCommitsPerMsg: c.cost.commits, StoreRoundTripsPerMsg: c.cost.roundTrips,
+			AdapterCPUMsPerMsg: c.cost.adapterCPUMs}
 		if r.MsgsPerSec > 0 {
 			d.Ratio = c.MsgsPerSec / r.MsgsPerSec
 		}

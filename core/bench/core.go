@@ -16,20 +16,23 @@ import (
 	"time"
 )
 
-// counters are the core's own, from its /metrics.
+// counters are the core's own, from its /metrics, and the CPU its
+// adapter processes took.
 type counters struct {
 	cpuSeconds, mallocs, commits, roundTrips float64
+	adapterCPUSeconds                        float64
 }
 
-// perMsg is what a flood cost the core per message.
-type perMsg struct{ cpuMs, allocs, commits, roundTrips float64 }
+// perMsg is what a flood cost the core (and its adapter) per message.
+type perMsg struct{ cpuMs, allocs, commits, roundTrips, adapterCPUMs float64 }
 
 func (after counters) minus(before counters, n float64) perMsg {
 	return perMsg{
-		cpuMs:      (after.cpuSeconds - before.cpuSeconds) * 1000 / n,
-		allocs:     (after.mallocs - before.mallocs) / n,
-		commits:    (after.commits - before.commits) / n,
-		roundTrips: (after.roundTrips - before.roundTrips) / n,
+		cpuMs:        (after.cpuSeconds - before.cpuSeconds) * 1000 / n,
+		allocs:       (after.mallocs - before.mallocs) / n,
+		commits:      (after.commits - before.commits) / n,
+		roundTrips:   (after.roundTrips - before.roundTrips) / n,
+		adapterCPUMs: (after.adapterCPUSeconds - before.adapterCPUSeconds) * 1000 / n,
 	}
 }
 
@@ -99,8 +102,12 @@ func startCore(ctx context.Context, o Options, em *emulators, l net.Listener) (*
 	base := "http://" + addr
 	admin := adminClient(filepath.Join(dir, "leconnect.db") + ".sock")
 	t := &target{
-		counters: func() (counters, error) { return scrape(base) },
-		profile:  func(to, name string, done <-chan struct{}) error { return profile(admin, to, name, done) },
+		counters: func() (counters, error) {
+			c, err := scrape(base)
+			c.adapterCPUSeconds = childrenCPUSeconds(cmd.Process.Pid)
+			return c, err
+		},
+		profile: func(to, name string, done <-chan struct{}) error { return profile(admin, to, name, done) },
 		stop: func() {
 			_ = cmd.Process.Signal(syscall.SIGTERM)
 			select {

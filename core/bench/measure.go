@@ -7,9 +7,12 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -153,4 +156,36 @@ func selfCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's CPU times: 100 on
+// every Linux architecture Go supports.
+const clockTicks = 100
+
+// childrenCPUSeconds is the CPU (user and system) the running children of
+// pid took (the core's adapter processes), from /proc; 0 where there is no
+// /proc.
+func childrenCPUSeconds(pid int) float64 {
+	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var ticks uint64
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // exited meanwhile
+		}
+		// The fields after the command name (which may hold spaces):
+		// state ppid ... utime is field 14, stime 15 (proc(5)).
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 13 || f[1] != strconv.Itoa(pid) {
+			continue
+		}
+		u, _ := strconv.ParseUint(f[11], 10, 64)
+		s, _ := strconv.ParseUint(f[12], 10, 64)
+		ticks += u + s
+	}
+	return float64(ticks) / clockTicks
 }

@@ -65,6 +65,6 @@ func printBench(w io.Writer, rep bench.Report) {
 		if rep.Store == "postgres" {
 			fmt.Fprintf(w, ", %.1f PostgreSQL round trips", d.StoreRoundTripsPerMsg)
 		}
-		fmt.Fprintln(w)
+		fmt.Fprintf(w, "; its adapter process %.3f ms of CPU\n", d.AdapterCPUMsPerMsg)
 	}
 }
