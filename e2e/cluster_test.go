@@ -34,21 +34,33 @@ type instance struct {
 	exit error
 }
 
-// balancer is the load balancer in front of a cluster: each request goes
-// to the next instance in turn, and to the one after it when an instance
-// does not answer or answers 503 (as a balancer with health checks would),
-// so a stopped or unready instance's share moves to the others.
+// balancer is the load balancer in front of a cluster, configured as
+// production proxies are (nginx's proxy_next_upstream with max_fails and
+// fail_timeout): each request goes to the next instance in turn, and on to
+// the one after it when an instance does not answer within
+// backendTimeout or answers 503 (not ready); an instance that did not
+// answer is skipped for failTimeout. So a stopped instance's share moves to
+// the others within seconds, as LiveEngage's echo of a publish must for the
+// instance taking over to see it within delivery.echo_wait. Every request
+// it carries is a platform's webhook, which the core deduplicates, so
+// passing one on after a timeout is safe.
 type balancer struct {
 	mu       sync.Mutex
 	backends []string
 	next     int
+	downTill map[string]time.Time
 	client   *http.Client
 }
 
+const (
+	backendTimeout = 2 * time.Second
+	failTimeout    = 5 * time.Second
+)
+
 // startBalancer makes n instances and returns the balancer's URL.
 func (e *env) startBalancer(n int) string {
-	b := &balancer{client: &http.Client{
-		Timeout:       30 * time.Second,
+	b := &balancer{downTill: map[string]time.Time{}, client: &http.Client{
+		Timeout:       backendTimeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
 	for range n {
@@ -62,25 +74,50 @@ func (e *env) startBalancer(n int) string {
 	return srv.URL
 }
 
+// order is the backends to try for one request: round robin, those marked
+// down last.
+func (b *balancer) order() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	start := b.next
+	b.next = (b.next + 1) % len(b.backends)
+	var up, down []string
+	for i := range b.backends {
+		backend := b.backends[(start+i)%len(b.backends)]
+		if time.Now().Before(b.downTill[backend]) {
+			down = append(down, backend)
+		} else {
+			up = append(up, backend)
+		}
+	}
+	return append(up, down...)
+}
+
+func (b *balancer) markDown(backend string) {
+	b.mu.Lock()
+	b.downTill[backend] = time.Now().Add(failTimeout)
+	b.mu.Unlock()
+}
+
 func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	b.mu.Lock()
-	start := b.next
-	b.next = (b.next + 1) % len(b.backends)
-	b.mu.Unlock()
-	for i := range b.backends {
-		backend := b.backends[(start+i)%len(b.backends)]
+	backends := b.order()
+	for i, backend := range backends {
 		req, _ := http.NewRequestWithContext(r.Context(), r.Method, backend+r.URL.RequestURI(), bytes.NewReader(body))
 		req.Header = r.Header.Clone()
 		res, err := b.client.Do(req)
 		if err != nil {
-			continue // down: the next one
+			if r.Context().Err() != nil {
+				return // the caller gave up
+			}
+			b.markDown(backend)
+			continue // down or stopped: the next one
 		}
-		if res.StatusCode == http.StatusServiceUnavailable && i < len(b.backends)-1 {
+		if res.StatusCode == http.StatusServiceUnavailable && i < len(backends)-1 {
 			// Not ready (a channel restarting): the next one, as a balancer
 			// that health-checks /readyz or retries 503 would.
 			res.Body.Close()
