@@ -401,8 +401,21 @@ func (c *Channel) call(ctx context.Context, name string, timeout time.Duration, 
 
 // Send forwards to the adapter; see sdk.Adapter.
 func (c *Channel) Send(ctx context.Context, msg sdk.OutboundMessage) (res sdk.SendResult, err error) {
+	// The journal the adapter records its sends in is the core's: look a
+	// repeat up here, in process, rather than have the adapter ask back
+	// over the Host service (an adapter without it ignores the flag).
+	send := (*sdk.AdapterClient).Send
+	if j := c.host.Journal; j != nil && msg.IdempotencyKey != "" {
+		ids, found, lerr := j.LookupSend(ctx, msg.IdempotencyKey)
+		switch {
+		case lerr == nil && found:
+			return sdk.SendResult{MessageIDs: ids}, nil
+		case lerr == nil:
+			send = (*sdk.AdapterClient).SendLookedUp
+		}
+	}
 	err = c.call(ctx, "Send", c.timeouts.Send, func(ctx context.Context, rpc *sdk.AdapterClient) error {
-		res, err = rpc.Send(ctx, msg)
+		res, err = send(rpc, ctx, msg)
 		return err
 	})
 	return res, err

@@ -173,7 +173,7 @@ func (s *adapterServer) Send(ctx context.Context, req *pb.SendRequest) (*pb.Send
 				return &pb.SendResponse{MessageIds: ids}, nil
 			}
 		}
-		if useHost {
+		if useHost && !req.GetJournalChecked() { // else the core just did
 			ids, found, err := host.lookupSend(ctx, key)
 			if err != nil {
 				return nil, toStatus(NotConnected(fmt.Errorf("look up the send in the core's journal: %w", err)))

@@ -1305,9 +1305,13 @@ type SendRequest struct {
 	// Tappable answers offered under the text (only when Capabilities.quick_replies).
 	QuickReplies []*Choice `protobuf:"bytes,5,rep,name=quick_replies,json=quickReplies,proto3" json:"quick_replies,omitempty"`
 	// Buttons from structured content (only when Capabilities.buttons).
-	Buttons       []*Choice `protobuf:"bytes,6,rep,name=buttons,proto3" json:"buttons,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Buttons []*Choice `protobuf:"bytes,6,rep,name=buttons,proto3" json:"buttons,omitempty"`
+	// The core looked idempotency_key up in the send journal it offers
+	// (StartRequest.host_journal) just before this call and found no record:
+	// the adapter need not look it up there again (it still records the send).
+	JournalChecked bool `protobuf:"varint,7,opt,name=journal_checked,json=journalChecked,proto3" json:"journal_checked,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SendRequest) Reset() {
@@ -1380,6 +1384,13 @@ func (x *SendRequest) GetButtons() []*Choice {
 		return x.Buttons
 	}
 	return nil
+}
+
+func (x *SendRequest) GetJournalChecked() bool {
+	if x != nil {
+		return x.JournalChecked
+	}
+	return false
 }
 
 type SendResponse struct {
@@ -2448,14 +2459,15 @@ const file_leconnect_adapter_v1_adapter_proto_rawDesc = "" +
 	"attributes\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb1\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xda\x02\n" +
 	"\vSendRequest\x12'\n" +
 	"\x0fidempotency_key\x18\x01 \x01(\tR\x0eidempotencyKey\x127\n" +
 	"\aaddress\x18\x02 \x01(\v2\x1d.leconnect.adapter.v1.AddressR\aaddress\x12\x12\n" +
 	"\x04text\x18\x03 \x01(\tR\x04text\x121\n" +
 	"\x05media\x18\x04 \x01(\v2\x1b.leconnect.adapter.v1.MediaR\x05media\x12A\n" +
 	"\rquick_replies\x18\x05 \x03(\v2\x1c.leconnect.adapter.v1.ChoiceR\fquickReplies\x126\n" +
-	"\abuttons\x18\x06 \x03(\v2\x1c.leconnect.adapter.v1.ChoiceR\abuttons\"/\n" +
+	"\abuttons\x18\x06 \x03(\v2\x1c.leconnect.adapter.v1.ChoiceR\abuttons\x12'\n" +
+	"\x0fjournal_checked\x18\a \x01(\bR\x0ejournalChecked\"/\n" +
 	"\fSendResponse\x12\x1f\n" +
 	"\vmessage_ids\x18\x01 \x03(\tR\n" +
 	"messageIds\",\n" +
