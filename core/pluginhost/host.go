@@ -29,6 +29,10 @@ type Options struct {
 	// send journal and cluster-wide leases (see sdk.HostOptions).
 	Journal    func(channel string) sdk.SendJournal
 	Singletons func(channel string) sdk.SingletonHolder
+
+	// plainConnection turns go-plugin's mutual TLS off: only the package's
+	// benchmarks set it, to measure what TLS costs a round trip.
+	plainConnection bool
 }
 
 func (o Options) withDefaults() Options {
@@ -104,7 +108,7 @@ func newClient(spec Spec, opts Options) (*client, error) {
 		VersionedPlugins: sdk.VersionedPlugins(),
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
+		AutoMTLS:         !opts.plainConnection,
 		SkipHostEnv:      true,
 		StartTimeout:     opts.StartTimeout,
 		GRPCDialOptions:  sdk.GRPCDialOptions(),

@@ -68,7 +68,7 @@ func echoSpec(channel string) Spec {
 	}
 }
 
-func testOptions(t *testing.T) (Options, *syncBuffer) {
+func testOptions(t testing.TB) (Options, *syncBuffer) {
 	logs := &syncBuffer{}
 	return Options{
 		SelfExe:  os.Args[0],
@@ -78,7 +78,7 @@ func testOptions(t *testing.T) (Options, *syncBuffer) {
 }
 
 // launch supervises spec's adapter until the test ends.
-func launch(t *testing.T, spec Spec, opts Options, d sdk.Deliverer, webhookURL string) *Channel {
+func launch(t testing.TB, spec Spec, opts Options, d sdk.Deliverer, webhookURL string) *Channel {
 	t.Helper()
 	ch := Launch(spec, opts, d, webhookURL)
 	t.Cleanup(func() { _ = ch.Stop(context.Background()) })
