@@ -54,3 +54,43 @@ func TestBenchCommandReportsEveryFigure(t *testing.T) {
 		}
 	}
 }
+
+// `leconnect bench --idle N` starts the core with the three built-in
+// adapters on an empty store and on one holding N conversations, and
+// reports every figure (their sizes are not asserted; memory per
+// conversation may even come out negative, within the noise).
+func TestBenchIdleReportsEveryFigure(t *testing.T) {
+	var out, errOut bytes.Buffer
+	cmd := exec.Command(leconnectBin, "bench", "--idle", "300", "--json", "--dir", t.TempDir())
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("leconnect bench --idle: %v\n%s", err, errOut.String())
+	}
+	var rep bench.IdleReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("--json printed %q: %v", out.String(), err)
+	}
+	if rep.Conversations != 300 {
+		t.Fatalf("report %+v", rep)
+	}
+	for name, run := range map[string]bench.IdleRun{"empty": rep.Empty, "full": rep.Full} {
+		figures := map[string]float64{"cold start": run.ColdStartMs, "RSS": float64(run.RSSBytes), "anonymous RSS": float64(run.RSSAnonBytes),
+			"file RSS": float64(run.RSSFileBytes), "adapters RSS": float64(run.AdaptersRSSBytes), "store bytes": float64(run.StoreBytes),
+			"store bytes in use": float64(run.StoreInUseBytes)}
+		for what, v := range figures {
+			if !(v > 0) {
+				t.Errorf("%s store: %s is %v; it was not measured", name, what, v)
+			}
+		}
+	}
+	if !(rep.StoreBytesPerConversation > 0) || !(rep.StoreInUseBytesPerConversation > 0) {
+		t.Errorf("store bytes per conversation %v, in use %v", rep.StoreBytesPerConversation, rep.StoreInUseBytesPerConversation)
+	}
+	var raw map[string]any
+	_ = json.Unmarshal(out.Bytes(), &raw)
+	for _, k := range []string{"ram_per_conversation_bytes", "heap_per_conversation_bytes"} {
+		if _, ok := raw[k]; !ok {
+			t.Errorf("no %s in the report", k)
+		}
+	}
+}

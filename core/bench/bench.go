@@ -163,6 +163,10 @@ const webhookPath = "/webhooks/liveperson"
 // target is the core or the relay, serving on the listener it was given
 // (the core closes it and listens on its address).
 type target struct {
+	// pid is the core's process; ready is how long it took to answer
+	// /readyz 200 (both zero for the relay).
+	pid      int
+	ready    time.Duration
 	counters func() (counters, error) // the core's; nil for the relay
 	// profile, if set, writes the target's profiles while a flood runs
 	// until done is closed, then its heap; it returns when written.

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -36,6 +37,8 @@ func (after counters) minus(before counters, n float64) perMsg {
 	}
 }
 
+// coreConfig is the core's config: address, LiveEngage's Domain API, the
+// store's path, the store's backend lines and the channels.
 var coreConfig = `server:
   listen: %[1]s
   public_url: http://%[1]s
@@ -51,11 +54,14 @@ log:
   level: info
   format: json
 channels:
-  - name: tg
+%[7]s`
+
+// telegramChannel is the flood's one channel.
+const telegramChannel = `  - name: tg
     adapter: telegram
     config:
       bot_token: ${TELEGRAM_BOT_TOKEN}
-      api_base_url: %[7]s
+      api_base_url: %s
       mode: webhook
       secret_token: ${TELEGRAM_SECRET_TOKEN}
       per_chat_rate: 100000
@@ -63,11 +69,28 @@ channels:
       global_rate: 100000
 `
 
-// startCore runs `leconnect run` on l's address, at the production log
-// level, and waits until it is ready.
+// coreRun is how to start one `leconnect run`.
+type coreRun struct {
+	addr     string
+	leURL    string
+	channels string   // the config's channels list
+	env      []string // the secrets the channels reference
+	// poll is how often readiness is checked while starting.
+	poll time.Duration
+}
+
+// startCore runs `leconnect run` on l's address with the Telegram channel,
+// at the production log level, and waits until it is ready.
 func startCore(ctx context.Context, o Options, em *emulators, l net.Listener) (*target, error) {
 	addr := l.Addr().String()
 	l.Close()
+	return launchCore(ctx, o, coreRun{addr: addr, leURL: em.leURL, channels: fmt.Sprintf(telegramChannel, em.tgURL),
+		env: []string{"TELEGRAM_BOT_TOKEN=" + em.tg.Token(), "TELEGRAM_SECRET_TOKEN=" + tgSecret}, poll: 50 * time.Millisecond})
+}
+
+// launchCore starts the core as r says and waits until /readyz answers
+// 200; the target reports how long that took.
+func launchCore(ctx context.Context, o Options, r coreRun) (*target, error) {
 	dir, cleanup := o.Dir, func() {}
 	if dir == "" {
 		d, err := os.MkdirTemp("", "leconnect-bench-")
@@ -81,7 +104,7 @@ func startCore(ctx context.Context, o Options, em *emulators, l net.Listener) (*
 		pg = fmt.Sprintf("  backend: postgres\n  postgres:\n    dsn: %q", o.DSN)
 	}
 	cfg := filepath.Join(dir, "connector.yaml")
-	err := os.WriteFile(cfg, fmt.Appendf(nil, coreConfig, addr, accountID, clientID, em.leURL, filepath.Join(dir, "leconnect.db"), pg, em.tgURL), 0o600)
+	err := os.WriteFile(cfg, fmt.Appendf(nil, coreConfig, r.addr, accountID, clientID, r.leURL, filepath.Join(dir, "leconnect.db"), pg, r.channels), 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -90,8 +113,9 @@ func startCore(ctx context.Context, o Options, em *emulators, l net.Listener) (*
 		return nil, err
 	}
 	cmd := exec.Command(o.Exe, "run", "--config", cfg)
-	cmd.Env = append(os.Environ(), "LE_CLIENT_SECRET="+clientSecret, "TELEGRAM_BOT_TOKEN="+em.tg.Token(), "TELEGRAM_SECRET_TOKEN="+tgSecret)
+	cmd.Env = append(append(os.Environ(), "LE_CLIENT_SECRET="+clientSecret), r.env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	started := time.Now()
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		cleanup()
@@ -99,16 +123,17 @@ func startCore(ctx context.Context, o Options, em *emulators, l net.Listener) (*
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); logf.Close(); close(exited) }()
-	base := "http://" + addr
+	base := "http://" + r.addr
 	admin := adminClient(filepath.Join(dir, "leconnect.db") + ".sock")
 	t := &target{
+		pid: cmd.Process.Pid,
 		counters: func() (counters, error) {
 			c, err := scrape(base)
 			c.adapterCPUSeconds = childrenCPUSeconds(cmd.Process.Pid)
 			return c, err
 		},
 		profile: func(to, name string, done <-chan struct{}) error { return profile(admin, to, name, done) },
-		stop: func() {
+		stop: sync.OnceFunc(func() {
 			_ = cmd.Process.Signal(syscall.SIGTERM)
 			select {
 			case <-exited:
@@ -117,7 +142,7 @@ func startCore(ctx context.Context, o Options, em *emulators, l net.Listener) (*
 				<-exited
 			}
 			cleanup()
-		},
+		}),
 	}
 	deadline := time.Now().Add(time.Minute)
 	for {
@@ -125,6 +150,7 @@ func startCore(ctx context.Context, o Options, em *emulators, l net.Listener) (*
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
+				t.ready = time.Since(started)
 				return t, nil
 			}
 		}
@@ -136,7 +162,7 @@ func startCore(ctx context.Context, o Options, em *emulators, l net.Listener) (*
 		case <-ctx.Done():
 			t.stop()
 			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(r.poll):
 		}
 		if time.Now().After(deadline) {
 			t.stop()

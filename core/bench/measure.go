@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -166,26 +167,70 @@ const clockTicks = 100
 // pid took (the core's adapter processes), from /proc; 0 where there is no
 // /proc.
 func childrenCPUSeconds(pid int) float64 {
-	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
 	var ticks uint64
-	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue // exited meanwhile
+	for _, child := range childrenOf(pid) {
+		if f := procStat(child); len(f) >= 13 {
+			u, _ := strconv.ParseUint(f[11], 10, 64)
+			s, _ := strconv.ParseUint(f[12], 10, 64)
+			ticks += u + s
 		}
-		// The fields after the command name (which may hold spaces):
-		// state ppid ... utime is field 14, stime 15 (proc(5)).
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 13 || f[1] != strconv.Itoa(pid) {
-			continue
-		}
-		u, _ := strconv.ParseUint(f[11], 10, 64)
-		s, _ := strconv.ParseUint(f[12], 10, 64)
-		ticks += u + s
 	}
 	return float64(ticks) / clockTicks
+}
+
+// childrenOf lists pid's running children, from /proc.
+func childrenOf(pid int) []int {
+	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var out []int
+	for _, p := range procs {
+		child, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		if err != nil {
+			continue
+		}
+		if f := procStat(child); len(f) >= 2 && f[1] == strconv.Itoa(pid) {
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
+// procStat is /proc/PID/stat's fields after the command name (which may
+// hold spaces): state, ppid, ... utime is [11], stime [12] (proc(5)).
+func procStat(pid int) []string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil // exited meanwhile
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(b[i+1:]))
+}
+
+// memory is a process's resident memory, from /proc/PID/status.
+type memory struct{ rss, anon, file uint64 }
+
+func procMemory(pid int) (memory, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return memory{}, fmt.Errorf("read the memory of process %d: %w", pid, err)
+	}
+	var m memory
+	for line := range strings.Lines(string(b)) {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
+		switch name {
+		case "VmRSS":
+			m.rss = kb * 1024
+		case "RssAnon":
+			m.anon = kb * 1024
+		case "RssFile":
+			m.file = kb * 1024
+		}
+	}
+	return m, nil
 }

@@ -24,12 +24,26 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	dir := fs.String("dir", "", "keep the core's config, store and log here (default: a temporary directory, removed)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	profileDir := fs.String("profile", "", "write the core's CPU profiles (cpu-DIRECTION-N.pprof, one a second; go tool pprof merges them) and heap profiles here")
+	idle := fs.Int("idle", 0, "instead of the floods: the core at rest with this many mapped conversations in the embedded store (cold start, memory, store bytes), beside an empty store")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find own executable to run the core: %w", err)
+	}
+	if *idle > 0 {
+		rep, err := bench.Idle(ctx, bench.Options{Exe: self, Dir: *dir, Progress: stderr}, *idle)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(rep)
+		}
+		printIdle(stdout, rep)
+		return nil
 	}
 	rep, err := bench.Run(ctx, bench.Options{Exe: self, Messages: *messages, Conversations: *conversations,
 		Store: *storeName, DSN: *dsn, Dir: *dir, Profile: *profileDir, Progress: stderr})
@@ -67,4 +81,20 @@ func printBench(w io.Writer, rep bench.Report) {
 		}
 		fmt.Fprintf(w, "; its adapter process %.3f ms of CPU\n", d.AdapterCPUMsPerMsg)
 	}
+}
+
+func printIdle(w io.Writer, rep bench.IdleReport) {
+	mb := func(b uint64) float64 { return float64(b) / (1 << 20) }
+	fmt.Fprintf(w, "the core at rest with the Telegram, Slack and SMS adapters, embedded store\n\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "conversations\tcold start ms\tcore RSS MiB\tanonymous MiB\tfile-backed MiB\tadapters RSS MiB\tstore MiB\t")
+	for _, r := range []struct {
+		n int
+		bench.IdleRun
+	}{{0, rep.Empty}, {rep.Conversations, rep.Full}} {
+		fmt.Fprintf(tw, "%d\t%.0f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t\n", r.n, r.ColdStartMs, mb(r.RSSBytes), mb(r.RSSAnonBytes), mb(r.RSSFileBytes), mb(r.AdaptersRSSBytes), mb(uint64(r.StoreBytes)))
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nper conversation: %.0f bytes of store file (%.0f in use in its pages), %.0f bytes of the core's memory (%.0f of it anonymous)\n",
+		rep.StoreBytesPerConversation, rep.StoreInUseBytesPerConversation, rep.RAMPerConversationBytes, rep.HeapPerConversationBytes)
 }
