@@ -23,7 +23,7 @@ import (
 
 // schemaVersion is the layout this binary writes (see doc.go). Open refuses
 // files with a higher version.
-const schemaVersion = 3
+const schemaVersion = 4
 
 // Options configure Open. The zero value is usable.
 type Options struct {
@@ -230,19 +230,15 @@ func migrateSequences(tx *bolt.Tx) error {
 	qb := tx.Bucket(queueBucket(store.Outbound))
 	c := qb.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		var rec itemRec
-		if err := decode(v, &rec); err != nil {
+		rec, err := decodeItem(v)
+		if err != nil {
 			return err
 		}
 		if rec.Sequence != nil || seqOf(rec.DedupeKey) == nil {
 			continue
 		}
 		rec.Sequence = seqOf(rec.DedupeKey)
-		nv, err := encode(rec)
-		if err != nil {
-			return err
-		}
-		if err := qb.Put(k, nv); err != nil {
+		if err := qb.Put(k, encodeItem(rec)); err != nil {
 			return err
 		}
 	}

@@ -19,13 +19,13 @@
 // error. So `leconnect dlq` must run while the daemon is stopped, or go
 // through the daemon.
 //
-// # Layout (schema version 3)
+// # Layout (schema version 4)
 //
 // Integers in keys are 8-byte big-endian so byte order is numeric order;
 // strings inside composite keys are uvarint-length-prefixed (written
 // str(x) below) so keys are unambiguous and prefix scans exact.
 //
-//	meta             "schema" -> "3" (decimal); "depth.<queue>" -> u64 pending count;
+//	meta             "schema" -> "4" (decimal); "depth.<queue>" -> u64 pending count;
 //	                 "lease_epoch" -> u64, one more at every Open (keytable.go)
 //	consumers        str(channel) str(consumer id) -> JSON consumer record
 //	owners           conversation id -> JSON {identity, retired_until}: ConversationOwner
@@ -40,12 +40,13 @@
 //	                 inbound/outbound, 'l' = links, 'c' = retired owners, 'h' = choices,
 //	                 'e'/'s'/'u' = echoes/handled/unowned, 'j' = sends.
 //	                 PurgeExpired reads it from the start.
-//	queue.inbound    u64(seq) -> JSON item (bucket sequence = last seq, NextSequence)
-//	queue.outbound   u64(seq) -> JSON item
+//	queue.inbound    u64(seq) -> item (bucket sequence = last seq, NextSequence)
+//	queue.outbound   u64(seq) -> item
 //	dlq              u64(id) -> JSON dead letter
 //	sends            str(channel) str(idempotency key) -> JSON {ids, expires_at}:
 //	                 the adapters' send journal (journal.go)
 //
+// Queue items are binary (codec.go, encodeItem); every other value is JSON.
 // JSON values carry "v": 1; a reader refuses versions it does not know.
 // testdata/records-v1.txt pins the encoding. Open refuses a file whose
 // schema version is newer than this binary's (store.ErrSchemaTooNew);
@@ -63,6 +64,12 @@
 // the file is locked to one process, so no lease is ever shared or
 // outlives its process), rebuilt from the queue buckets at every Open;
 // fencing tokens stay unique across opens through meta's lease_epoch.
+//
+// Schema 4 (from 3, at Open, no rewrite): queue items are written in a
+// binary encoding (a 0x02 byte, the fields, the payload as it is) instead
+// of JSON, whose base64 of the payload was most of what enqueueing,
+// marking and claiming an item cost; JSON items written before still read
+// (decodeItem), and an older binary refuses the file instead of misreading it.
 //
 // Payloads are stored whole: keep media out of queue items (store a
 // reference) or keep them small; bbolt handles values of megabytes but every

@@ -67,8 +67,8 @@ func loadKeyTable(tx *bolt.Tx, q store.QueueName, epoch uint64) (*keyTable, erro
 	t := &keyTable{token: epoch << epochShift, keys: map[string]*keyState{}, leased: map[string]*keyState{}}
 	c := tx.Bucket(queueBucket(q)).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		var rec itemRec
-		if err := decode(v, &rec); err != nil {
+		rec, err := decodeItem(v)
+		if err != nil {
 			return nil, fmt.Errorf("item %d: %w", readU64(k), err)
 		}
 		t.added(rec.Key, readU64(k))

@@ -67,8 +67,8 @@ func readItems(tx *bolt.Tx, q store.QueueName, seqs []uint64) ([]store.Item, err
 		if v == nil {
 			return nil, fmt.Errorf("item %d is indexed but not stored", seq)
 		}
-		var rec itemRec
-		if err := decode(v, &rec); err != nil {
+		rec, err := decodeItem(v)
+		if err != nil {
 			return nil, fmt.Errorf("item %d: %w", seq, err)
 		}
 		out = append(out, recToItem(seq, rec))

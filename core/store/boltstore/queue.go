@@ -48,11 +48,7 @@ func (q *queue) Enqueue(ctx context.Context, msgs ...store.Message) ([]store.Enq
 		if err := m.Validate(); err != nil {
 			return nil, fmt.Errorf("enqueue %s: %w", q.name, err)
 		}
-		v, err := encode(itemRec{V: recordVersion, Key: m.Key, DedupeKey: m.DedupeKey, Sequence: m.Sequence, Payload: m.Payload, EnqueuedAt: now.UTC()})
-		if err != nil {
-			return nil, fmt.Errorf("enqueue %s: %w", q.name, err)
-		}
-		vals[i] = v
+		vals[i] = encodeItem(itemRec{V: recordVersion, Key: m.Key, DedupeKey: m.DedupeKey, Sequence: m.Sequence, Payload: m.Payload, EnqueuedAt: now.UTC()})
 	}
 	kind := dedupeKind(q.name)
 	var res []store.EnqueueResult
@@ -119,8 +115,8 @@ func (q *queue) Pending(ctx context.Context, after uint64, limit int) ([]store.I
 	err := q.s.read(ctx, func(tx *bolt.Tx) error {
 		c := tx.Bucket(queueBucket(q.name)).Cursor()
 		for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
-			var rec itemRec
-			if err := decode(v, &rec); err != nil {
+			rec, err := decodeItem(v)
+			if err != nil {
 				return fmt.Errorf("item %d: %w", readU64(k), err)
 			}
 			out = append(out, recToItem(readU64(k), rec))
@@ -155,16 +151,12 @@ func markAttemptedTx(tx *bolt.Tx, q store.QueueName, seq uint64) (miss, err erro
 	if v == nil {
 		return fmt.Errorf("item %d: %w", seq, store.ErrNotFound), nil
 	}
-	var rec itemRec
-	if err := decode(v, &rec); err != nil {
-		return nil, err
-	}
-	rec.Attempts++
-	nv, err := encode(rec)
+	rec, err := decodeItem(v)
 	if err != nil {
 		return nil, err
 	}
-	return nil, b.Put(k, nv)
+	rec.Attempts++
+	return nil, b.Put(k, encodeItem(rec))
 }
 
 // deadLetterTx moves item seq to the dead-letter list; miss is ErrNotFound
@@ -176,8 +168,8 @@ func deadLetterTx(tx *bolt.Tx, q store.QueueName, seq uint64, reason string, now
 	if v == nil {
 		return store.DeadLetter{}, fmt.Errorf("item %d: %w", seq, store.ErrNotFound), nil
 	}
-	var rec itemRec
-	if err := decode(v, &rec); err != nil {
+	rec, err := decodeItem(v)
+	if err != nil {
 		return store.DeadLetter{}, nil, err
 	}
 	dl := tx.Bucket(bDLQ)
@@ -285,11 +277,7 @@ func (d dlq) Replay(ctx context.Context, id uint64) (store.Item, error) {
 		it := rec.Item
 		it.Seq = seq
 		it.Replays++
-		iv, err := encode(itemToRec(it))
-		if err != nil {
-			return err
-		}
-		if err := qb.Put(u64(seq), iv); err != nil {
+		if err := qb.Put(u64(seq), encodeItem(itemToRec(it))); err != nil {
 			return err
 		}
 		q := d.s.queues[rec.Queue]
