@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/leconnect/leconnect/core/bench"
@@ -15,9 +16,15 @@ import (
 // load and reports every figure for both directions (no figure's size is
 // asserted: only that it was measured).
 func TestBenchCommandReportsEveryFigure(t *testing.T) {
+	t.Run("flood", func(t *testing.T) { benchReportsEveryFigure(t, 0) })
+	t.Run("paced", func(t *testing.T) { benchReportsEveryFigure(t, 400) })
+}
+
+func benchReportsEveryFigure(t *testing.T, rate float64) {
 	var out, errOut bytes.Buffer
 	profiles := t.TempDir()
-	cmd := exec.Command(leconnectBin, "bench", "--messages", "200", "--conversations", "10", "--json", "--dir", t.TempDir(), "--profile", profiles)
+	cmd := exec.Command(leconnectBin, "bench", "--messages", "200", "--conversations", "10", "--json", "--dir", t.TempDir(), "--profile", profiles,
+		"--rate", strconv.FormatFloat(rate, 'f', -1, 64))
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("leconnect bench: %v\n%s", err, errOut.String())
@@ -26,7 +33,7 @@ func TestBenchCommandReportsEveryFigure(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("--json printed %q: %v", out.String(), err)
 	}
-	if rep.Messages != 200 || rep.Conversations != 10 || rep.Store != "bbolt" || len(rep.Directions) != 2 {
+	if rep.Messages != 200 || rep.Conversations != 10 || rep.Store != "bbolt" || rep.Rate != rate || len(rep.Directions) != 2 {
 		t.Fatalf("report %+v", rep)
 	}
 	for i, name := range []string{"inbound", "outbound"} {

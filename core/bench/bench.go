@@ -22,6 +22,10 @@ type Options struct {
 	Exe string
 	// Messages per direction (default 2000) over Conversations (default 50).
 	Messages, Conversations int
+	// Rate, if positive, paces the load: messages are handed at this many a
+	// second (spread over the conversations) instead of all at once, to
+	// measure the latency the core adds below its capacity.
+	Rate float64
 	// Store is "bbolt" (default) or "postgres" with DSN.
 	Store, DSN string
 	// Dir holds the core's config, store and log (default: a temporary one).
@@ -72,10 +76,12 @@ type Direction struct {
 
 // Report is a whole run.
 type Report struct {
-	Messages      int         `json:"messages"`
-	Conversations int         `json:"conversations"`
-	Store         string      `json:"store"`
-	Directions    []Direction `json:"directions"`
+	Messages      int `json:"messages"`
+	Conversations int `json:"conversations"`
+	// Rate is the paced load's messages per second; 0 for a flood.
+	Rate       float64     `json:"rate,omitempty"`
+	Store      string      `json:"store"`
+	Directions []Direction `json:"directions"`
 }
 
 func (o Options) withDefaults() Options {
@@ -115,7 +121,11 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if o.Store == "postgres" && o.DSN == "" {
 		return Report{}, errors.New("bench: --store postgres needs --dsn")
 	}
-	fmt.Fprintf(o.Progress, "bench: the core (%s store), %d messages each way over %d conversations\n", o.Store, o.Messages, o.Conversations)
+	load := "all at once"
+	if o.Rate > 0 {
+		load = fmt.Sprintf("at %.0f a second", o.Rate)
+	}
+	fmt.Fprintf(o.Progress, "bench: the core (%s store), %d messages each way over %d conversations, %s\n", o.Store, o.Messages, o.Conversations, load)
 	core, err := runTarget(ctx, o, startCore)
 	if err != nil {
 		return Report{}, fmt.Errorf("bench: the core: %w", err)
@@ -125,7 +135,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if err != nil {
 		return Report{}, fmt.Errorf("bench: the relay: %w", err)
 	}
-	rep := Report{Messages: o.Messages, Conversations: o.Conversations, Store: o.Store}
+	rep := Report{Messages: o.Messages, Conversations: o.Conversations, Store: o.Store, Rate: o.Rate}
 	for i, name := range []string{"inbound", "outbound"} {
 		c, r := core[i], relay[i]
 		d := Direction{Name: name, Core: c.Side, Relay: r.Side,
@@ -299,6 +309,15 @@ func flood(ctx context.Context, o Options, em *emulators, t *target, dir byte, s
 		go func() {
 			defer wg.Done()
 			for i := u; i < o.Messages; i += o.Conversations {
+				if o.Rate > 0 { // message i is due i/Rate seconds in
+					due := start.Add(time.Duration(float64(i) / o.Rate * float64(time.Second)))
+					select {
+					case <-time.After(time.Until(due)):
+					case <-ctx.Done():
+						errs <- ctx.Err()
+						return
+					}
+				}
 				m := marker(dir, i)
 				c.handed(m)
 				if err := send(u, i, "bench message "+m); err != nil {

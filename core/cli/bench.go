@@ -19,6 +19,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.SetOutput(stderr)
 	messages := fs.Int("messages", 2000, "messages per direction")
 	conversations := fs.Int("conversations", 50, "conversations the messages are spread over")
+	rate := fs.Float64("rate", 0, "hand the messages at this many a second instead of all at once (latency below capacity)")
 	storeName := fs.String("store", "bbolt", "the core's store: bbolt or postgres")
 	dsn := fs.String("dsn", "", "PostgreSQL DSN (with --store postgres)")
 	dir := fs.String("dir", "", "keep the core's config, store and log here (default: a temporary directory, removed)")
@@ -45,7 +46,10 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		printIdle(stdout, rep)
 		return nil
 	}
-	rep, err := bench.Run(ctx, bench.Options{Exe: self, Messages: *messages, Conversations: *conversations,
+	if *rate < 0 {
+		return usageError{"--rate must be positive"}
+	}
+	rep, err := bench.Run(ctx, bench.Options{Exe: self, Messages: *messages, Conversations: *conversations, Rate: *rate,
 		Store: *storeName, DSN: *dsn, Dir: *dir, Profile: *profileDir, Progress: stderr})
 	if err != nil {
 		return err
@@ -60,7 +64,11 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 func printBench(w io.Writer, rep bench.Report) {
-	fmt.Fprintf(w, "%d messages each way over %d conversations; the core on the %s store, beside a bare relay\n\n", rep.Messages, rep.Conversations, rep.Store)
+	load := "all at once"
+	if rep.Rate > 0 {
+		load = fmt.Sprintf("at %.0f a second", rep.Rate)
+	}
+	fmt.Fprintf(w, "%d messages each way over %d conversations, %s; the core on the %s store, beside a bare relay\n\n", rep.Messages, rep.Conversations, load, rep.Store)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "direction\ttarget\tmsg/s\tp50 ms\tp99 ms\tp999 ms\tLE webhook p99 ms\tload CPU ms/msg\t")
 	for _, d := range rep.Directions {
