@@ -409,6 +409,7 @@ func (e *Emulator) Webhook() WebhookStatus {
 func (e *Emulator) Pending() []Update {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.compactLocked()
 	return slices.Clone(e.pending)
 }
 

@@ -204,7 +204,7 @@ func New(opts Options) (*Emulator, error) {
 		global:       newBucket(opts.GlobalRate, opts.GlobalBurst),
 		changed:      make(chan struct{}),
 		pushWake:     make(chan struct{}, 1),
-		pushes:       pushState{inFlight: map[string]bool{}, wakeAt: map[string]time.Time{}, delay: map[int64]time.Duration{}},
+		pushes:       pushState{inFlight: map[string]bool{}, wakeAt: map[string]time.Time{}, delay: map[int64]time.Duration{}, delivered: map[int64]bool{}},
 		done:         make(chan struct{}),
 	}
 	control := http.NewServeMux()

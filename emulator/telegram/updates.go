@@ -98,6 +98,7 @@ func (e *Emulator) getUpdates(ctx context.Context, p *params) (any, string, *api
 	}
 	me := &poller{terminated: make(chan struct{})}
 	e.poller = me
+	e.compactLocked()
 	switch {
 	case offset > 0:
 		i := 0
@@ -201,6 +202,7 @@ func (e *Emulator) setWebhook(_ context.Context, p *params) (any, string, *apiEr
 	}
 	if p.bool("drop_pending_updates") {
 		e.pending = nil
+		clear(e.pushes.delivered)
 	}
 	if raw == "" {
 		return e.removeWebhookLocked()
@@ -236,6 +238,7 @@ func (e *Emulator) deleteWebhook(_ context.Context, p *params) (any, string, *ap
 	defer e.mu.Unlock()
 	if p.bool("drop_pending_updates") {
 		e.pending = nil
+		clear(e.pushes.delivered)
 	}
 	return e.removeWebhookLocked()
 }
@@ -247,7 +250,7 @@ func (e *Emulator) getWebhookInfo(context.Context, *params) (any, string, *apiEr
 }
 
 func (e *Emulator) webhookInfoLocked() WebhookInfo {
-	info := WebhookInfo{URL: e.webhook.URL, PendingUpdateCount: len(e.pending), AllowedUpdates: slices.Clone(e.allowed)}
+	info := WebhookInfo{URL: e.webhook.URL, PendingUpdateCount: len(e.pending) - len(e.pushes.delivered), AllowedUpdates: slices.Clone(e.allowed)}
 	if e.webhook.URL != "" {
 		info.MaxConnections = e.webhook.MaxConnections
 		info.LastErrorDate = e.webhook.LastErrorDate
@@ -303,6 +306,28 @@ type pushState struct {
 	inFlight map[string]bool      // queues with an update on the wire
 	wakeAt   map[string]time.Time // queues delayed after a failed delivery
 	delay    map[int64]time.Duration
+	// delivered holds updates delivered out of update_id order (another
+	// chat's earlier one is still pending): they stay in e.pending until
+	// everything before them is delivered, so a delivery costs no copy.
+	delivered map[int64]bool
+}
+
+// dropDeliveredLocked pops delivered updates off the front of e.pending.
+func (e *Emulator) dropDeliveredLocked() {
+	for len(e.pending) > 0 && e.pushes.delivered[e.pending[0].UpdateID] {
+		delete(e.pushes.delivered, e.pending[0].UpdateID)
+		e.pending = e.pending[1:]
+	}
+}
+
+// compactLocked removes every delivered update from e.pending (before it
+// is read as a whole).
+func (e *Emulator) compactLocked() {
+	if len(e.pushes.delivered) == 0 {
+		return
+	}
+	e.pending = slices.DeleteFunc(e.pending, func(u Update) bool { return e.pushes.delivered[u.UpdateID] })
+	clear(e.pushes.delivered)
 }
 
 // nextPushesLocked picks the updates to send now: the first pending update
@@ -313,11 +338,17 @@ func (e *Emulator) nextPushesLocked(hook webhookState, now time.Time) (start []U
 	if hook.URL == "" {
 		return nil, time.Time{}
 	}
+	conns := max(hook.MaxConnections, 1)
 	busy := len(e.pushes.inFlight)
 	seen := map[string]bool{}
 	for _, u := range e.pending {
-		if busy >= max(hook.MaxConnections, 1) {
+		// The server loads updates until it holds twice max_connections
+		// queues (WebhookActor max_loaded_updates_); later ones wait.
+		if busy >= conns || len(seen) >= 2*conns {
 			break
+		}
+		if e.pushes.delivered[u.UpdateID] {
+			continue
 		}
 		q := webhookQueue(u)
 		if seen[q] {
@@ -349,8 +380,10 @@ func (e *Emulator) deliver(client *http.Client, hook webhookState, u Update) {
 	if err == nil {
 		delete(e.pushes.wakeAt, q)
 		delete(e.pushes.delay, u.UpdateID)
-		if i := slices.IndexFunc(e.pending, func(p Update) bool { return p.UpdateID == u.UpdateID }); i >= 0 {
-			e.pending = slices.Delete(e.pending, i, i+1)
+		// Still pending unless dropped meanwhile (drops take a prefix, or all).
+		if len(e.pending) > 0 && u.UpdateID >= e.pending[0].UpdateID {
+			e.pushes.delivered[u.UpdateID] = true
+			e.dropDeliveredLocked()
 		}
 		e.webhook.Deliveries++
 	} else {
