@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -251,16 +252,14 @@ func (em *emulators) startAll() (channels string, env []string, err error) {
 	if err != nil {
 		return "", nil, err
 	}
-	em.closers = append(em.closers, func() { le.Close() })
-	if em.leURL, err = serve(le.Handler(), &em.closers); err != nil {
+	if em.leURL, err = em.host(le.Handler(), func() { le.Close() }); err != nil {
 		return "", nil, err
 	}
 	tg, err := tgemu.New(tgemu.Options{ChatRate: -1, GlobalRate: -1, TimeScale: 0.01})
 	if err != nil {
 		return "", nil, err
 	}
-	em.closers = append(em.closers, tg.Close)
-	tgURL, err := serve(tg.Handler(), &em.closers)
+	tgURL, err := em.host(tg.Handler(), tg.Close)
 	if err != nil {
 		return "", nil, err
 	}
@@ -268,8 +267,7 @@ func (em *emulators) startAll() (channels string, env []string, err error) {
 	if err != nil {
 		return "", nil, err
 	}
-	em.closers = append(em.closers, sl.Close)
-	slURL, err := serve(sl.Handler(), &em.closers)
+	slURL, err := em.host(sl.Handler(), sl.Close)
 	if err != nil {
 		return "", nil, err
 	}
@@ -278,8 +276,7 @@ func (em *emulators) startAll() (channels string, env []string, err error) {
 	if err != nil {
 		return "", nil, err
 	}
-	em.closers = append(em.closers, sms.Close)
-	smsURL, err := serve(sms.Handler(), &em.closers)
+	smsURL, err := em.host(sms.Handler(), sms.Close)
 	if err != nil {
 		return "", nil, err
 	}
@@ -304,4 +301,11 @@ func (em *emulators) startAll() (channels string, env []string, err error) {
 		"SLACK_BOT_TOKEN=" + sl.BotToken(), "SLACK_SIGNING_SECRET=" + sl.SigningSecret(),
 		"TWILIO_ACCOUNT_SID=" + sms.AccountSID(), "TWILIO_AUTH_TOKEN=" + sms.AuthToken()}
 	return channels, env, nil
+}
+
+// host serves an emulator's handler on a loopback port until the
+// emulators close, and then closes the emulator too.
+func (em *emulators) host(h http.Handler, closeEmulator func()) (string, error) {
+	em.closers = append(em.closers, closeEmulator)
+	return serve(h, &em.closers)
 }

@@ -38,13 +38,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if err != nil {
 			return err
 		}
-		if *asJSON {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(rep)
-		}
-		printIdle(stdout, rep)
-		return nil
+		return printReport(stdout, *asJSON, rep, printIdle)
 	}
 	if *rate < 0 {
 		return usageError{"--rate must be positive"}
@@ -54,12 +48,17 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
+	return printReport(stdout, *asJSON, rep, printBench)
+}
+
+// printReport writes rep as indented JSON, or for people with print.
+func printReport[R any](w io.Writer, asJSON bool, rep R, print func(io.Writer, R)) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	printBench(stdout, rep)
+	print(w, rep)
 	return nil
 }
 

@@ -242,23 +242,24 @@ func (d *byteReader) fail() {
 	d.b = nil
 }
 
-func (d *byteReader) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
+// skip moves past a field of n bytes; n <= 0 is a varint that did not read.
+func (d *byteReader) skip(n int) {
 	if n <= 0 {
 		d.fail()
-		return 0
+		return
 	}
 	d.b = d.b[n:]
+}
+
+func (d *byteReader) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	d.skip(n)
 	return v
 }
 
 func (d *byteReader) varint() int64 {
 	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
+	d.skip(n)
 	return v
 }
 
