@@ -233,7 +233,10 @@ var configTemplate = template.Must(template.New("cfg").Parse(`
 server:
   listen: 127.0.0.1:{{.Port}}
   public_url: {{.PublicURL}}
-  shutdown_timeout: 5s
+  # The product's default: the engine drains for up to drain_timeout, then
+  # each adapter finishes the sends in flight (their results must reach the
+  # journal); on a loaded CI machine 5s left the adapters too little.
+  shutdown_timeout: 15s
 liveengage:
   account_id: "12345678"
   client_id: e2e-client
