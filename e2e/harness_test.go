@@ -189,7 +189,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 			"Port": port, "PublicURL": e.coreURL, "DomainAPI": leSrv.URL, "Store": storePath,
 			"Channel": o.Channel, "EchoBin": echoBin, "TelegramURL": tgSrv.URL, "TelegramToken": tg.Token(),
 			"CSATPrompt": o.CSATPrompt, "TransferMessage": o.TransferMessage, "ConversationYAML": indent(o.ConversationYAML, "      "), "ChannelExtraYAML": indent(o.ChannelExtraYAML, "    "), "ChannelYAML": o.ChannelYAML, "HostileBin": hostileBin,
-			"PostgresDSN": o.PostgresDSN, "LeaseTTL": o.LeaseTTL, "LogLevel": cmp.Or(o.LogLevel, "debug"),
+			"PostgresDSN": o.PostgresDSN, "LeaseTTL": o.LeaseTTL, "LogLevel": cmp.Or(o.LogLevel, "debug"), "EchoWait": echoWait(t, o.LeaseTTL),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -229,6 +229,22 @@ func newEnv(t testing.TB, o envOptions) *env {
 	return e
 }
 
+// echoWait is delivery.echo_wait for the config: 10s, or with a short
+// lease ttl (the cluster tests, which take conversations over) longer than
+// the ttl, in_doubt_wait (10s) and reorder_wait (3s) together, as the
+// config asks of a cluster: LiveEngage's echo of the dead instance's
+// publish waits behind that much on the outbound side.
+func echoWait(t testing.TB, leaseTTL string) string {
+	if leaseTTL == "" {
+		return "10s"
+	}
+	ttl, err := time.ParseDuration(leaseTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return (ttl + 10*time.Second + 3*time.Second + 5*time.Second).String()
+}
+
 var configTemplate = template.Must(template.New("cfg").Parse(`
 server:
   listen: 127.0.0.1:{{.Port}}
@@ -262,7 +278,7 @@ delivery:
   workers: 64
   retry_initial: 20ms
   retry_max: 500ms
-  echo_wait: 10s
+  echo_wait: {{.EchoWait}}
   reorder_wait: 3s
   drain_timeout: 3s
   in_doubt_wait: 10s
