@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/leconnect/leconnect/core/bench"
+	"github.com/leconnect/leconnect/core/store/pgstore/pgtest"
 )
 
 // `leconnect bench` runs the core and the bare relay under the same small
@@ -98,6 +99,25 @@ func TestBenchIdleReportsEveryFigure(t *testing.T) {
 	for _, k := range []string{"ram_per_conversation_bytes", "heap_per_conversation_bytes"} {
 		if _, ok := raw[k]; !ok {
 			t.Errorf("no %s in the report", k)
+		}
+	}
+}
+
+// `leconnect bench --store postgres` runs in a schema of its own each time:
+// a second run on the same database measures its own messages (the
+// emulators' ids start afresh, so a shared store took them for duplicates).
+func TestBenchOnPostgresRunsTwice(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	for run := range 2 {
+		var out, errOut bytes.Buffer
+		cmd := exec.Command(leconnectBin, "bench", "--store", "postgres", "--dsn", dsn, "--messages", "100", "--conversations", "5", "--json", "--dir", t.TempDir())
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("run %d: leconnect bench: %v\n%s", run+1, err, errOut.String())
+		}
+		var rep bench.Report
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil || rep.Store != "postgres" || len(rep.Directions) != 2 || !(rep.Directions[0].StoreRoundTripsPerMsg > 0) {
+			t.Fatalf("run %d: report %s (%v)", run+1, out.String(), err)
 		}
 	}
 }

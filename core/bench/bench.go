@@ -126,6 +126,17 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		load = fmt.Sprintf("at %.0f a second", o.Rate)
 	}
 	fmt.Fprintf(o.Progress, "bench: the core (%s store), %d messages each way over %d conversations, %s\n", o.Store, o.Messages, o.Conversations, load)
+	if o.Store == "postgres" {
+		// A store of its own, as the embedded one gets a fresh file: the
+		// emulators start their ids afresh, so a store an earlier run
+		// filled would take this run's messages for duplicates.
+		dsn, drop, err := freshSchema(ctx, o.DSN)
+		if err != nil {
+			return Report{}, fmt.Errorf("bench: %w", err)
+		}
+		defer drop()
+		o.DSN = dsn
+	}
 	core, err := runTarget(ctx, o, startCore)
 	if err != nil {
 		return Report{}, fmt.Errorf("bench: the core: %w", err)
