@@ -131,7 +131,7 @@ func idleRun(ctx context.Context, o Options, n int) (IdleRun, error) {
 		return run, err
 	}
 	run.RSSBytes, run.RSSAnonBytes, run.RSSFileBytes = mem.rss, mem.anon, mem.file
-	for _, pid := range childrenOf(t.pid) {
+	for pid := range children(t.pid) {
 		if m, err := procMemory(pid); err == nil {
 			run.AdaptersRSSBytes += m.rss
 		}

@@ -168,27 +168,26 @@ const clockTicks = 100
 // /proc.
 func childrenCPUSeconds(pid int) float64 {
 	var ticks uint64
-	for _, child := range childrenOf(pid) {
-		if f := procStat(child); len(f) >= 13 {
-			u, _ := strconv.ParseUint(f[11], 10, 64)
-			s, _ := strconv.ParseUint(f[12], 10, 64)
-			ticks += u + s
-		}
+	for _, f := range children(pid) {
+		u, _ := strconv.ParseUint(f[11], 10, 64)
+		s, _ := strconv.ParseUint(f[12], 10, 64)
+		ticks += u + s
 	}
 	return float64(ticks) / clockTicks
 }
 
-// childrenOf lists pid's running children, from /proc.
-func childrenOf(pid int) []int {
+// children is pid's running children with their /proc stat fields (see
+// procStat), from one pass over /proc.
+func children(pid int) map[int][]string {
 	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
-	var out []int
+	out := map[int][]string{}
 	for _, p := range procs {
 		child, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
 		if err != nil {
 			continue
 		}
-		if f := procStat(child); len(f) >= 2 && f[1] == strconv.Itoa(pid) {
-			out = append(out, child)
+		if f := procStat(child); len(f) >= 13 && f[1] == strconv.Itoa(pid) {
+			out[child] = f
 		}
 	}
 	return out

@@ -51,10 +51,7 @@ func outboundMessages(body []byte) (changes []queuedChange, unparsed int, err er
 		return []queuedChange{{msg: m}}, 1, err
 	}
 	for _, raw := range env.Body.Changes {
-		wrapped, err := wrapChange(env.Kind, env.Type, raw)
-		if err != nil {
-			return nil, 0, err
-		}
+		wrapped := wrapChange(env.Kind, env.Type, raw)
 		n, perr := liveperson.ParseNotification(wrapped)
 		if perr != nil {
 			m, err := unparsedMessage(wrapped)
@@ -76,56 +73,43 @@ func outboundMessages(body []byte) (changes []queuedChange, unparsed int, err er
 // wrapChange is a notification of one change, as the queue keeps it. raw
 // is valid JSON (it was decoded from a body already), so it is copied in
 // as it is.
-func wrapChange(kind, typ string, raw json.RawMessage) ([]byte, error) {
-	k, err := json.Marshal(kind)
-	if err != nil {
-		return nil, err
-	}
-	t, err := json.Marshal(typ)
-	if err != nil {
-		return nil, err
-	}
-	b := make([]byte, 0, len(raw)+len(k)+len(t)+40)
-	b = append(append(append(b, `{"kind":`...), k...), `,"type":`...)
-	b = append(append(append(b, t...), `,"body":{"changes":[`...), raw...)
-	return append(b, "]}}"...), nil
+func wrapChange(kind, typ string, raw json.RawMessage) []byte {
+	b := make([]byte, 0, len(raw)+len(kind)+len(typ)+48)
+	b = append(appendJSONString(append(b, `{"kind":`...), kind), `,"type":`...)
+	b = append(appendJSONString(b, typ), `,"body":{"changes":[`...)
+	return append(append(b, raw...), "]}}"...)
+}
+
+// appendJSONString appends s as a JSON string, as encoding/json writes it.
+func appendJSONString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s) // a string always encodes
+	return append(b, q...)
 }
 
 // encodeOutboundPayload is json.Marshal(outboundPayload{...}) without a
 // second pass over body, which is valid JSON already: it is kept byte for
 // byte, so the worker reading it parses exactly what the webhook did.
-func encodeOutboundPayload(conv string, seq *int, body []byte) ([]byte, error) {
-	c, err := json.Marshal(conv)
-	if err != nil {
-		return nil, err
-	}
-	b := make([]byte, 0, len(body)+len(c)+64)
+func encodeOutboundPayload(conv string, seq *int, body []byte) []byte {
+	b := make([]byte, 0, len(body)+len(conv)+64)
 	b = append(strconv.AppendInt(append(b, `{"v":`...), payloadVersion, 10), `,"conversation_id":`...)
-	b = append(b, c...)
+	b = appendJSONString(b, conv)
 	if seq != nil {
 		b = strconv.AppendInt(append(b, `,"sequence":`...), int64(*seq), 10)
 	}
-	b = append(append(append(b, `,"body":`...), body...), '}')
-	return b, nil
+	return append(append(append(b, `,"body":`...), body...), '}')
 }
 
 // changeMessages queues each change of a parsed notification; a change
 // without a conversation id is queued as unparsed.
 func changeMessages(n *liveperson.Notification) (changes []queuedChange, unparsed int, err error) {
 	add := func(conv, dedupe string, seq *int, raw json.RawMessage, one *liveperson.Notification) error {
-		wrapped, err := wrapChange(n.Kind, n.Type, raw)
-		if err != nil {
-			return err
-		}
+		wrapped := wrapChange(n.Kind, n.Type, raw)
 		if conv == "" {
 			m, err := unparsedMessage(wrapped)
 			changes, unparsed = append(changes, queuedChange{msg: m}), unparsed+1
 			return err
 		}
-		payload, err := encodeOutboundPayload(conv, seq, wrapped)
-		if err != nil {
-			return err
-		}
+		payload := encodeOutboundPayload(conv, seq, wrapped)
 		var order *int64
 		if seq != nil {
 			o := int64(*seq)
