@@ -231,9 +231,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 
 // echoWait is delivery.echo_wait for the config: 10s, or with a short
 // lease ttl (the cluster tests, which take conversations over) longer than
-// the ttl, in_doubt_wait (10s) and reorder_wait (3s) together, as the
-// config asks of a cluster: LiveEngage's echo of the dead instance's
-// publish waits behind that much on the outbound side.
+// the ttl, in_doubt_wait (10s) and reorder_wait (3s) together: generous on
+// a loaded 2-core machine, where an instance taking over must not publish
+// again a message whose echo is merely slow.
 func echoWait(t testing.TB, leaseTTL string) string {
 	if leaseTTL == "" {
 		return "10s"

@@ -263,32 +263,6 @@ func TestPublicURLHTTPWarns(t *testing.T) {
 // A cluster whose echo_wait is not longer than what an echo can wait
 // behind after a takeover is warned about; the embedded store (one
 // process) and a long enough echo_wait are not.
-func TestEchoWaitForAClusterWarns(t *testing.T) {
-	base := "server:\n  public_url: https://x.example\nliveengage:\n  account_id: \"1\"\n  client_id: c\n  client_secret: s\nchannels:\n  - name: a\n    adapter: telegram\n"
-	pg := "store:\n  backend: postgres\n  postgres:\n    dsn: postgres://u@localhost/db\n"
-	for _, tc := range []struct {
-		name, extra string
-		warn        bool
-	}{
-		{"cluster, echo_wait 45s against 30s + 30s + 2s", pg + "delivery:\n  echo_wait: 45s\n", true},
-		{"cluster, the defaults", pg, false},
-		{"embedded store, echo_wait 45s", "delivery:\n  echo_wait: 45s\n", false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, warnings, err := Parse("c.yaml", []byte(base+tc.extra), nil, WithBuiltinAdapters("telegram"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			warned := slices.ContainsFunc(warnings, func(w Problem) bool {
-				return w.Path == "delivery.echo_wait" && strings.Contains(w.Message, "published again")
-			})
-			if warned != tc.warn {
-				t.Fatalf("warnings = %v; want a delivery.echo_wait warning: %v", warnings, tc.warn)
-			}
-		})
-	}
-}
-
 func TestThirdPartyAdapterPath(t *testing.T) {
 	const sum = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 	base := "server:\n  public_url: https://x.example\nliveengage:\n  account_id: \"1\"\n  client_id: c\n  client_secret: s\nchannels:\n  - name: a\n    adapter: custom\n"

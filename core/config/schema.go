@@ -533,13 +533,6 @@ func (v *validator) validate() {
 	}
 
 	v.store(&c.Store)
-	// In a cluster, an instance taking a conversation over waits echo_wait
-	// for LiveEngage's echo of a publish the dead one may have made; the
-	// echo is queued behind the conversation's outbound items, which wait
-	// for the lease to lapse and then in_doubt_wait and reorder_wait at most.
-	if need := c.Store.LeaseTTL + dl.InDoubtWait + dl.ReorderWait; c.Store.Backend == BackendPostgres && dl.EchoWait > 0 && dl.EchoWait <= need {
-		v.warnf("delivery.echo_wait", "%s is not longer than store.lease_ttl + delivery.in_doubt_wait + delivery.reorder_wait (%s): after a takeover, a consumer message whose echo is still on its way is published again and the agent sees it twice; expected more than %s", dl.EchoWait, need, need)
-	}
 
 	levels := []string{"trace", "debug", "info", "warn", "error"}
 	if !slices.Contains(levels, c.Log.Level) {

@@ -13,22 +13,28 @@ import (
 	"github.com/leconnect/leconnect/core/store"
 )
 
-// recordEcho keeps LiveEngage's echo of a consumer event we published, so a
-// publish whose answer a crash or timeout swallowed is recognised instead
-// of being published twice. It is stored with the echo's ack.
-func (e *Engine) recordEcho(conversationID string, m liveperson.MessagingChange) result {
-	if _, isContent := m.Event.(*liveperson.ContentEvent); !isContent || m.Sequence == nil {
-		return ok()
+// ourEchoes are LiveEngage's echoes of consumer events leconnect published
+// (tagged with our external id) in one messaging change, if that is all the
+// change is. They need no delivery: recording them lets a publish whose
+// answer a crash or timeout swallowed be recognised instead of published
+// twice, and tells ordering their sequences leave no gap (EchoedThrough).
+func ourEchoes(conversationID string, n *liveperson.Notification) []store.Echo {
+	if n == nil || len(n.Messaging) != 1 || len(n.Conversations) != 0 || !n.Messaging[0].FromConsumer() {
+		return nil
 	}
-	r := ok()
+	m := n.Messaging[0]
+	if _, isContent := m.Event.(*liveperson.ContentEvent); !isContent || m.Sequence == nil {
+		return nil
+	}
+	var echoes []store.Echo
 	for _, md := range m.Metadata {
 		id, _ := md["id"].(string)
 		if md["type"] != "ExternalId" || !strings.HasPrefix(id, externalIDPrefix) {
 			continue
 		}
-		r.effects.Echoes = append(r.effects.Echoes, store.Echo{ConversationID: conversationID, ExternalID: id, Sequence: int64(*m.Sequence)})
+		echoes = append(echoes, store.Echo{ConversationID: conversationID, ExternalID: id, Sequence: int64(*m.Sequence)})
 	}
-	return r
+	return echoes
 }
 
 // waitEcho waits up to EchoWait for LiveEngage's echo of the publish tagged

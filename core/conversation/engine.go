@@ -347,15 +347,45 @@ func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"changes", unparsed, "remote", r.RemoteAddr)
 		e.metrics.unparsed.Add(float64(unparsed))
 	}
+	// Echoes of our own publishes (half of what the webhook brings under
+	// consumer traffic) are recorded, not queued: they need no delivery.
+	var echoes []store.Echo
+	queued := changes[:0]
+	for _, c := range changes {
+		if ours := ourEchoes(c.msg.Key, c.parsed); len(ours) > 0 {
+			echoes = append(echoes, ours...)
+			continue
+		}
+		queued = append(queued, c)
+	}
+	if err := e.commitChanges(r.Context(), queued, echoes); err != nil {
+		e.log.Error("liveengage webhook not stored; LiveEngage will retry", "err", err)
+		http.Error(w, "not stored", http.StatusServiceUnavailable)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// commitChanges commits a notification's changes: the echoes recorded, the rest
+// queued. Should one write fail, LiveEngage retries the whole: queued
+// changes are deduplicated and echoes recorded again.
+func (e *Engine) commitChanges(ctx context.Context, changes []queuedChange, echoes []store.Echo) error {
+	if len(echoes) > 0 {
+		if err := e.opts.Store.RecordEchoes(ctx, echoes...); err != nil {
+			return err
+		}
+		e.metrics.echoesTotal.Add(float64(len(echoes)))
+	}
+	if len(changes) == 0 {
+		return nil
+	}
 	msgs := make([]store.Message, len(changes))
 	for i, c := range changes {
 		msgs[i] = c.msg
 	}
-	res, err := e.opts.Store.Outbound().Enqueue(r.Context(), msgs...)
+	res, err := e.opts.Store.Outbound().Enqueue(ctx, msgs...)
 	if err != nil {
-		e.log.Error("liveengage webhook not stored; LiveEngage will retry", "err", err)
-		http.Error(w, "not stored", http.StatusServiceUnavailable)
-		return
+		return err
 	}
 	for i, r := range res {
 		if !r.Duplicate && changes[i].parsed != nil {
@@ -363,5 +393,5 @@ func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	e.metrics.accepted(store.Outbound, "", res)
-	w.WriteHeader(http.StatusOK)
+	return nil
 }

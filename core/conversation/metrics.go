@@ -25,6 +25,7 @@ type metrics struct {
 	filtered       prometheus.Counter
 	opened         prometheus.Counter
 	echoTimeouts   prometheus.Counter
+	echoesTotal    prometheus.Counter
 	sendsInDoubt   *prometheus.CounterVec
 	claimSeconds   *prometheus.HistogramVec // queue: one Claim call
 	claimedKeys    *prometheus.CounterVec   // queue: conversations claimed
@@ -59,6 +60,8 @@ func newMetrics(reg prometheus.Registerer, st store.Store) *metrics {
 			Help: "LiveEngage conversations opened."}),
 		echoTimeouts: prometheus.NewCounter(prometheus.CounterOpts{Name: "leconnect_echo_timeouts_total",
 			Help: "Uncertain publishes published again after no echo arrived (possible duplicates)."}),
+		echoesTotal: prometheus.NewCounter(prometheus.CounterOpts{Name: "leconnect_echoes_recorded_total",
+			Help: "LiveEngage's echoes of consumer events leconnect published, recorded at the webhook without queueing (they need no delivery)."}),
 		sendsInDoubt: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leconnect_sends_in_doubt_total",
 			Help: "Messages sent after a takeover although the instance that died may have sent them: no record of its send appeared within delivery.in_doubt_wait (possible duplicates)."}, []string{"channel"}),
 		claimSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "leconnect_claim_seconds",
@@ -72,7 +75,7 @@ func newMetrics(reg prometheus.Registerer, st store.Store) *metrics {
 			Help: "Conversations this instance took over from a lease that lapsed without being given back (its holder died or stalled)."}, []string{"queue"}),
 	}
 	reg.MustRegister(m.acceptedTotal, m.duplicateTotal, m.outcomesTotal, m.latency, m.publishedTotal, m.deliveredTotal,
-		m.refusedTotal, m.unowned, m.unparsed, m.filtered, m.opened, m.echoTimeouts, m.sendsInDoubt, m.claimSeconds, m.claimedKeys, m.leaseLost, m.takeovers)
+		m.refusedTotal, m.unowned, m.unparsed, m.filtered, m.opened, m.echoTimeouts, m.echoesTotal, m.sendsInDoubt, m.claimSeconds, m.claimedKeys, m.leaseLost, m.takeovers)
 	reg.MustRegister(depthCollector{st: st, desc: prometheus.NewDesc("leconnect_queue_depth", "Items waiting in a queue.", []string{"queue"}, nil)})
 	return m
 }

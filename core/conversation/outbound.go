@@ -183,6 +183,9 @@ func (e *Engine) pickOutbound(items []store.Item) (int, time.Duration) {
 		return 0, 0
 	}
 	last, known := e.lastDelivered(items[best].Key)
+	if known && bestSeq > last+1 {
+		last = e.skipEchoes(items[best].Key, last)
+	}
 	// A gap after the last sequence delivered, or no knowledge of it (after a
 	// restart): give a late delivery the chance to fill the gap. Deliveries
 	// LiveEngage could not make while we were down come back only once we
@@ -223,6 +226,26 @@ func (e *Engine) lastDelivered(conversationID string) (int, bool) {
 	return int(seq), true
 }
 
+// skipEchoes moves a conversation's last delivered sequence past the
+// consumer events we published right after it: the webhook recorded their
+// echoes instead of queueing them, so they leave a gap no agent event will
+// fill.
+func (e *Engine) skipEchoes(conversationID string, last int) int {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	through, err := e.opts.Store.EchoedThrough(ctx, conversationID, int64(last))
+	if err != nil || int(through) == last {
+		return last // no echo there (or no answer): wait for the gap as before
+	}
+	e.seqMu.Lock()
+	defer e.seqMu.Unlock()
+	if cur, ok := e.lastSeq[conversationID]; ok && cur > int(through) {
+		return cur
+	}
+	e.lastSeq[conversationID] = int(through)
+	return int(through)
+}
+
 // itemSequence is a queued messaging event's LiveEngage sequence, kept as
 // its own item field: pick runs over every buffered item of a
 // conversation, so it must not parse payloads.
@@ -239,15 +262,11 @@ func (e *Engine) handleOutbound(ctx context.Context, _ store.Lease, item store.I
 	if err != nil {
 		return deadLetter(err)
 	}
-	if len(n.Messaging) == 1 && n.Messaging[0].FromConsumer() {
-		// LiveEngage's echo of a consumer's own event (half of what the
-		// webhook brings under consumer traffic). One of our publishes
-		// (tagged with our external id) is recorded with no read first;
-		// others go the way of any event, which ignores unknown
-		// conversations.
-		if r := e.recordEcho(p.ConversationID, n.Messaging[0]); len(r.effects.Echoes) > 0 {
-			return e.sequenceHandled(item.Key, p, r)
-		}
+	if echoes := ourEchoes(p.ConversationID, n); len(echoes) > 0 {
+		// Queued by a version that did not record echoes at the webhook.
+		r := ok()
+		r.effects.Echoes = echoes
+		return e.sequenceHandled(item.Key, p, r)
 	}
 	owner, err := e.opts.Store.ConversationOwner(ctx, p.ConversationID)
 	if errors.Is(err, store.ErrNotFound) && len(n.Conversations) == 1 {

@@ -28,6 +28,7 @@ type Memory struct {
 	choices  map[choiceKey]memChoice
 	sends    map[sendKey]memSend
 	echoes   map[echoKey]memSeq
+	echoSeqs map[echoSeqKey]string // echoes by sequence -> external id
 	handled  map[string]memSeq
 	unowned  map[string]memUnowned
 	stateSeq uint64      // counts changes to echoes and unowned conversations
@@ -76,6 +77,7 @@ func NewMemory(opts Options) *Memory {
 		choices:  map[choiceKey]memChoice{},
 		sends:    map[sendKey]memSend{},
 		echoes:   map[echoKey]memSeq{},
+		echoSeqs: map[echoSeqKey]string{},
 		handled:  map[string]memSeq{},
 		unowned:  map[string]memUnowned{},
 		stateSig: notify.New(0),
@@ -310,7 +312,7 @@ func (m *Memory) PurgeExpired(ctx context.Context, limit int) (int, error) {
 	}
 	for k, e := range m.echoes {
 		if !now.Before(e.expires) {
-			vs = append(vs, victim{e.expires, func() { delete(m.echoes, k) }})
+			vs = append(vs, victim{e.expires, func() { m.dropEchoLocked(k) }})
 		}
 	}
 	for k, h := range m.handled {

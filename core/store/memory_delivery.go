@@ -9,6 +9,11 @@ import (
 
 type echoKey struct{ conv, ext string }
 
+type echoSeqKey struct {
+	conv string
+	seq  int64
+}
+
 type memSeq struct {
 	seq     int64
 	expires time.Time
@@ -26,7 +31,12 @@ func (m *Memory) putEffectsLocked(fx Effects) {
 		m.links[linkKey{l.Channel, l.ChatID, l.ChannelMessageID}] = memLink{l: l, expires: exp}
 	}
 	for _, e := range fx.Echoes {
-		m.echoes[echoKey{e.ConversationID, e.ExternalID}] = memSeq{seq: e.Sequence, expires: exp}
+		k := echoKey{e.ConversationID, e.ExternalID}
+		if _, ok := m.echoes[k]; ok {
+			m.dropEchoLocked(k)
+		}
+		m.echoes[k] = memSeq{seq: e.Sequence, expires: exp}
+		m.echoSeqs[echoSeqKey{e.ConversationID, e.Sequence}] = e.ExternalID
 	}
 	if h := fx.Handled; h != nil {
 		if cur, ok := m.handled[h.ConversationID]; !ok || h.Sequence >= cur.seq {
@@ -36,6 +46,45 @@ func (m *Memory) putEffectsLocked(fx Effects) {
 	if len(fx.Echoes) > 0 || len(fx.Links) > 0 {
 		m.stateSeq++
 		m.stateSig.Advance(m.stateSeq)
+	}
+}
+
+// dropEchoLocked forgets echo k and its index entry; m.mu held.
+func (m *Memory) dropEchoLocked(k echoKey) {
+	sk := echoSeqKey{k.conv, m.echoes[k].seq}
+	if m.echoSeqs[sk] == k.ext {
+		delete(m.echoSeqs, sk)
+	}
+	delete(m.echoes, k)
+}
+
+// RecordEchoes implements DeliveryState.
+func (m *Memory) RecordEchoes(ctx context.Context, echoes ...Echo) error {
+	fx := Effects{Echoes: echoes}
+	if err := fx.Validate(); err != nil {
+		return err
+	}
+	if err := m.lock(ctx); err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	m.putEffectsLocked(fx)
+	return nil
+}
+
+// EchoedThrough implements DeliveryState.
+func (m *Memory) EchoedThrough(ctx context.Context, conversationID string, after int64) (int64, error) {
+	if err := m.lock(ctx); err != nil {
+		return after, err
+	}
+	defer m.mu.Unlock()
+	now := m.opts.Now()
+	for {
+		ext, ok := m.echoSeqs[echoSeqKey{conversationID, after + 1}]
+		if !ok || !now.Before(m.echoes[echoKey{conversationID, ext}].expires) {
+			return after, nil
+		}
+		after++
 	}
 }
 

@@ -311,6 +311,16 @@ type DeliveryState interface {
 	// LastHandled is the last sequence handled in the conversation; found
 	// is false when none is recorded (or it expired).
 	LastHandled(ctx context.Context, conversationID string) (sequence int64, found bool, err error)
+	// RecordEchoes records LiveEngage's echoes of publishes leconnect
+	// tagged, in one commit and with no queue item (an echo needs no
+	// delivery), and wakes AwaitEcho. Recording an echo again refreshes it.
+	RecordEchoes(ctx context.Context, echoes ...Echo) error
+	// EchoedThrough is the highest sequence s such that an echo is recorded
+	// for every sequence after+1..s of the conversation, or after when
+	// there is none for after+1. Those are consumer events leconnect
+	// published: no agent event is missing there, so ordering need not
+	// wait for one.
+	EchoedThrough(ctx context.Context, conversationID string, after int64) (int64, error)
 	// PutUnowned records an open conversation no consumer record owns (one
 	// leconnect opened just before a crash), by its consumer participant.
 	PutUnowned(ctx context.Context, participantID, conversationID string) error

@@ -25,7 +25,7 @@ var (
 	bExpiry    = []byte("expiry")
 	bDLQ       = []byte("dlq")
 
-	allBuckets = [][]byte{bMeta, bConsumers, bOwners, bParts, bChoices, bEchoes, bHandled, bUnowned, bTokens, bLinks, bLinkSeq, bExpiry, bDLQ, bSends,
+	allBuckets = [][]byte{bMeta, bConsumers, bOwners, bParts, bChoices, bEchoes, bEchoSeqs, bHandled, bUnowned, bTokens, bLinks, bLinkSeq, bExpiry, bDLQ, bSends,
 		queueBucket(store.Inbound), queueBucket(store.Outbound),
 		dedupeBucket(store.Inbound), dedupeBucket(store.Outbound)}
 

@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,9 +14,14 @@ import (
 
 // Delivery state buckets (see doc.go).
 var (
-	bEchoes  = []byte("echoes")  // conversation NUL external id -> JSON {sequence, expires_at}
-	bHandled = []byte("handled") // conversation -> JSON {sequence, expires_at}
-	bUnowned = []byte("unowned") // participant id -> JSON {conversation_id, expires_at}
+	bEchoes = []byte("echoes") // conversation NUL external id -> JSON {sequence, expires_at}
+	// bEchoSeqs indexes echoes by sequence (added in schema 4 without a
+	// bump: created when missing, and an echo recorded before it only
+	// costs a reorder wait): linkSeqPrefix(conversation, sequence) ->
+	// external id.
+	bEchoSeqs = []byte("echoseqs")
+	bHandled  = []byte("handled") // conversation -> JSON {sequence, expires_at}
+	bUnowned  = []byte("unowned") // participant id -> JSON {conversation_id, expires_at}
 )
 
 // Expiry kinds of the delivery state.
@@ -60,6 +66,9 @@ func putEffectsTx(tx *bolt.Tx, exp time.Time, fx store.Effects) error {
 		return eb.Put(expiryKey(exp, kind, key), []byte{})
 	}
 	for _, e := range fx.Echoes {
+		if err := putEchoSeqTx(tx, e); err != nil {
+			return err
+		}
 		if err := put(bEchoes, echoKey(e.ConversationID, e.ExternalID), kindEcho,
 			seqRec{V: recordVersion, Sequence: e.Sequence, ExpiresAt: exp.UnixNano()}); err != nil {
 			return err
@@ -81,6 +90,83 @@ func putEffectsTx(tx *bolt.Tx, exp time.Time, fx store.Effects) error {
 		}
 	}
 	return nil
+}
+
+// putEchoSeqTx indexes e by its sequence, dropping the entry of an earlier
+// sequence the same echo was recorded with.
+func putEchoSeqTx(tx *bolt.Tx, e store.Echo) error {
+	sb := tx.Bucket(bEchoSeqs)
+	if v := tx.Bucket(bEchoes).Get(echoKey(e.ConversationID, e.ExternalID)); v != nil {
+		var cur seqRec
+		if err := decode(v, &cur); err != nil {
+			return err
+		}
+		if cur.Sequence != e.Sequence {
+			if err := dropEchoSeqTx(tx, e.ConversationID, e.ExternalID, cur.Sequence); err != nil {
+				return err
+			}
+		}
+	}
+	return sb.Put(linkSeqPrefix(e.ConversationID, e.Sequence), []byte(e.ExternalID))
+}
+
+// dropEchoSeqTx removes the index entry of echo ext at seq, unless another
+// echo holds that sequence now.
+func dropEchoSeqTx(tx *bolt.Tx, conv, ext string, seq int64) error {
+	sb := tx.Bucket(bEchoSeqs)
+	key := linkSeqPrefix(conv, seq)
+	if string(sb.Get(key)) != ext {
+		return nil
+	}
+	return sb.Delete(key)
+}
+
+// RecordEchoes implements store.DeliveryState.
+func (s *Store) RecordEchoes(ctx context.Context, echoes ...store.Echo) error {
+	fx := store.Effects{Echoes: echoes}
+	if err := fx.Validate(); err != nil {
+		return err
+	}
+	if len(echoes) == 0 {
+		return nil
+	}
+	exp := s.now().Add(s.opts.LinkTTL)
+	if err := s.write(ctx, func(tx *bolt.Tx) error { return putEffectsTx(tx, exp, fx) }); err != nil {
+		return fmt.Errorf("record echoes: %w", err)
+	}
+	s.stateChanged()
+	return nil
+}
+
+// EchoedThrough implements store.DeliveryState.
+func (s *Store) EchoedThrough(ctx context.Context, conversationID string, after int64) (int64, error) {
+	through := after
+	err := s.read(ctx, func(tx *bolt.Tx) error {
+		eb, c := tx.Bucket(bEchoes), tx.Bucket(bEchoSeqs).Cursor()
+		now := s.now().UnixNano()
+		for k, ext := c.Seek(linkSeqPrefix(conversationID, through+1)); k != nil; k, ext = c.Next() {
+			if !bytes.Equal(k, linkSeqPrefix(conversationID, through+1)) {
+				return nil
+			}
+			v := eb.Get(echoKey(conversationID, string(ext)))
+			if v == nil {
+				return nil
+			}
+			var rec seqRec
+			if err := decode(v, &rec); err != nil {
+				return err
+			}
+			if rec.ExpiresAt <= now {
+				return nil
+			}
+			through++
+		}
+		return nil
+	})
+	if err != nil {
+		return after, fmt.Errorf("echoes in %s after %d: %w", conversationID, after, err)
+	}
+	return through, nil
 }
 
 // stateChanged wakes AwaitEcho and AwaitUnowned after a commit that wrote
@@ -244,6 +330,12 @@ func purgeState(tx *bolt.Tx, exp int64, kind byte, key []byte) (bool, error) {
 	}
 	if rec.expires() != exp {
 		return false, nil // refreshed since
+	}
+	if kind == kindEcho {
+		conv, ext, _ := bytes.Cut(key, []byte{0})
+		if err := dropEchoSeqTx(tx, string(conv), string(ext), rec.(*seqRec).Sequence); err != nil {
+			return false, err
+		}
 	}
 	return true, bucket.Delete(key)
 }

@@ -34,6 +34,11 @@
 //	tokens           ext_consumer_id -> JSON {token}
 //	links            str(channel) str(chat id) str(message id) -> JSON link + expires_at
 //	linkseq          str(conversation id) u64(sequence) <links key> -> empty (reverse index)
+//	echoes           conversation id NUL external id -> JSON {sequence, expires_at}: AwaitEcho
+//	echoseqs         str(conversation id) u64(sequence) -> external id: EchoedThrough
+//	                 (dropped with its echo; an echo recorded before it existed has none)
+//	handled          conversation id -> JSON {sequence, expires_at}: LastHandled
+//	unowned          participant id -> JSON {conversation id, expires_at}: AwaitUnowned
 //	dedupe.inbound   dedupe key -> u64 expiry (unix ns)
 //	dedupe.outbound  dedupe key -> u64 expiry (unix ns)
 //	expiry           u64(expiry unix ns) kind <key> -> empty; kind 'i'/'o' = dedupe

@@ -321,6 +321,59 @@ func (s *Store) AwaitLink(ctx context.Context, channel, chatID, channelMessageID
 	return out, nil
 }
 
+// RecordEchoes implements store.DeliveryState.
+func (s *Store) RecordEchoes(ctx context.Context, echoes ...store.Echo) error {
+	fx := store.Effects{Echoes: echoes}
+	if err := fx.Validate(); err != nil {
+		return err
+	}
+	if len(echoes) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	s.queueEffects(b, fx)
+	if err := s.send(ctx, b); err != nil {
+		return fmt.Errorf("record echoes: %w", err)
+	}
+	s.wakeState()
+	return nil
+}
+
+// echoRun bounds the echoes EchoedThrough reads in one round trip.
+const echoRun = 64
+
+// EchoedThrough implements store.DeliveryState. The primary key's prefix
+// finds a conversation's echoes, a handful while they live, so the
+// sequence needs no index of its own.
+func (s *Store) EchoedThrough(ctx context.Context, conversationID string, after int64) (int64, error) {
+	if err := s.begin(ctx); err != nil {
+		return after, err
+	}
+	defer s.end()
+	through := after
+	for {
+		rows, err := s.pool.Query(ctx, `SELECT DISTINCT sequence FROM echoes
+			WHERE conversation_id = $1 AND sequence > $2 AND expires_at > $3 ORDER BY sequence LIMIT $4`,
+			conversationID, through, s.now(), echoRun)
+		if err != nil {
+			return after, fmt.Errorf("echoes in %s after %d: %w", conversationID, after, err)
+		}
+		seqs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return after, fmt.Errorf("echoes in %s after %d: %w", conversationID, after, err)
+		}
+		for _, seq := range seqs {
+			if seq != through+1 {
+				return through, nil
+			}
+			through = seq
+		}
+		if len(seqs) < echoRun {
+			return through, nil
+		}
+	}
+}
+
 // LastHandled implements store.DeliveryState.
 func (s *Store) LastHandled(ctx context.Context, conversationID string) (int64, bool, error) {
 	if err := s.begin(ctx); err != nil {

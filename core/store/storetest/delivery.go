@@ -88,3 +88,76 @@ func testDeliveryState(t *testing.T, open Opener) {
 		t.Fatalf("PurgeExpired = %d, %v; want the echo, the mark, the unowned conversation and the link", n, err)
 	}
 }
+
+// testRecordEchoes: echoes recorded without an item wake AwaitEcho and are
+// found by sequence: EchoedThrough runs over consecutive ones only, per
+// conversation, and not past their TTL; recording one again at another
+// sequence moves it; purging forgets it by sequence too.
+func testRecordEchoes(t *testing.T, open Opener) {
+	e := setup(t, open)
+	got := make(chan int64, 1)
+	go func() {
+		seq, _ := e.s.AwaitEcho(e.ctx, "conv", "lc1-b", time.Now().Add(time.Minute))
+		got <- seq
+	}()
+	if err := e.s.RecordEchoes(e.ctx,
+		store.Echo{ConversationID: "conv", ExternalID: "lc1-a", Sequence: 3},
+		store.Echo{ConversationID: "conv", ExternalID: "lc1-b", Sequence: 4},
+		store.Echo{ConversationID: "conv", ExternalID: "lc1-d", Sequence: 6},
+		store.Echo{ConversationID: "other", ExternalID: "lc1-c", Sequence: 5},
+	); err != nil {
+		t.Fatal(err)
+	}
+	if seq := <-got; seq != 4 {
+		t.Fatalf("AwaitEcho after RecordEchoes = %d; want 4", seq)
+	}
+	for _, c := range []struct {
+		conv        string
+		after, want int64
+	}{
+		{"conv", 2, 4},   // 3 and 4 echoed, 5 is not (it is another conversation's)
+		{"conv", 3, 4},   // from inside the run
+		{"conv", 4, 4},   // nothing echoed at 5
+		{"conv", 5, 6},   // 6 alone
+		{"conv", 6, 6},   // past the last
+		{"conv", -1, -1}, // 0 is not echoed
+		{"other", 4, 5},
+		{"none", 0, 0},
+	} {
+		if got, err := e.s.EchoedThrough(e.ctx, c.conv, c.after); err != nil || got != c.want {
+			t.Errorf("EchoedThrough(%s, %d) = %d, %v; want %d", c.conv, c.after, got, err, c.want)
+		}
+	}
+	// The same echo recorded again at another sequence (LiveEngage does not
+	// do this; the index must stay true if it did) leaves 4 unechoed.
+	if err := e.s.RecordEchoes(e.ctx, store.Echo{ConversationID: "conv", ExternalID: "lc1-b", Sequence: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.s.EchoedThrough(e.ctx, "conv", 2); err != nil || got != 3 {
+		t.Fatalf("EchoedThrough after moving an echo = %d, %v; want 3", got, err)
+	}
+	if got, err := e.s.EchoedThrough(e.ctx, "conv", 3); err != nil || got != 3 {
+		t.Fatalf("EchoedThrough(conv, 3) after moving an echo = %d, %v; want 3", got, err)
+	}
+	if got, err := e.s.EchoedThrough(e.ctx, "conv", 4); err != nil || got != 6 {
+		t.Fatalf("EchoedThrough(conv, 4) after moving an echo = %d, %v; want 6", got, err)
+	}
+	if err := e.s.RecordEchoes(e.ctx, store.Echo{ConversationID: "", ExternalID: "x"}); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("RecordEchoes without a conversation: %v; want ErrInvalid", err)
+	}
+	e.clock.Advance(linkTTL)
+	if got, err := e.s.EchoedThrough(e.ctx, "conv", 2); err != nil || got != 2 {
+		t.Fatalf("EchoedThrough past the echoes' TTL = %d, %v; want 2", got, err)
+	}
+	if n, err := e.s.PurgeExpired(e.ctx, 100); err != nil || n != 4 {
+		t.Fatalf("PurgeExpired = %d, %v; want the four echoes", n, err)
+	}
+	// Recorded again after the purge: found by sequence again, and nothing
+	// left of the purged ones.
+	if err := e.s.RecordEchoes(e.ctx, store.Echo{ConversationID: "conv", ExternalID: "lc1-a", Sequence: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.s.EchoedThrough(e.ctx, "conv", 2); err != nil || got != 3 {
+		t.Fatalf("EchoedThrough after the purge = %d, %v; want 3", got, err)
+	}
+}
