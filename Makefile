@@ -4,7 +4,7 @@ PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 GOBIN                      ?= $(shell go env GOPATH)/bin
 
-.PHONY: all build test proto proto-tools proto-check vet
+.PHONY: all build test proto proto-tools proto-check vet release
 
 all: build
 
@@ -16,6 +16,12 @@ vet:
 
 test:
 	go test -race ./...
+
+# Static, reproducible, stamped binaries of leconnect and each adapter for
+# linux and darwin on amd64 and arm64, with SHA256SUMS, into dist/
+# (scripts/release.sh says which variables narrow it).
+release:
+	bash scripts/release.sh
 
 # Regenerate the adapter protocol's Go code. The generators are pinned;
 # protoc comes from Debian's protobuf-compiler package.

@@ -31,22 +31,24 @@ Usage:
   leconnect demo [--listen ADDR]     the whole system on this machine, shown in a browser
   leconnect bench [flags]            throughput and latency of the core beside a bare relay (see -h)
   leconnect adapter NAME             run a built-in adapter (the core starts these itself)
-  leconnect version                  print the version
+  leconnect healthcheck [--url URL]  exit 0 when the endpoint (default http://127.0.0.1:8080/healthz) answers 200
+  leconnect version                  print the version, commit, build date and Go version
 `
 
 type command func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 var commands = map[string]command{
-	"run":      runCommand,
-	"validate": validateCommand,
-	"manifest": manifestCommand,
-	"emulator": emulatorCommand,
-	"demo":     demoCommand,
-	"adapter":  adapterCommand,
-	"dlq":      dlqCommand,
-	"migrate":  migrateCommand,
-	"version":  versionCommand,
-	"bench":    benchCommand,
+	"run":         runCommand,
+	"validate":    validateCommand,
+	"manifest":    manifestCommand,
+	"emulator":    emulatorCommand,
+	"demo":        demoCommand,
+	"adapter":     adapterCommand,
+	"dlq":         dlqCommand,
+	"migrate":     migrateCommand,
+	"version":     versionCommand,
+	"healthcheck": healthcheckCommand,
+	"bench":       benchCommand,
 }
 
 // Main runs the command line and returns the process exit status.

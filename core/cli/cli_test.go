@@ -3,11 +3,14 @@ package cli_test
 import (
 	"bytes"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -64,6 +67,31 @@ func TestVersion(t *testing.T) {
 	r := runLeconnect(t, nil, "version")
 	if r.code != 0 || !regexp.MustCompile(`^leconnect \S+`).MatchString(r.stdout) {
 		t.Fatalf("version = %+v", r)
+	}
+}
+
+func TestHealthcheckExitStatus(t *testing.T) {
+	var status atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(int(status.Load())) }))
+	defer srv.Close()
+	for _, tc := range []struct {
+		name     string
+		status   int
+		url      string
+		wantCode int
+		want     string
+	}{
+		{"healthy", http.StatusOK, srv.URL, 0, "200 OK"},
+		{"not ready", http.StatusServiceUnavailable, srv.URL, 1, "503 Service Unavailable"},
+		{"nothing listening", http.StatusOK, "http://127.0.0.1:1/healthz", 1, "connection refused"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status.Store(int32(tc.status))
+			r := runLeconnect(t, nil, "healthcheck", "--url", tc.url)
+			if r.code != tc.wantCode || !strings.Contains(r.stdout+r.stderr, tc.want) {
+				t.Fatalf("healthcheck = %+v; want exit %d and %q", r, tc.wantCode, tc.want)
+			}
+		})
 	}
 }
 

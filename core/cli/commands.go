@@ -7,27 +7,15 @@ import (
 	"os"
 	"runtime/debug"
 
+	"github.com/leconnect/leconnect/core/buildinfo"
 	"github.com/leconnect/leconnect/core/builtin"
 	"github.com/leconnect/leconnect/core/daemon"
 	"github.com/leconnect/leconnect/emulator/liveengage"
 )
 
-// Version is set at build time with -ldflags "-X github.com/leconnect/leconnect/core/cli.Version=v1.2.3".
-var Version = "dev"
-
 func versionCommand(_ context.Context, _ []string, stdout, _ io.Writer) error {
-	v := Version
-	if info, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range info.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				v += " (" + s.Value[:12] + ")"
-			}
-		}
-		fmt.Fprintf(stdout, "leconnect %s %s\n", v, info.GoVersion)
-		return nil
-	}
-	fmt.Fprintf(stdout, "leconnect %s\n", v)
-	return nil
+	_, err := io.WriteString(stdout, buildinfo.Get().String())
+	return err
 }
 
 func runCommand(ctx context.Context, args []string, _, stderr io.Writer) error {

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/leconnect/leconnect/core/admin"
+	"github.com/leconnect/leconnect/core/buildinfo"
 	"github.com/leconnect/leconnect/core/builtin"
 	"github.com/leconnect/leconnect/core/config"
 	"github.com/leconnect/leconnect/core/conversation"
@@ -66,7 +67,7 @@ func Run(ctx context.Context, opts Options) error {
 		Name: "leconnect_deliver_refused_total",
 		Help: "Deliver calls from adapters refused over a bound (limit: max_text_chars, max_media_bytes, max_batch_events, max_in_flight_bytes); nothing of them was stored.",
 	}, []string{"channel", "limit"})
-	d.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), d.refusedDeliveries)
+	d.metrics.MustRegister(buildinfo.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), d.refusedDeliveries)
 
 	var stops []func(context.Context) error
 	shutdown := func() error {
@@ -177,10 +178,11 @@ func Run(ctx context.Context, opts Options) error {
 		return errors.Join(fmt.Errorf("%s: %w", cfg.Position("server.listen"), err), shutdown())
 	}
 	stops = append(stops, srv.Shutdown)
-	log.Info("leconnect is serving", "addr", srv.Addr(), "channels", len(cfg.Channels), "instance", instanceID(cfg), "store", cfg.Store.Backend)
+	log.Info("leconnect is serving", "version", buildinfo.Get().Version, "commit", buildinfo.Get().ShortCommit(), "addr", srv.Addr(), "channels", len(cfg.Channels), "instance", instanceID(cfg), "store", cfg.Store.Backend)
 	if opts.Ready != nil {
 		opts.Ready <- srv.Addr()
 	}
+	d.notify("READY=1\nSTATUS=serving on " + srv.Addr())
 
 	reload := opts.Reload
 	if reload == nil {
@@ -193,6 +195,7 @@ func Run(ctx context.Context, opts Options) error {
 		select {
 		case <-ctx.Done():
 			log.Info("shutting down")
+			d.notify("STOPPING=1")
 			err := shutdown()
 			if err != nil {
 				log.Error("shutdown", "err", err)
@@ -201,7 +204,9 @@ func Run(ctx context.Context, opts Options) error {
 			}
 			return err
 		case <-reload:
+			d.notify("RELOADING=1")
 			d.reload(ctx)
+			d.notify("READY=1")
 		}
 	}
 }
@@ -219,6 +224,14 @@ type daemon struct {
 
 	mu  sync.RWMutex // guards cfg, replaced on reload
 	cfg *config.Config
+}
+
+// notify tells systemd the daemon's state (a no-op outside Type=notify);
+// a failure is logged, never fatal.
+func (d *daemon) notify(state string) {
+	if err := notifySystemd(state); err != nil {
+		d.log.Warn("systemd notification failed", "state", state, "err", err)
+	}
 }
 
 // settings gives the engine a channel's current conversation settings.
