@@ -6,12 +6,14 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"syscall"
@@ -342,6 +344,23 @@ channels:
 	})
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	waitStatus(t, base+"/readyz", http.StatusOK, exited)
+
+	// /metrics says which build this is, with what the build stage stamped.
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	info := regexp.MustCompile(`(?m)^leconnect_build_info\{(.*)\} 1$`).FindSubmatch(metrics)
+	if info == nil {
+		t.Fatalf("no leconnect_build_info in /metrics")
+	}
+	for _, want := range []string{`version="` + df.args["VERSION"] + `"`, `build_date="` + df.args["DATE"] + `"`, `goversion="go`} {
+		if !strings.Contains(string(info[1]), want) {
+			t.Fatalf("leconnect_build_info{%s}: want %s", info[1], want)
+		}
+	}
 
 	// HEALTHCHECK CMD [...]: its exec form, against this port.
 	hc := df.final["HEALTHCHECK"][0]
