@@ -1,0 +1,266 @@
+package liveperson
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Fuzz targets for everything leconnect reads from LiveEngage: webhook
+// notifications and their signatures, and the answers of the Domain API,
+// the AppJWT and consumer JWS endpoints and the Send API. Seeds are the
+// reference samples in testdata/; what the fuzzer finds stays in
+// testdata/fuzz/<target>/ as a regression seed. `make fuzz` runs them.
+
+// addSamples seeds f with every testdata file matching pattern, through add.
+func addSamples(f *testing.F, pattern string, add func(b []byte)) {
+	f.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", pattern))
+	if err != nil || len(files) == 0 {
+		f.Fatalf("no seed samples for %s: %v", pattern, err)
+	}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		add(b)
+	}
+}
+
+// FuzzParseNotification: a body that parses parses the same way again,
+// and each of its changes, stored on its own in a one-change notification
+// (as the engine queues them), parses to the same change.
+func FuzzParseNotification(f *testing.F) {
+	addSamples(f, "webhook-*.json", func(b []byte) { f.Add(b) })
+	f.Fuzz(func(t *testing.T, body []byte) {
+		n, err := ParseNotification(body)
+		if err != nil {
+			if !errors.Is(err, ErrMalformedNotification) {
+				t.Fatalf("error %v does not wrap ErrMalformedNotification", err)
+			}
+			return
+		}
+		again, err := ParseNotification(body)
+		if err != nil || !reflect.DeepEqual(n, again) {
+			t.Fatalf("parsed twice differently: %v", err)
+		}
+		for i, m := range n.Messaging {
+			one := oneChange(t, n, m.Raw)
+			if len(one.Messaging) != 1 {
+				t.Fatalf("messaging change %d alone parses to %d changes", i, len(one.Messaging))
+			}
+			got := one.Messaging[0]
+			sameRaw(t, got.Raw, m.Raw)
+			got.Raw, m.Raw = nil, nil
+			if !reflect.DeepEqual(got, m) {
+				t.Fatalf("messaging change %d alone parses differently", i)
+			}
+		}
+		for i, c := range n.Conversations {
+			one := oneChange(t, n, c.Raw)
+			if len(one.Conversations) != 1 {
+				t.Fatalf("conversation change %d alone parses to %d changes", i, len(one.Conversations))
+			}
+			got := one.Conversations[0]
+			sameRaw(t, got.Raw, c.Raw)
+			got.Raw, c.Raw = nil, nil
+			if !reflect.DeepEqual(got, c) {
+				t.Fatalf("conversation change %d alone parses differently", i)
+			}
+		}
+	})
+}
+
+// sameRaw fails unless a change kept its raw bytes.
+func sameRaw(t *testing.T, got, want json.RawMessage) {
+	t.Helper()
+	if !bytes.Equal(got, want) {
+		t.Fatalf("a change's raw bytes changed on the way: %q, want %q", got, want)
+	}
+}
+
+// oneChange parses raw as the only change of a notification of n's kind
+// and type, the raw bytes copied in as they are (as the engine stores each
+// change).
+func oneChange(t *testing.T, n *Notification, raw json.RawMessage) *Notification {
+	t.Helper()
+	kind, _ := json.Marshal(n.Kind)
+	typ, _ := json.Marshal(n.Type)
+	wrapped := fmt.Appendf(nil, `{"kind":%s,"type":%s,"body":{"changes":[%s]}}`, kind, typ, raw)
+	one, err := ParseNotification(wrapped)
+	if err != nil {
+		t.Fatalf("a parsed change does not parse alone: %v\n%s", err, wrapped)
+	}
+	return one
+}
+
+// FuzzVerify: a body signed with the secret verifies, in either accepted
+// encoding; the same signature fails once one byte of the body changes,
+// and with another secret.
+func FuzzVerify(f *testing.F) {
+	addSamples(f, "webhook-*.json", func(b []byte) { f.Add(b, uint(0), byte(1)) })
+	f.Add([]byte{}, uint(0), byte(0x80))
+	f.Fuzz(func(t *testing.T, body []byte, at uint, flip byte) {
+		const account, client, secret = "123", "client", "s3cret"
+		v, err := NewVerifier(account, client, secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := http.Header{HeaderAccountID: {account}, HeaderClientID: {client}, HeaderSignature: {Sign(secret, body)}}
+		if err := v.Verify(body, h); err != nil {
+			t.Fatalf("a correctly signed body fails: %v", err)
+		}
+		if err := v.Verify(body, h); err != nil {
+			t.Fatalf("verifies once, not twice: %v", err)
+		}
+		other := http.Header{HeaderAccountID: {account}, HeaderClientID: {client}, HeaderSignature: {Sign("another secret", body)}}
+		if err := v.Verify(body, other); !errors.Is(err, ErrSignatureInvalid) {
+			t.Fatalf("signed with another secret: %v; want ErrSignatureInvalid", err)
+		}
+		if len(body) == 0 || flip == 0 {
+			return
+		}
+		changed := bytes.Clone(body)
+		changed[at%uint(len(body))] ^= flip
+		if err := v.Verify(changed, h); !errors.Is(err, ErrSignatureInvalid) {
+			t.Fatalf("one byte changed: %v; want ErrSignatureInvalid", err)
+		}
+	})
+}
+
+// cannedLE answers every LiveEngage request in process: with the reference
+// sample for its endpoint, except endpoint, which gets status and body.
+type cannedLE struct {
+	good     map[string][]byte
+	endpoint string
+	status   int
+	body     []byte
+}
+
+// endpointOf names the LiveEngage endpoint a request is for.
+func endpointOf(r *http.Request) string {
+	switch p := r.URL.Path; {
+	case strings.HasSuffix(p, "/baseURI.json"):
+		return "domain"
+	case strings.HasSuffix(p, "/app/token"):
+		return "appjwt"
+	case strings.HasSuffix(p, "/consumer"):
+		return "consumer_jws"
+	case strings.HasSuffix(p, "/conversation/send"):
+		return "send"
+	case strings.HasSuffix(p, "/conversation"):
+		return "conversation"
+	}
+	return "unknown"
+}
+
+func (c *cannedLE) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		_, _ = io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+	}
+	ep := endpointOf(r)
+	status, body := http.StatusOK, c.good[ep]
+	if ep == c.endpoint {
+		status, body = c.status, c.body
+	}
+	return &http.Response{StatusCode: status, Status: http.StatusText(status), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)), Request: r}, nil
+}
+
+// goodAnswers are the reference samples the other endpoints answer with.
+func goodAnswers(f *testing.F) map[string][]byte {
+	f.Helper()
+	good := map[string][]byte{}
+	for ep, file := range map[string]string{
+		"domain": "domain-api-response-all-services.json", "appjwt": "auth-appjwt-response.json",
+		"consumer_jws": "auth-consumerjws-response.json", "conversation": "sendapi-conversation-response.json",
+		"send": "sendapi-send-response.json",
+	} {
+		b, err := os.ReadFile(filepath.Join("testdata", file))
+		if err != nil {
+			f.Fatal(err)
+		}
+		good[ep] = b
+	}
+	return good
+}
+
+// fuzzResponses drives a whole client call (resolve the services, fetch the
+// AppJWT and the consumer's JWS, open a conversation, publish) with
+// endpoint answering status and body. Whatever the answer: no panic, no
+// hang (retries are short), success only when every answer was a 2xx, and
+// a successful call returns a usable result.
+func fuzzResponses(f *testing.F, endpoint string, seeds ...string) {
+	good := goodAnswers(f)
+	for _, s := range seeds {
+		addSamples(f, s, func(b []byte) { f.Add(200, b) })
+	}
+	f.Add(500, []byte(`{"code":500,"message":"oops"}`))
+	f.Add(401, []byte(`[{"code":"401","body":{"msg":"no"}}]`))
+	f.Add(429, []byte{})
+	f.Fuzz(func(t *testing.T, status int, body []byte) {
+		if status < 100 || status > 999 {
+			return // not an HTTP status line
+		}
+		c, err := New(Config{
+			AccountID: "le81823118", ClientID: "75588e18", ClientSecret: "secret", DomainAPI: "http://lp.test",
+			HTTP: HTTPConfig{Client: &http.Client{Transport: &cannedLE{good: good, endpoint: endpoint, status: status, body: body}}},
+			Retry: RetryPolicy{ServerErrorDelays: []time.Duration{time.Microsecond}, OuterRetries: -1,
+				RateLimitMin: time.Microsecond, RateLimitMax: time.Microsecond, RateLimitRetries: 1, Jitter: -1},
+			FetchTimeout: 5 * time.Second,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conv, err := c.CreateConversation(ctx, ConversationRequest{ExtConsumerID: "consumer-1"})
+		if err == nil {
+			if conv.ConversationID == "" {
+				t.Fatal("a conversation opened without an id")
+			}
+			var res PublishResult
+			res, err = c.PublishText(ctx, conv, "hello")
+			if err == nil && res.Sequence < 0 {
+				t.Fatalf("published at sequence %d", res.Sequence)
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the call did not end within its deadline: %v", err)
+		}
+		if err == nil && (status < 200 || status > 299) {
+			t.Fatalf("a %d answer from %s counted as success", status, endpoint)
+		}
+	})
+}
+
+func FuzzDomainAPIResponse(f *testing.F) {
+	fuzzResponses(f, "domain", "domain-api-response-*.json")
+}
+
+func FuzzAppJWTResponse(f *testing.F) { fuzzResponses(f, "appjwt", "auth-appjwt-response.json") }
+
+func FuzzConsumerJWSResponse(f *testing.F) {
+	fuzzResponses(f, "consumer_jws", "auth-consumerjws-response.json")
+}
+
+func FuzzSendAPIConversationResponse(f *testing.F) {
+	fuzzResponses(f, "conversation", "sendapi-conversation-response*.json")
+}
+
+func FuzzSendAPIPublishResponse(f *testing.F) {
+	fuzzResponses(f, "send", "sendapi-send-*.json")
+}
