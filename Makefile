@@ -4,7 +4,7 @@ PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 GOBIN                      ?= $(shell go env GOPATH)/bin
 
-.PHONY: all build test proto proto-tools proto-check vet release
+.PHONY: all build test proto proto-tools proto-check vet release fuzz
 
 all: build
 
@@ -22,6 +22,10 @@ test:
 # (scripts/release.sh says which variables narrow it).
 release:
 	bash scripts/release.sh
+
+# Every fuzz target for FUZZTIME each (default 30s): `make fuzz FUZZTIME=5m`.
+fuzz:
+	bash scripts/fuzz.sh
 
 # Regenerate the adapter protocol's Go code. The generators are pinned;
 # protoc comes from Debian's protobuf-compiler package.
