@@ -21,7 +21,7 @@ for pkg in $(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{en
   for target in $targets; do
     echo "fuzz: $pkg $target for $FUZZTIME"
     log=$(mktemp)
-    if ! go test "$pkg" -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" ${FUZZFLAGS:-} >"$log" 2>    if ! go test "$pkg" -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" >"$log" 2>&1; then1; then
+    if ! go test "$pkg" -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" ${FUZZFLAGS:-} >"$log" 2>&1; then
       cat "$log"; rm -f "$log"
       echo "fuzz: $pkg $target FAILED (the failing input is in $dir/testdata/fuzz/$target/)" >&2
       exit 1
