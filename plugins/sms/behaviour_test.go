@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"strings"
 	"testing"
@@ -221,6 +223,43 @@ func TestChoices(t *testing.T) {
 	offer("o4", false) // e.g. a CSAT question: "1" must stay text
 	if m := answer("1"); m.Choice != nil || m.Text != "1" {
 		t.Fatalf("answer after a plain message = %+v", m)
+	}
+}
+
+// A consumer may answer a question before the Send that carries it has
+// returned (the provider took the SMS, its answer is still on the way
+// back): the numbered reply must find the options of that question.
+func TestAnswerWhileItsQuestionIsStillBeingSent(t *testing.T) {
+	e, base := newEmulator(t, emu.Options{TimeScale: 1000})
+	target, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answered *sdk.Message
+	var s *started
+	answerEarly := func(*http.Response) error { // after the provider took the SMS, before the adapter hears so
+		if answered == nil {
+			if _, err := e.PhoneSend(testPhone, twilioFrom, "2"); err != nil {
+				return err
+			}
+			evs := s.host.all()
+			answered = evs[len(evs)-1].Message
+		}
+		return nil
+	}
+	proxy := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target) }, ModifyResponse: answerEarly})
+	t.Cleanup(proxy.Close)
+	s = startAdapter(t, config(e, proxy.URL, "twilio", nil), t.TempDir())
+	if err := e.AddNumber(emu.Number{Provider: emu.Twilio, Number: twilioFrom, WebhookURL: s.host.hook}); err != nil {
+		t.Fatal(err)
+	}
+	msg := sdk.OutboundMessage{IdempotencyKey: "q1", To: sdk.Address{ChatID: testPhone}, Text: "Pick a plan",
+		QuickReplies: []sdk.Choice{{ID: "plan-basic", Text: "Basic"}, {ID: "plan-pro", Text: "Pro"}}}
+	if _, err := s.a.Send(context.Background(), msg); err != nil {
+		t.Fatal(err)
+	}
+	if answered == nil || answered.Choice == nil || answered.Choice.ID != "plan-pro" {
+		t.Fatalf("the answer given while its question was being sent = %+v; want the choice plan-pro", answered)
 	}
 }
 

@@ -72,6 +72,20 @@ func (a *Adapter) Send(ctx context.Context, msg sdk.OutboundMessage) (sdk.SendRe
 		callback = withQuery(callback, "token", cfg.webhookToken)
 	}
 
+	// The options replace those offered before, before the provider takes
+	// the SMS: a reply can arrive before the provider's answer does.
+	err := st.update(func(d *stateData) error {
+		if len(choices) > 0 {
+			d.Choices[to] = offered{Choices: choices, At: a.now()}
+		} else {
+			delete(d.Choices, to)
+		}
+		return nil
+	})
+	if err != nil {
+		return sdk.SendResult{}, fmt.Errorf("sms: options not saved: %w", err)
+	}
+
 	key := msg.IdempotencyKey
 	var done [][]string
 	if key != "" {
@@ -111,17 +125,6 @@ func (a *Adapter) Send(ctx context.Context, msg sdk.OutboundMessage) (sdk.SendRe
 			// answers retries of the whole Send once it returns.
 			a.log.Error("sms sent, but its progress was not saved", "err", err)
 		}
-	}
-	err := st.update(func(d *stateData) error {
-		if len(choices) > 0 {
-			d.Choices[to] = offered{Choices: choices, At: a.now()}
-		} else {
-			delete(d.Choices, to)
-		}
-		return nil
-	})
-	if err != nil {
-		a.log.Error("sms options not saved", "err", err)
 	}
 	var ids []string
 	for _, p := range done {
