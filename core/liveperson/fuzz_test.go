@@ -179,14 +179,27 @@ func (c *cannedLE) RoundTrip(r *http.Request) (*http.Response, error) {
 		Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)), Request: r}, nil
 }
 
-// goodAnswers are the reference samples the other endpoints answer with.
+// fuzzAccount is the account the client is configured with and the
+// Domain API answers for.
+const fuzzAccount = "le81823118"
+
+// goodAnswers are what the other endpoints answer: the reference samples,
+// and a Domain API answer naming every service the client needs for this
+// account (the sample's account and services are another's).
 func goodAnswers(f *testing.F) map[string][]byte {
 	f.Helper()
-	good := map[string][]byte{}
+	var uris []map[string]string
+	for _, svc := range neededServices {
+		uris = append(uris, map[string]string{"service": svc, "account": fuzzAccount, "baseURI": "lp.test"})
+	}
+	domain, err := json.Marshal(map[string]any{"baseURIs": uris})
+	if err != nil {
+		f.Fatal(err)
+	}
+	good := map[string][]byte{"domain": domain}
 	for ep, file := range map[string]string{
-		"domain": "domain-api-response-all-services.json", "appjwt": "auth-appjwt-response.json",
-		"consumer_jws": "auth-consumerjws-response.json", "conversation": "sendapi-conversation-response.json",
-		"send": "sendapi-send-response.json",
+		"appjwt": "auth-appjwt-response.json", "consumer_jws": "auth-consumerjws-response.json",
+		"conversation": "sendapi-conversation-response.json", "send": "sendapi-send-response.json",
 	} {
 		b, err := os.ReadFile(filepath.Join("testdata", file))
 		if err != nil {
@@ -207,44 +220,63 @@ func fuzzResponses(f *testing.F, endpoint string, seeds ...string) {
 	for _, s := range seeds {
 		addSamples(f, s, func(b []byte) { f.Add(200, b) })
 	}
+	f.Add(200, good[endpoint])
 	f.Add(500, []byte(`{"code":500,"message":"oops"}`))
 	f.Add(401, []byte(`[{"code":"401","body":{"msg":"no"}}]`))
 	f.Add(429, []byte{})
+	// The harness itself: with every answer the reference's, the call
+	// succeeds (else the fuzzer would only ever see an earlier failure).
+	if unusable, err := callAll(good, endpoint, http.StatusOK, good[endpoint]); err != nil || unusable != "" {
+		f.Fatalf("the reference answers do not make a call succeed: %v %s", err, unusable)
+	}
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
 		if status < 100 || status > 999 {
 			return // not an HTTP status line
 		}
-		c, err := New(Config{
-			AccountID: "le81823118", ClientID: "75588e18", ClientSecret: "secret", DomainAPI: "http://lp.test",
-			HTTP: HTTPConfig{Client: &http.Client{Transport: &cannedLE{good: good, endpoint: endpoint, status: status, body: body}}},
-			Retry: RetryPolicy{ServerErrorDelays: []time.Duration{time.Microsecond}, OuterRetries: -1,
-				RateLimitMin: time.Microsecond, RateLimitMax: time.Microsecond, RateLimitRetries: 1, Jitter: -1},
-			FetchTimeout: 5 * time.Second,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conv, err := c.CreateConversation(ctx, ConversationRequest{ExtConsumerID: "consumer-1"})
-		if err == nil {
-			if conv.ConversationID == "" {
-				t.Fatal("a conversation opened without an id")
-			}
-			var res PublishResult
-			res, err = c.PublishText(ctx, conv, "hello")
-			if err == nil && res.Sequence < 0 {
-				t.Fatalf("published at sequence %d", res.Sequence)
-			}
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("the call did not end within its deadline: %v", err)
+		unusable, err := callAll(good, endpoint, status, body)
+		if unusable != "" {
+			t.Fatal(unusable)
 		}
 		if err == nil && (status < 200 || status > 299) {
 			t.Fatalf("a %d answer from %s counted as success", status, endpoint)
 		}
 	})
+}
+
+// callAll opens a conversation and publishes in it, every endpoint
+// answering as good says except endpoint (status, body). It returns the
+// call's error, or what was wrong with how the client took the answers.
+func callAll(good map[string][]byte, endpoint string, status int, body []byte) (unusable string, err error) {
+	c, err := New(Config{
+		AccountID: fuzzAccount, ClientID: "75588e18", ClientSecret: "secret", DomainAPI: "http://lp.test",
+		HTTP: HTTPConfig{Client: &http.Client{Transport: &cannedLE{good: good, endpoint: endpoint, status: status, body: body}}},
+		Retry: RetryPolicy{ServerErrorDelays: []time.Duration{time.Microsecond}, OuterRetries: -1,
+			RateLimitMin: time.Microsecond, RateLimitMax: time.Microsecond, RateLimitRetries: 1, Jitter: -1},
+		FetchTimeout: 5 * time.Second,
+	})
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	defer func() {
+		if ctx.Err() != nil {
+			unusable = fmt.Sprintf("the call did not end within its deadline: %v", err)
+		}
+	}()
+	conv, err := c.CreateConversation(ctx, ConversationRequest{ExtConsumerID: "consumer-1"})
+	if err != nil {
+		return "", err
+	}
+	if conv.ConversationID == "" {
+		return "a conversation opened without an id", nil
+	}
+	res, err := c.PublishText(ctx, conv, "hello")
+	if err == nil && res.Sequence < 0 {
+		return fmt.Sprintf("published at sequence %d", res.Sequence), nil
+	}
+	return "", err
 }
 
 func FuzzDomainAPIResponse(f *testing.F) {

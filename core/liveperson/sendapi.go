@@ -508,6 +508,12 @@ func (c *Client) publish(ctx context.Context, op string, conv Conversation, even
 			return PublishResult{}, fmt.Errorf("liveperson %s: decode response: %w", op, err)
 		}
 	}
+	if b.Sequence < 0 {
+		// Found by fuzzing: taken as it was, it became a message link the
+		// store refuses, and the item's ack was retried for ever, holding
+		// up the conversation.
+		return PublishResult{}, fmt.Errorf("liveperson %s: response has a negative sequence %d", op, b.Sequence)
+	}
 	return PublishResult{Sequence: b.Sequence, ReqID: e.reqID}, nil
 }
 
