@@ -320,8 +320,6 @@ channels:
 	cmd := exec.Command(imgBin, argv...)
 	cmd.Dir = state
 	cmd.Env = []string{"LE_CLIENT_SECRET=" + clientSecret, "TELEGRAM_BOT_TOKEN=" + tg.Token(), "TELEGRAM_SECRET_TOKEN=" + tgSecret}
-	var logs lockedBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if os.Geteuid() == 0 {
 		uid, gid := imageUser(t, user)
 		if err := os.Chown(state, uid, gid); err != nil {
@@ -331,17 +329,7 @@ channels:
 	} else {
 		t.Logf("not root: running as uid %d instead of the image's %s", os.Geteuid(), user)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		if t.Failed() {
-			t.Logf("core log:\n%s", logs.String())
-		}
-	})
+	exited, logs := startCmd(t, cmd)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	waitStatus(t, base+"/readyz", http.StatusOK, exited)
 
@@ -394,6 +382,26 @@ channels:
 	if got := logs.String(); !strings.Contains(got, `"stopped"`) {
 		t.Fatalf("no clean stop in the log:\n%s", got)
 	}
+}
+
+// startCmd starts the core, its output kept and shown if the test fails;
+// exited receives how it ended. The test's end kills it.
+func startCmd(t *testing.T, cmd *exec.Cmd) (<-chan error, *lockedBuffer) {
+	t.Helper()
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("core log:\n%s", logs.String())
+		}
+	})
+	return exited, logs
 }
 
 // imageUser is USER uid:gid as numbers (distroless's nonroot is 65532).
@@ -502,19 +510,7 @@ func TestSystemdUnit(t *testing.T) {
 		}
 		cmd := exec.Command(leconnectBin, "run", "--config", cfgPath)
 		cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock)
-		var logs lockedBuffer
-		cmd.Stdout, cmd.Stderr = &logs, &logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			if t.Failed() {
-				t.Logf("core log:\n%s", logs.String())
-			}
-		})
+		exited, _ := startCmd(t, cmd)
 		next := func(want string) {
 			t.Helper()
 			_ = conn.SetReadDeadline(time.Now().Add(60 * time.Second))

@@ -1,11 +1,11 @@
 package config
 
 import (
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/leconnect/leconnect/internal/fuzzseed"
 )
 
 // fuzzSecret is every variable's value: no problem or error may show it.
@@ -23,14 +23,7 @@ func fuzzLookup(name string) (string, bool) {
 // names the file and never shows a variable's value.
 func FuzzParse(f *testing.F) {
 	for _, pattern := range []string{"testdata/*.yaml", "../../connector.yaml.example"} {
-		files, _ := filepath.Glob(pattern)
-		for _, name := range files {
-			b, err := os.ReadFile(name)
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(b)
-		}
+		fuzzseed.Files(f, pattern, func(b []byte) { f.Add(b) })
 	}
 	opts := []Option{WithBuiltinAdapters("telegram", "slack", "sms")}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/leconnect/leconnect/internal/fuzzseed"
 )
 
 // Fuzz targets for everything leconnect reads from LiveEngage: webhook
@@ -22,27 +24,11 @@ import (
 // reference samples in testdata/; what the fuzzer finds stays in
 // testdata/fuzz/<target>/ as a regression seed. `make fuzz` runs them.
 
-// addSamples seeds f with every testdata file matching pattern, through add.
-func addSamples(f *testing.F, pattern string, add func(b []byte)) {
-	f.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", pattern))
-	if err != nil || len(files) == 0 {
-		f.Fatalf("no seed samples for %s: %v", pattern, err)
-	}
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		add(b)
-	}
-}
-
 // FuzzParseNotification: a body that parses parses the same way again,
 // and each of its changes, stored on its own in a one-change notification
 // (as the engine queues them), parses to the same change.
 func FuzzParseNotification(f *testing.F) {
-	addSamples(f, "webhook-*.json", func(b []byte) { f.Add(b) })
+	fuzzseed.Files(f, "testdata/webhook-*.json", func(b []byte) { f.Add(b) })
 	f.Fuzz(func(t *testing.T, body []byte) {
 		n, err := ParseNotification(body)
 		if err != nil {
@@ -109,7 +95,7 @@ func oneChange(t *testing.T, n *Notification, raw json.RawMessage) *Notification
 // encoding; the same signature fails once one byte of the body changes,
 // and with another secret.
 func FuzzVerify(f *testing.F) {
-	addSamples(f, "webhook-*.json", func(b []byte) { f.Add(b, uint(0), byte(1)) })
+	fuzzseed.Files(f, "testdata/webhook-*.json", func(b []byte) { f.Add(b, uint(0), byte(1)) })
 	f.Add([]byte{}, uint(0), byte(0x80))
 	f.Fuzz(func(t *testing.T, body []byte, at uint, flip byte) {
 		const account, client, secret = "123", "client", "s3cret"
@@ -218,7 +204,7 @@ func goodAnswers(f *testing.F) map[string][]byte {
 func fuzzResponses(f *testing.F, endpoint string, seeds ...string) {
 	good := goodAnswers(f)
 	for _, s := range seeds {
-		addSamples(f, s, func(b []byte) { f.Add(200, b) })
+		fuzzseed.Files(f, filepath.Join("testdata", s), func(b []byte) { f.Add(200, b) })
 	}
 	f.Add(200, good[endpoint])
 	f.Add(500, []byte(`{"code":500,"message":"oops"}`))

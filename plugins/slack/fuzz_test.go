@@ -7,30 +7,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/leconnect/leconnect/internal/fuzzseed"
 	"github.com/leconnect/leconnect/plugins/sdk"
 )
-
-func seedTestdata(f *testing.F, pattern string, add func([]byte)) {
-	f.Helper()
-	files, _ := filepath.Glob(filepath.Join("testdata", pattern))
-	if len(files) == 0 {
-		f.Fatalf("no seeds for %s", pattern)
-	}
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		add(b)
-	}
-}
 
 func fuzzSettings(f *testing.F, scope string) *settings {
 	f.Helper()
@@ -74,8 +58,8 @@ func checkInbound[T any](t *testing.T, in inbound, payload T, mapIt func(T) (inb
 // FuzzEventCallback: Events API bodies (HTTP, or a Socket Mode envelope's
 // payload), in both conversation scopes.
 func FuzzEventCallback(f *testing.F) {
-	seedTestdata(f, "slack-event-*.json", func(b []byte) { f.Add(b, false) })
-	seedTestdata(f, "slack-app_rate_limited.json", func(b []byte) { f.Add(b, true) })
+	fuzzseed.Files(f, "testdata/slack-event-*.json", func(b []byte) { f.Add(b, false) })
+	fuzzseed.Files(f, "testdata/slack-app_rate_limited.json", func(b []byte) { f.Add(b, true) })
 	scopes := map[bool]*settings{false: fuzzSettings(f, "channel"), true: fuzzSettings(f, "thread")}
 	f.Fuzz(func(t *testing.T, body []byte, threads bool) {
 		s := scopes[threads]
@@ -93,7 +77,7 @@ func FuzzEventCallback(f *testing.F) {
 // FuzzSocketModeFrame: a Socket Mode frame, as serveConn reads it, down to
 // the event its envelope's payload becomes.
 func FuzzSocketModeFrame(f *testing.F) {
-	seedTestdata(f, "slack-socketmode-*.json", func(b []byte) { f.Add(b) })
+	fuzzseed.Files(f, "testdata/slack-socketmode-*.json", func(b []byte) { f.Add(b) })
 	f.Add([]byte(`{"type":"interactive","envelope_id":"e1","payload":{"type":"block_actions","user":{"id":"U1"},"channel":{"id":"D1"},"container":{"message_ts":"1.2"},"actions":[{"action_id":"a","type":"button","value":"yes","text":{"text":"Yes"}}]}}`))
 	s := fuzzSettings(f, "channel")
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -145,7 +129,7 @@ func FuzzInteraction(f *testing.F) {
 // FuzzSignature: a body signed as Slack signs verifies; the same headers
 // fail once one byte of the body changes, or for another timestamp.
 func FuzzSignature(f *testing.F) {
-	seedTestdata(f, "slack-event-*.json", func(b []byte) { f.Add(b, uint(0), byte(1)) })
+	fuzzseed.Files(f, "testdata/slack-event-*.json", func(b []byte) { f.Add(b, uint(0), byte(1)) })
 	f.Add([]byte{}, uint(0), byte(0))
 	const secret = "8f742231b10e8888abcd99yyyzzz85a5"
 	now := time.Unix(1_700_000_000, 0)

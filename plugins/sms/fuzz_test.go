@@ -6,30 +6,15 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
-)
 
-func seedTestdata(f *testing.F, pattern string, add func([]byte)) {
-	f.Helper()
-	files, _ := filepath.Glob(filepath.Join("testdata", pattern))
-	if len(files) == 0 {
-		f.Fatalf("no seeds for %s", pattern)
-	}
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		add(b)
-	}
-}
+	"github.com/leconnect/leconnect/internal/fuzzseed"
+)
 
 // parsed is what a webhook's parameters become: an inbound message or a
 // delivery receipt, or why neither (dated events lose their arrival time,
@@ -65,7 +50,7 @@ func request(t *testing.T, p provider, method, contentType, query string, body [
 // callback) parses the same once re-encoded; an inbound message it
 // accepts names its sender and id and has at most ten media.
 func FuzzTwilioWebhook(f *testing.F) {
-	seedTestdata(f, "twilio-*.form", func(b []byte) { f.Add(b) })
+	fuzzseed.Files(f, "testdata/twilio-*.form", func(b []byte) { f.Add(b) })
 	tw := &twilio{authToken: "tok"}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		params, err := request(t, tw, http.MethodPost, "application/x-www-form-urlencoded", "", body)
@@ -90,7 +75,7 @@ func FuzzTwilioWebhook(f *testing.F) {
 // with the URL's default port written out), and fail once one byte of any
 // value changes.
 func FuzzTwilioSignature(f *testing.F) {
-	seedTestdata(f, "twilio-*.form", func(b []byte) { f.Add("https://example.com/channels/sms/webhook", b, uint(0), uint(3), byte(1)) })
+	fuzzseed.Files(f, "testdata/twilio-*.form", func(b []byte) { f.Add("https://example.com/channels/sms/webhook", b, uint(0), uint(3), byte(1)) })
 	f.Add("http://h:80/x?a=1", []byte("Body=a&Body=b"), uint(0), uint(1), byte(0x20))
 	f.Fuzz(func(t *testing.T, rawURL string, body []byte, key, at uint, flip byte) {
 		params, err := url.ParseQuery(string(body))
@@ -151,8 +136,8 @@ func validUTF8(m map[string]string) bool {
 // shape Vonage sends (GET query, POST form, POST JSON), parses to the same
 // message or receipt as its parameters sent in each of the other shapes.
 func FuzzVonageWebhook(f *testing.F) {
-	seedTestdata(f, "vonage-inbound-*.json", func(b []byte) { f.Add(uint8(2), "", b) })
-	seedTestdata(f, "vonage-dlr.json", func(b []byte) { f.Add(uint8(2), "", b) })
+	fuzzseed.Files(f, "testdata/vonage-inbound-*.json", func(b []byte) { f.Add(uint8(2), "", b) })
+	fuzzseed.Files(f, "testdata/vonage-dlr.json", func(b []byte) { f.Add(uint8(2), "", b) })
 	f.Add(uint8(0), "msisdn=447700900001&to=447700900000&messageId=0A0000000123ABCD1&text=Hi&type=text&message-timestamp=2020-01-01+12%3A00%3A00", []byte{})
 	f.Add(uint8(1), "", []byte("msisdn=447700900001&messageId=0A1&status=delivered&err-code=0"))
 	vg := &vonage{token: "tok"}

@@ -7,37 +7,20 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/leconnect/leconnect/internal/fuzzseed"
 	"github.com/leconnect/leconnect/plugins/sdk"
 )
-
-// seedTestdata adds every testdata file matching pattern to f through add.
-func seedTestdata(f *testing.F, pattern string, add func([]byte)) {
-	f.Helper()
-	files, _ := filepath.Glob(filepath.Join("testdata", pattern))
-	if len(files) == 0 {
-		f.Fatalf("no seeds for %s", pattern)
-	}
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		add(b)
-	}
-}
 
 // FuzzUpdate: an update the webhook or getUpdates brings becomes at most
 // one event; one the adapter delivers is valid for the core (or is a
 // message whose files are still to be fetched), and the update re-encoded
 // and decoded again becomes the same event.
 func FuzzUpdate(f *testing.F) {
-	seedTestdata(f, "telegram-update-*.json", func(b []byte) { f.Add(b) })
+	fuzzseed.Files(f, "testdata/telegram-update-*.json", func(b []byte) { f.Add(b) })
 	s, err := parseConfig(sdk.NewConfig([]byte(`{"bot_token":"1:x","mode":"polling","edited_messages":"forward","end_on_block":true}`)))
 	if err != nil {
 		f.Fatal(err)
@@ -92,8 +75,8 @@ func (a answer) RoundTrip(r *http.Request) (*http.Response, error) {
 // on {"ok":true} with a result that decodes, and fails with an APIError
 // only on {"ok":false} with an error_code; no answer panics.
 func FuzzBotAPIResponse(f *testing.F) {
-	seedTestdata(f, "telegram-error-*.json", func(b []byte) { f.Add(400, b) })
-	seedTestdata(f, "telegram-getUpdates-response*.json", func(b []byte) { f.Add(200, b) })
+	fuzzseed.Files(f, "testdata/telegram-error-*.json", func(b []byte) { f.Add(400, b) })
+	fuzzseed.Files(f, "testdata/telegram-getUpdates-response*.json", func(b []byte) { f.Add(200, b) })
 	f.Add(200, []byte(`{"ok":true,"result":{"message_id":7,"date":1,"chat":{"id":5,"type":"private"}}}`))
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
 		if status < 100 || status > 999 {
