@@ -1,4 +1,4 @@
-package liveperson
+package liveperson_test
 
 import (
 	"bytes"
@@ -11,10 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/leconnect/leconnect/core/liveperson"
 	"github.com/leconnect/leconnect/internal/fuzzseed"
 )
 
@@ -30,14 +30,14 @@ import (
 func FuzzParseNotification(f *testing.F) {
 	fuzzseed.Files(f, "testdata/webhook-*.json", func(b []byte) { f.Add(b) })
 	f.Fuzz(func(t *testing.T, body []byte) {
-		n, err := ParseNotification(body)
+		n, err := liveperson.ParseNotification(body)
 		if err != nil {
-			if !errors.Is(err, ErrMalformedNotification) {
-				t.Fatalf("error %v does not wrap ErrMalformedNotification", err)
+			if !errors.Is(err, liveperson.ErrMalformedNotification) {
+				t.Fatalf("error %v does not wrap liveperson.ErrMalformedNotification", err)
 			}
 			return
 		}
-		again, err := ParseNotification(body)
+		again, err := liveperson.ParseNotification(body)
 		if err != nil || !reflect.DeepEqual(n, again) {
 			t.Fatalf("parsed twice differently: %v", err)
 		}
@@ -79,12 +79,12 @@ func sameRaw(t *testing.T, got, want json.RawMessage) {
 // oneChange parses raw as the only change of a notification of n's kind
 // and type, the raw bytes copied in as they are (as the engine stores each
 // change).
-func oneChange(t *testing.T, n *Notification, raw json.RawMessage) *Notification {
+func oneChange(t *testing.T, n *liveperson.Notification, raw json.RawMessage) *liveperson.Notification {
 	t.Helper()
 	kind, _ := json.Marshal(n.Kind)
 	typ, _ := json.Marshal(n.Type)
 	wrapped := fmt.Appendf(nil, `{"kind":%s,"type":%s,"body":{"changes":[%s]}}`, kind, typ, raw)
-	one, err := ParseNotification(wrapped)
+	one, err := liveperson.ParseNotification(wrapped)
 	if err != nil {
 		t.Fatalf("a parsed change does not parse alone: %v\n%s", err, wrapped)
 	}
@@ -99,28 +99,28 @@ func FuzzVerify(f *testing.F) {
 	f.Add([]byte{}, uint(0), byte(0x80))
 	f.Fuzz(func(t *testing.T, body []byte, at uint, flip byte) {
 		const account, client, secret = "123", "client", "s3cret"
-		v, err := NewVerifier(account, client, secret)
+		v, err := liveperson.NewVerifier(account, client, secret)
 		if err != nil {
 			t.Fatal(err)
 		}
-		h := http.Header{HeaderAccountID: {account}, HeaderClientID: {client}, HeaderSignature: {Sign(secret, body)}}
+		h := http.Header{liveperson.HeaderAccountID: {account}, liveperson.HeaderClientID: {client}, liveperson.HeaderSignature: {liveperson.Sign(secret, body)}}
 		if err := v.Verify(body, h); err != nil {
 			t.Fatalf("a correctly signed body fails: %v", err)
 		}
 		if err := v.Verify(body, h); err != nil {
 			t.Fatalf("verifies once, not twice: %v", err)
 		}
-		other := http.Header{HeaderAccountID: {account}, HeaderClientID: {client}, HeaderSignature: {Sign("another secret", body)}}
-		if err := v.Verify(body, other); !errors.Is(err, ErrSignatureInvalid) {
-			t.Fatalf("signed with another secret: %v; want ErrSignatureInvalid", err)
+		other := http.Header{liveperson.HeaderAccountID: {account}, liveperson.HeaderClientID: {client}, liveperson.HeaderSignature: {liveperson.Sign("another secret", body)}}
+		if err := v.Verify(body, other); !errors.Is(err, liveperson.ErrSignatureInvalid) {
+			t.Fatalf("signed with another secret: %v; want liveperson.ErrSignatureInvalid", err)
 		}
 		if len(body) == 0 || flip == 0 {
 			return
 		}
 		changed := bytes.Clone(body)
 		changed[at%uint(len(body))] ^= flip
-		if err := v.Verify(changed, h); !errors.Is(err, ErrSignatureInvalid) {
-			t.Fatalf("one byte changed: %v; want ErrSignatureInvalid", err)
+		if err := v.Verify(changed, h); !errors.Is(err, liveperson.ErrSignatureInvalid) {
+			t.Fatalf("one byte changed: %v; want liveperson.ErrSignatureInvalid", err)
 		}
 	})
 }
@@ -134,29 +134,12 @@ type cannedLE struct {
 	body     []byte
 }
 
-// endpointOf names the LiveEngage endpoint a request is for.
-func endpointOf(r *http.Request) string {
-	switch p := r.URL.Path; {
-	case strings.HasSuffix(p, "/baseURI.json"):
-		return "domain"
-	case strings.HasSuffix(p, "/app/token"):
-		return "appjwt"
-	case strings.HasSuffix(p, "/consumer"):
-		return "consumer_jws"
-	case strings.HasSuffix(p, "/conversation/send"):
-		return "send"
-	case strings.HasSuffix(p, "/conversation"):
-		return "conversation"
-	}
-	return "unknown"
-}
-
 func (c *cannedLE) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.Body != nil {
 		_, _ = io.Copy(io.Discard, r.Body)
 		r.Body.Close()
 	}
-	ep := endpointOf(r)
+	ep := endpointOf(r.URL.Path)
 	status, body := http.StatusOK, c.good[ep]
 	if ep == c.endpoint {
 		status, body = c.status, c.body
@@ -175,7 +158,7 @@ const fuzzAccount = "le81823118"
 func goodAnswers(f *testing.F) map[string][]byte {
 	f.Helper()
 	var uris []map[string]string
-	for _, svc := range neededServices {
+	for _, svc := range []string{liveperson.ServiceAsyncMessaging, liveperson.ServiceSentinel, liveperson.ServiceIDP, liveperson.ServiceSwift} {
 		uris = append(uris, map[string]string{"service": svc, "account": fuzzAccount, "baseURI": "lp.test"})
 	}
 	domain, err := json.Marshal(map[string]any{"baseURIs": uris})
@@ -184,7 +167,7 @@ func goodAnswers(f *testing.F) map[string][]byte {
 	}
 	good := map[string][]byte{"domain": domain}
 	for ep, file := range map[string]string{
-		"appjwt": "auth-appjwt-response.json", "consumer_jws": "auth-consumerjws-response.json",
+		"appjwt": "auth-appjwt-response.json", "idp": "auth-consumerjws-response.json",
 		"conversation": "sendapi-conversation-response.json", "send": "sendapi-send-response.json",
 	} {
 		b, err := os.ReadFile(filepath.Join("testdata", file))
@@ -233,10 +216,10 @@ func fuzzResponses(f *testing.F, endpoint string, seeds ...string) {
 // answering as good says except endpoint (status, body). It returns the
 // call's error, or what was wrong with how the client took the answers.
 func callAll(good map[string][]byte, endpoint string, status int, body []byte) (unusable string, err error) {
-	c, err := New(Config{
+	c, err := liveperson.New(liveperson.Config{
 		AccountID: fuzzAccount, ClientID: "75588e18", ClientSecret: "secret", DomainAPI: "http://lp.test",
-		HTTP: HTTPConfig{Client: &http.Client{Transport: &cannedLE{good: good, endpoint: endpoint, status: status, body: body}}},
-		Retry: RetryPolicy{ServerErrorDelays: []time.Duration{time.Microsecond}, OuterRetries: -1,
+		HTTP: liveperson.HTTPConfig{Client: &http.Client{Transport: &cannedLE{good: good, endpoint: endpoint, status: status, body: body}}},
+		Retry: liveperson.RetryPolicy{ServerErrorDelays: []time.Duration{time.Microsecond}, OuterRetries: -1,
 			RateLimitMin: time.Microsecond, RateLimitMax: time.Microsecond, RateLimitRetries: 1, Jitter: -1},
 		FetchTimeout: 5 * time.Second,
 	})
@@ -251,7 +234,7 @@ func callAll(good map[string][]byte, endpoint string, status int, body []byte) (
 			unusable = fmt.Sprintf("the call did not end within its deadline: %v", err)
 		}
 	}()
-	conv, err := c.CreateConversation(ctx, ConversationRequest{ExtConsumerID: "consumer-1"})
+	conv, err := c.CreateConversation(ctx, liveperson.ConversationRequest{ExtConsumerID: "consumer-1"})
 	if err != nil {
 		return "", err
 	}
@@ -272,7 +255,7 @@ func FuzzDomainAPIResponse(f *testing.F) {
 func FuzzAppJWTResponse(f *testing.F) { fuzzResponses(f, "appjwt", "auth-appjwt-response.json") }
 
 func FuzzConsumerJWSResponse(f *testing.F) {
-	fuzzResponses(f, "consumer_jws", "auth-consumerjws-response.json")
+	fuzzResponses(f, "idp", "auth-consumerjws-response.json")
 }
 
 func FuzzSendAPIConversationResponse(f *testing.F) {
