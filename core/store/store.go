@@ -25,6 +25,9 @@ var (
 	ErrLocked = errors.New("database file locked by another process")
 	// ErrSchemaTooNew: the file was written by a newer leconnect.
 	ErrSchemaTooNew = errors.New("database schema newer than this binary supports")
+	// ErrDamaged: the store's file is damaged (emptied, truncated,
+	// overwritten); nothing was opened, so nothing starts empty.
+	ErrDamaged = errors.New("store file damaged")
 )
 
 // MaxKeyLen bounds conversation keys, dedupe keys and every identity field, so

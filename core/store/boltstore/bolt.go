@@ -114,22 +114,46 @@ func (s *Store) Stats() Stats {
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
 
+// damagedHint says what to do about a damaged store file.
+const damagedHint = "restore it from a backup (docs/operations.md, Files), or move it aside to start with an empty store, losing what it held (queued messages, conversations)"
+
 // Open opens (creating if missing) the database file at path. It fails with
 // store.ErrLocked when another process holds the file for longer than
-// LockTimeout, and with store.ErrSchemaTooNew when the file was written by a
-// newer leconnect; every error names the path.
-func Open(path string, opts Options) (*Store, error) {
+// LockTimeout, with store.ErrSchemaTooNew when the file was written by a
+// newer leconnect, and with store.ErrDamaged when the file is emptied,
+// truncated or overwritten (never an empty start in its place); every
+// error names the path.
+func Open(path string, opts Options) (_ *Store, err error) {
 	opts = opts.withDefaults()
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("open store %s: create directory: %w", path, err)
 		}
 	}
+	// bbolt writes a new file's first pages before Open returns: an empty
+	// file is one that lost them, and bbolt would start it afresh.
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
+		return nil, fmt.Errorf("open store %s: %w: the file is empty (0 bytes); %s", path, store.ErrDamaged, damagedHint)
+	}
+	// bbolt panics on pages that are not what the meta page says
+	// (a truncated or overwritten file): an error, not a crash.
+	var db *bolt.DB
+	defer func() {
+		if r := recover(); r != nil {
+			if db != nil {
+				func() { defer func() { _ = recover() }(); _ = db.Close() }()
+			}
+			err = fmt.Errorf("open store %s: %w (%v); %s", path, store.ErrDamaged, r, damagedHint)
+		}
+	}()
 	// 0600: the file holds consumer JWS.
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
 	if err != nil {
-		if errors.Is(err, bolterr.ErrTimeout) {
+		switch {
+		case errors.Is(err, bolterr.ErrTimeout):
 			return nil, fmt.Errorf("open store %s: %w (waited %s; is another leconnect using this file?)", path, store.ErrLocked, opts.LockTimeout)
+		case errors.Is(err, bolterr.ErrInvalid), errors.Is(err, bolterr.ErrChecksum), errors.Is(err, bolterr.ErrVersionMismatch):
+			return nil, fmt.Errorf("open store %s: %w (%v); %s", path, store.ErrDamaged, err, damagedHint)
 		}
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}

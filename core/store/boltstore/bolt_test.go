@@ -133,6 +133,9 @@ func TestOpenErrors(t *testing.T) {
 		prepare func(t *testing.T) string
 		is      error  // sentinel the error must match, if any
 		text    string // substring the message must have
+		// written: the open wrote before it found the damage (bbolt meets
+		// an overwritten page only when the open's first write reads it).
+		written bool
 	}{
 		{
 			name: "locked by another opener",
@@ -193,6 +196,40 @@ func TestOpenErrors(t *testing.T) {
 			text: "invalid",
 		},
 		{
+			name:    "emptied to 0 bytes",
+			prepare: damagedStore(dir, "emptied.db", func(t *testing.T, p string) { mustT(t, os.Truncate(p, 0)) }),
+			is:      store.ErrDamaged,
+			text:    "the file is empty (0 bytes); restore it from a backup",
+		},
+		{
+			name: "truncated to half",
+			prepare: damagedStore(dir, "truncated.db", func(t *testing.T, p string) {
+				fi, err := os.Stat(p)
+				mustT(t, err)
+				mustT(t, os.Truncate(p, fi.Size()/2))
+			}),
+			is:   store.ErrDamaged,
+			text: "restore it from a backup",
+		},
+		{
+			name: "a page overwritten",
+			prepare: damagedStore(dir, "page.db", func(t *testing.T, p string) {
+				overwrite(t, p, 3*4096, make([]byte, 4096)) // the first page after the two meta pages and the freelist
+			}),
+			is:      store.ErrDamaged,
+			text:    "restore it from a backup",
+			written: true,
+		},
+		{
+			name: "both meta pages overwritten",
+			prepare: damagedStore(dir, "meta.db", func(t *testing.T, p string) {
+				overwrite(t, p, 16, []byte("not a meta page"))
+				overwrite(t, p, 4096+16, []byte("not a meta page"))
+			}),
+			is:   store.ErrDamaged,
+			text: "restore it from a backup",
+		},
+		{
 			name: "directory in the way",
 			prepare: func(t *testing.T) string {
 				p := filepath.Join(dir, "isdir.db")
@@ -207,10 +244,14 @@ func TestOpenErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := tc.prepare(t)
+			before, _ := os.ReadFile(path)
 			s, err := Open(path, Options{LockTimeout: 50 * time.Millisecond, SweepInterval: -1})
 			if err == nil {
 				_ = s.Close()
 				t.Fatal("Open succeeded")
+			}
+			if after, _ := os.ReadFile(path); !tc.written && !bytes.Equal(before, after) {
+				t.Fatalf("a failed Open changed the file (%d to %d bytes, first difference at %d): %v", len(before), len(after), firstDiff(before, after), err)
 			}
 			if tc.is != nil && !errors.Is(err, tc.is) {
 				t.Fatalf("err %v, want %v", err, tc.is)
@@ -219,6 +260,39 @@ func TestOpenErrors(t *testing.T) {
 				t.Fatalf("err %q should name %s and say %q", err, path, tc.text)
 			}
 		})
+	}
+}
+
+// damagedStore makes a store at dir/name holding queued items, closes it
+// and damages the file.
+func damagedStore(dir, name string, damage func(t *testing.T, path string)) func(t *testing.T) string {
+	return func(t *testing.T) string {
+		p := filepath.Join(dir, name)
+		s := openT(t, p, Options{SweepInterval: -1})
+		for range 200 {
+			if _, err := s.Inbound().Enqueue(context.Background(), store.Message{Key: "conv", Payload: make([]byte, 500)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustT(t, s.Close())
+		damage(t, p)
+		return p
+	}
+}
+
+func overwrite(t *testing.T, path string, at int64, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	mustT(t, err)
+	defer f.Close()
+	_, err = f.WriteAt(b, at)
+	mustT(t, err)
+}
+
+func mustT(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -520,4 +594,13 @@ func TestItemEncoding(t *testing.T) {
 			t.Fatalf("decoding %d of %d bytes gave %+v", n, len(full), r)
 		}
 	}
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
 }
