@@ -45,7 +45,10 @@ type Server struct {
 	IdleTimeout     time.Duration `yaml:"idle_timeout"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	MaxBodyBytes    int64         `yaml:"max_body_bytes"`
-	TLS             TLS           `yaml:"tls"`
+	// MaxInFlight caps the webhook requests handled at once (past it: 503
+	// with Retry-After).
+	MaxInFlight int `yaml:"max_in_flight"`
+	TLS         TLS `yaml:"tls"`
 	// InstanceID names this instance in the store's leases, logs and
 	// metrics; "" means host/pid.
 	InstanceID string `yaml:"instance_id"`
@@ -314,6 +317,7 @@ func (c *Config) setDefaults() {
 		IdleTimeout:     120 * time.Second,
 		ShutdownTimeout: 15 * time.Second,
 		MaxBodyBytes:    1 << 20,
+		MaxInFlight:     1024,
 	}
 	c.LiveEngage = LiveEngage{
 		DomainAPI:      DefaultDomainAPI,
@@ -485,6 +489,9 @@ func (v *validator) validate() {
 	v.positive("server.shutdown_timeout", s.ShutdownTimeout)
 	if s.MaxBodyBytes <= 0 {
 		v.errorf("server.max_body_bytes", "%d is not positive; expected a byte count such as 1048576", s.MaxBodyBytes)
+	}
+	if s.MaxInFlight <= 0 {
+		v.errorf("server.max_in_flight", "%d is not positive; expected a number of requests such as 1024", s.MaxInFlight)
 	}
 	switch {
 	case s.TLS.CertFile != "" && s.TLS.KeyFile == "":

@@ -67,7 +67,11 @@ func Run(ctx context.Context, opts Options) error {
 		Name: "leconnect_deliver_refused_total",
 		Help: "Deliver calls from adapters refused over a bound (limit: max_text_chars, max_media_bytes, max_batch_events, max_in_flight_bytes); nothing of them was stored.",
 	}, []string{"channel", "limit"})
-	d.metrics.MustRegister(buildinfo.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), d.refusedDeliveries)
+	d.httpBusy = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "leconnect_http_busy_total",
+		Help: "Webhook requests answered 503 because server.max_in_flight were being handled already.",
+	})
+	d.metrics.MustRegister(buildinfo.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), d.refusedDeliveries, d.httpBusy)
 
 	var stops []func(context.Context) error
 	shutdown := func() error {
@@ -161,6 +165,8 @@ func Run(ctx context.Context, opts Options) error {
 		WriteTimeout: cfg.Server.WriteTimeout,
 		IdleTimeout:  cfg.Server.IdleTimeout,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes,
+		MaxInFlight:  cfg.Server.MaxInFlight,
+		Refused:      d.httpBusy.Inc,
 		CertFile:     cfg.Server.TLS.CertFile,
 		KeyFile:      cfg.Server.TLS.KeyFile,
 		Logger:       log.Named("http"),
@@ -220,6 +226,7 @@ type daemon struct {
 	engine   *conversation.Engine
 
 	refusedDeliveries *prometheus.CounterVec
+	httpBusy          prometheus.Counter
 	hostOpts          pluginhost.Options // what every channel's adapter is launched with
 
 	mu  sync.RWMutex // guards cfg, replaced on reload

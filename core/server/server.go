@@ -40,10 +40,17 @@ type Options struct {
 	WriteTimeout time.Duration
 	IdleTimeout  time.Duration
 	MaxBodyBytes int64
-	CertFile     string // TLS when both are set
-	KeyFile      string
-	Logger       hclog.Logger
-	Channels     Channels
+	// MaxInFlight caps the webhook requests handled at once; past it a
+	// webhook is answered 503 with Retry-After (platforms retry), so a
+	// flood or an abusive client cannot pile up goroutines and memory.
+	// /healthz, /readyz and /metrics are not counted. 0 means 1024.
+	MaxInFlight int
+	// Refused counts the webhooks answered 503 past MaxInFlight; nil: none.
+	Refused  func()
+	CertFile string // TLS when both are set
+	KeyFile  string
+	Logger   hclog.Logger
+	Channels Channels
 	// LiveEngage handles POST /webhooks/liveperson; nil answers 503.
 	LiveEngage http.Handler
 	// Metrics handles GET /metrics; nil answers 404.
@@ -57,12 +64,16 @@ type Options struct {
 // calls is not ready.
 const webhookRetryAfter = 5 * time.Second
 
+// busyRetryAfter is what a client refused past MaxInFlight is told to wait.
+const busyRetryAfter = time.Second
+
 // Server is the daemon's HTTP listener.
 type Server struct {
-	opts Options
-	http *http.Server
-	ln   net.Listener
-	done chan error
+	opts     Options
+	http     *http.Server
+	ln       net.Listener
+	done     chan error
+	inFlight chan struct{} // a slot per webhook request being handled
 }
 
 // New builds the server; Start binds it.
@@ -76,13 +87,16 @@ func New(opts Options) *Server {
 	if opts.CheckTimeout <= 0 {
 		opts.CheckTimeout = 2 * time.Second
 	}
-	s := &Server{opts: opts}
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = 1024
+	}
+	s := &Server{opts: opts, inFlight: make(chan struct{}, opts.MaxInFlight)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.HandleFunc("/channels/{channel}/webhook", s.channelWebhook)
-	mux.HandleFunc("/channels/{channel}/webhook/{rest...}", s.channelWebhook)
-	mux.HandleFunc("POST /webhooks/liveperson", s.liveEngage)
+	mux.HandleFunc("/channels/{channel}/webhook", s.bounded(s.channelWebhook))
+	mux.HandleFunc("/channels/{channel}/webhook/{rest...}", s.bounded(s.channelWebhook))
+	mux.HandleFunc("POST /webhooks/liveperson", s.bounded(s.liveEngage))
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		if s.opts.Metrics == nil {
 			http.NotFound(w, r)
@@ -140,6 +154,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = serveErr
 	}
 	return err
+}
+
+// bounded answers 503 with Retry-After when MaxInFlight webhook requests
+// are being handled already.
+func (s *Server) bounded(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case s.inFlight <- struct{}{}:
+			defer func() { <-s.inFlight }()
+			h(w, r)
+		default:
+			if s.opts.Refused != nil {
+				s.opts.Refused()
+			}
+			s.opts.Logger.Debug("webhook refused: too many in flight", "path", r.URL.Path, "limit", s.opts.MaxInFlight)
+			w.Header().Set("Retry-After", strconv.Itoa(int(busyRetryAfter/time.Second)))
+			http.Error(w, "busy, retry later", http.StatusServiceUnavailable)
+		}
+	}
 }
 
 // readBody reads a bounded body, answering 413 (and returning false) beyond the limit.
