@@ -263,6 +263,47 @@ func TestAnswerWhileItsQuestionIsStillBeingSent(t *testing.T) {
 	}
 }
 
+// The core may offer the next question's options before the adapter has
+// finished with the answer to the last (a survey: CSAT answered, FCR
+// asked): using up the answered options must not take the new ones.
+func TestNextOptionsOfferedWhileAnAnswerIsDelivered(t *testing.T) {
+	e, base := newEmulator(t, emu.Options{TimeScale: 1000})
+	s := startAdapter(t, config(e, base, "twilio", nil), t.TempDir())
+	if err := e.AddNumber(emu.Number{Provider: emu.Twilio, Number: twilioFrom, WebhookURL: s.host.hook}); err != nil {
+		t.Fatal(err)
+	}
+	ask := func(key, text string, options ...string) {
+		msg := sdk.OutboundMessage{IdempotencyKey: key, To: sdk.Address{ChatID: testPhone}, Text: text}
+		for _, o := range options {
+			msg.QuickReplies = append(msg.QuickReplies, sdk.Choice{ID: key + ":" + o, Text: o})
+		}
+		if _, err := s.a.Send(context.Background(), msg); err != nil {
+			t.Error(err)
+		}
+	}
+	ask("csat", "Rate us", "1", "2", "3", "4", "5")
+	s.host.mu.Lock()
+	s.host.delivered = func(ev sdk.Event) {
+		if ev.Message != nil && ev.Message.Choice != nil && ev.Message.Choice.ID == "csat:4" {
+			ask("fcr", "Was your issue resolved?", "Yes", "No")
+		}
+	}
+	s.host.mu.Unlock()
+	answer := func(text string) *sdk.Message {
+		if _, err := e.PhoneSend(testPhone, twilioFrom, text); err != nil {
+			t.Fatal(err)
+		}
+		evs := s.host.all()
+		return evs[len(evs)-1].Message
+	}
+	if m := answer("4"); m.Choice == nil || m.Choice.ID != "csat:4" {
+		t.Fatalf("the CSAT answer = %+v", m)
+	}
+	if m := answer("1"); m.Choice == nil || m.Choice.ID != "fcr:Yes" {
+		t.Fatalf("the answer to the question offered meanwhile = %+v; want fcr:Yes", m)
+	}
+}
+
 // A duplicate MessageSid (Twilio retrying) is delivered with the same
 // event id, which the core drops; the answer is TwiML both times.
 func TestDuplicateInbound(t *testing.T) {

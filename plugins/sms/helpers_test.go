@@ -63,20 +63,31 @@ type fakeHost struct {
 	mu        sync.Mutex
 	events    []sdk.Event
 	err       error
+	// delivered, if set, runs after each Deliver is stored, before it
+	// returns: the core answering at once.
+	delivered func(sdk.Event)
 }
 
 func (h *fakeHost) Deliver(_ context.Context, events ...sdk.Event) error {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if h.err != nil {
+		h.mu.Unlock()
 		return h.err
 	}
 	for _, e := range events {
 		if err := e.Validate(); err != nil {
+			h.mu.Unlock()
 			return err
 		}
 	}
 	h.events = append(h.events, events...)
+	then := h.delivered
+	h.mu.Unlock()
+	if then != nil {
+		for _, e := range events {
+			then(e)
+		}
+	}
 	return nil
 }
 func (h *fakeHost) WebhookURL() string { return h.hook }

@@ -105,7 +105,7 @@ func (a *Adapter) handleInbound(ctx context.Context, w http.ResponseWriter, cfg 
 	}
 	ev := sdk.Event{ID: in.ID, OccurredAt: in.At, Address: sdk.Address{ChatID: in.From},
 		Consumer: sdk.Consumer{ID: in.From, Phone: in.From, DisplayName: in.From, Attributes: in.Profile}}
-	var pending []sdk.Choice
+	var pending offered // the options the answer was read against
 	kw := ""
 	if len(in.Media) == 0 {
 		kw = keyword(in.Text, in.OptOut)
@@ -151,8 +151,8 @@ func (a *Adapter) handleInbound(ctx context.Context, w http.ResponseWriter, cfg 
 	}
 	msg := &sdk.Message{ID: in.ID, Text: in.Text}
 	if kw == "" && len(in.Media) == 0 {
-		st.read(func(d *stateData) { pending = d.Choices[in.From].Choices })
-		if c, ok := pickChoice(in.Text, pending); ok {
+		st.read(func(d *stateData) { pending = d.Choices[in.From] })
+		if c, ok := pickChoice(in.Text, pending.Choices); ok {
 			msg.Choice = &c
 		}
 	}
@@ -184,7 +184,9 @@ func (a *Adapter) handleInbound(ctx context.Context, w http.ResponseWriter, cfg 
 	}
 	if msg.Choice != nil || in.Concat != nil {
 		if err := st.update(func(d *stateData) error {
-			if msg.Choice != nil {
+			// Options are used once, unless the core offered new ones
+			// meanwhile (the answer's reply may be on its way already).
+			if cur, ok := d.Choices[in.From]; msg.Choice != nil && ok && cur.At.Equal(pending.At) {
 				delete(d.Choices, in.From)
 			}
 			if in.Concat != nil {
