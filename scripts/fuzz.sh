@@ -26,7 +26,8 @@ for pkg in $(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{en
       echo "fuzz: $pkg $target FAILED (the failing input is in $dir/testdata/fuzz/$target/)" >&2
       exit 1
     fi
-    execs=$(grep -o 'execs: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+    # A short run on a busy machine may end before its first progress line.
+    execs=$(grep -o 'execs: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || true)
     summary+=("$(printf '%-55s %-32s %12s' "$pkg" "$target" "${execs:-0}")")
     rm -f "$log"
   done
