@@ -89,7 +89,7 @@ func FuzzTwilioSignature(f *testing.F) {
 		if ValidTwilioSignature("another-token", rawURL, params, sig) {
 			t.Fatal("verifies with another auth token")
 		}
-		if u, err := url.Parse(rawURL); err == nil && u.String() == rawURL && u.Scheme == "https" && u.Port() == "" && u.Hostname() != "" && u.User == nil {
+		if u, err := url.Parse(rawURL); err == nil && u.String() == rawURL && u.Scheme == "https" && u.Hostname() != "" && u.Host == u.Hostname() && u.User == nil {
 			withPort := *u
 			withPort.Host += ":443"
 			if !ValidTwilioSignature("auth-token", withPort.String(), params, sig) {
