@@ -29,6 +29,7 @@ for pkg in $(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{en
     # A short run on a busy machine may end before its first progress line.
     execs=$(grep -o 'execs: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || true)
     summary+=("$(printf '%-55s %-32s %12s' "$pkg" "$target" "${execs:-0}")")
+    echo "fuzz: $pkg $target: ${execs:-0} executions"
     rm -f "$log"
   done
 done
