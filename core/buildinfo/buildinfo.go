@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -27,11 +28,11 @@ type Info struct {
 	Platform  string // GOOS/GOARCH
 }
 
-// Get is the running binary's Info.
-func Get() Info {
+// Get is the running binary's Info (read once: it cannot change).
+var Get = sync.OnceValue(func() Info {
 	bi, _ := debug.ReadBuildInfo()
 	return from(version, commit, date, bi)
-}
+})
 
 // from prefers what was stamped and falls back to the build info.
 func from(version, commit, date string, bi *debug.BuildInfo) Info {

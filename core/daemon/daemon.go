@@ -184,7 +184,8 @@ func Run(ctx context.Context, opts Options) error {
 		return errors.Join(fmt.Errorf("%s: %w", cfg.Position("server.listen"), err), shutdown())
 	}
 	stops = append(stops, srv.Shutdown)
-	log.Info("leconnect is serving", "version", buildinfo.Get().Version, "commit", buildinfo.Get().ShortCommit(), "addr", srv.Addr(), "channels", len(cfg.Channels), "instance", instanceID(cfg), "store", cfg.Store.Backend)
+	bi := buildinfo.Get()
+	log.Info("leconnect is serving", "version", bi.Version, "commit", bi.ShortCommit(), "addr", srv.Addr(), "channels", len(cfg.Channels), "instance", instanceID(cfg), "store", cfg.Store.Backend)
 	if opts.Ready != nil {
 		opts.Ready <- srv.Addr()
 	}

@@ -144,10 +144,8 @@ func (s *Store) EchoedThrough(ctx context.Context, conversationID string, after 
 	err := s.read(ctx, func(tx *bolt.Tx) error {
 		eb, c := tx.Bucket(bEchoes), tx.Bucket(bEchoSeqs).Cursor()
 		now := s.now().UnixNano()
-		for k, ext := c.Seek(linkSeqPrefix(conversationID, through+1)); k != nil; k, ext = c.Next() {
-			if !bytes.Equal(k, linkSeqPrefix(conversationID, through+1)) {
-				return nil
-			}
+		next := linkSeqPrefix(conversationID, through+1)
+		for k, ext := c.Seek(next); bytes.Equal(k, next); k, ext = c.Next() {
 			v := eb.Get(echoKey(conversationID, string(ext)))
 			if v == nil {
 				return nil
@@ -160,6 +158,7 @@ func (s *Store) EchoedThrough(ctx context.Context, conversationID string, after 
 				return nil
 			}
 			through++
+			next = linkSeqPrefix(conversationID, through+1)
 		}
 		return nil
 	})
