@@ -231,7 +231,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 
 // echoWait is delivery.echo_wait for the config: 10s, or with a short
 // lease ttl (the cluster tests, which take conversations over) longer than
-// the ttl, in_doubt_wait (10s) and reorder_wait (8s) together: generous on
+// the ttl, in_doubt_wait (10s) and reorder_wait (16s) together: generous on
 // a loaded 2-core machine, where an instance taking over must not publish
 // again a message whose echo is merely slow.
 func echoWait(t testing.TB, leaseTTL string) string {
@@ -242,7 +242,7 @@ func echoWait(t testing.TB, leaseTTL string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return (ttl + 10*time.Second + 8*time.Second + 5*time.Second).String()
+	return (ttl + 10*time.Second + 16*time.Second + 5*time.Second).String()
 }
 
 var configTemplate = template.Must(template.New("cfg").Parse(`
@@ -280,10 +280,11 @@ delivery:
   retry_max: 500ms
   echo_wait: {{.EchoWait}}
   # Longer than the LiveEngage emulator's longest webhook retry wait at this
-  # time scale (3 s) plus a restart: a notification that failed while the
-  # core was down comes back before a later one is delivered past it (3s
-  # let TestCrashSafety deliver an agent's second message first, once).
-  reorder_wait: 8s
+  # time scale (3 s) plus a restart (3s let TestCrashSafety deliver an
+  # agent's second message first, once), and than a takeover's in_doubt_wait
+  # (10s), which a taken-over conversation spends before its reorder window
+  # is looked at (8s let TestClusterSurvivesAnInstanceKilled swap two, once).
+  reorder_wait: 16s
   drain_timeout: 3s
   in_doubt_wait: 10s
 log:
