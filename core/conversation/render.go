@@ -5,12 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/leconnect/leconnect/core/liveperson"
 	"github.com/leconnect/leconnect/core/store"
 	"github.com/leconnect/leconnect/plugins/sdk"
+	"github.com/leconnect/leconnect/plugins/sdk/safehttp"
 )
 
 // renderContent turns an agent's ContentEvent into a message for the
@@ -25,11 +27,17 @@ func (d *delivery) renderContent(ctx context.Context, caps sdk.Capabilities, ev 
 		} else {
 			conv := liveperson.Conversation{ExtConsumerID: d.consumer.ExtConsumerID, ConversationID: d.conversationID}
 			f, err := d.e.opts.LiveEngage.DownloadFile(ctx, conv, ev.File.RelativePath)
-			if err != nil {
+			switch {
+			case errors.Is(err, safehttp.ErrRefused):
+				// Retrying cannot help: the consumer gets the caption and a note.
+				d.e.log.Warn("agent file not fetched", "conversation_id", d.conversationID, "err", err)
+				msg.Text = strings.TrimSpace(ev.File.Caption + "\n[the agent sent a file that could not be fetched]")
+			case err != nil:
 				return msg, liveEngageResult(err)
+			default:
+				msg.Text = ev.File.Caption
+				msg.Media = &sdk.Media{Kind: kind, ContentType: f.ContentType, FileName: fileName(ev.File), Data: f.Data}
 			}
-			msg.Text = ev.File.Caption
-			msg.Media = &sdk.Media{Kind: kind, ContentType: f.ContentType, FileName: fileName(ev.File), Data: f.Data}
 		}
 	}
 	if choices := quickReplies(ev.QuickReplies); len(choices) > 0 {

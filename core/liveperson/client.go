@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/leconnect/leconnect/plugins/sdk/safehttp"
 )
 
 // Client talks to LiveEngage on behalf of consumers: it resolves service
@@ -27,9 +29,13 @@ type Client struct {
 	cfg     Config
 	http    *http.Client
 	ownHTTP bool
-	log     hclog.Logger
-	m       *metrics
-	scheme  string // scheme used for resolved hosts: that of DomainAPI
+	// files carries swift uploads and downloads: the first request goes to
+	// the host the Domain API named, and a redirect only where a URL from a
+	// message could go (safehttp), never into the brand's network.
+	files  *http.Client
+	log    hclog.Logger
+	m      *metrics
+	scheme string // scheme used for resolved hosts: that of DomainAPI
 
 	domains *resolver
 	app     *appTokenSource
@@ -61,11 +67,19 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.HTTP.Client != nil {
 		c.http = cfg.HTTP.Client
+		c.files = cfg.HTTP.Client
 	} else {
 		c.http = &http.Client{Transport: newTransport(cfg.HTTP)}
 		c.ownHTTP = true
 	}
 	c.domains = &resolver{c: c}
+	if c.files == nil {
+		files, err := safehttp.New(safehttp.Policy{Trusted: c.domains.isServiceHost})
+		if err != nil {
+			return nil, err
+		}
+		c.files = files.Client()
+	}
 	c.app = &appTokenSource{c: c}
 	return c, nil
 }
@@ -92,6 +106,7 @@ func newTransport(h HTTPConfig) *http.Transport {
 func (c *Client) Close() {
 	if c.ownHTTP {
 		c.http.CloseIdleConnections()
+		c.files.CloseIdleConnections()
 	}
 }
 
@@ -318,7 +333,11 @@ func (c *Client) attempt(ctx context.Context, r request, jwsOverride string) (*r
 	}
 
 	start := time.Now()
-	resp, err := c.http.Do(req)
+	client := c.http
+	if r.service == ServiceSwift {
+		client = c.files
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		c.m.requests.WithLabelValues(r.op, "error").Inc()
 		c.m.duration.WithLabelValues(r.op).Observe(time.Since(start).Seconds())

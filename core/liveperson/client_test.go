@@ -5,13 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/leconnect/leconnect/plugins/sdk/safehttp"
 )
 
 var testConv = Conversation{ExtConsumerID: "telegram:42", ConversationID: "8602832d-dce1-446b-8445-0d51f5926a42"}
@@ -445,6 +449,29 @@ func TestFileRoundTrip(t *testing.T) {
 	}
 	if string(got.Data) != string(data) || got.ContentType != "image/png" {
 		t.Errorf("downloaded %q (%s)", got.Data, got.ContentType)
+	}
+}
+
+// A swift answer that redirects an agent's file download into the brand's
+// network (here another server on this machine) is not followed.
+func TestFileDownloadDoesNotFollowRedirectsInward(t *testing.T) {
+	var hits atomic.Int64
+	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
+		_, _ = w.Write([]byte("internal"))
+	}))
+	t.Cleanup(internal.Close)
+	f := newFakeLE(t)
+	c := newFakeClient(t, f, nil)
+	f.on("get", 10, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, internal.URL+"/admin", http.StatusFound)
+	})
+	_, err := c.DownloadFile(context.Background(), testConv, "/v1/AUTH_async-images/"+fakeAccount+"/f.PNG")
+	if !errors.Is(err, safehttp.ErrRefused) {
+		t.Fatalf("DownloadFile = %v, want a refusal", err)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("the internal server got %d requests", n)
 	}
 }
 

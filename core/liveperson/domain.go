@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/leconnect/leconnect/plugins/sdk/safehttp"
 )
 
 // neededServices are resolved together: one Domain API call serves them all.
@@ -49,6 +51,20 @@ func (r *resolver) baseURL(ctx context.Context, service string) (string, error) 
 		return "", fmt.Errorf("liveperson domain api: account %s has no %q service", r.c.cfg.AccountID, service)
 	}
 	return r.c.scheme + "://" + host, nil
+}
+
+// isServiceHost reports whether hostport is one the Domain API named for
+// this account (with the scheme's default port when it named none).
+func (r *resolver) isServiceHost(hostport string) bool {
+	r.mu.Lock()
+	hosts := r.hosts
+	r.mu.Unlock()
+	for _, h := range hosts {
+		if safehttp.Origins(r.c.scheme + "://" + h)(hostport) {
+			return true
+		}
+	}
+	return false
 }
 
 // invalidate makes the next call re-resolve.

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/leconnect/leconnect/plugins/sdk"
+	"github.com/leconnect/leconnect/plugins/sdk/safehttp"
 )
 
 // Version is the adapter's version, reported by Describe.
@@ -97,7 +98,11 @@ func (a *Adapter) Configure(_ context.Context, setup sdk.Setup) error {
 	if setup.Logger != nil {
 		a.log = setup.Logger.With("channel", setup.Channel)
 	}
-	a.api = &webAPI{base: s.apiBase, token: s.botToken, http: a.httpClient, timeout: s.requestTimeout,
+	files, err := safehttp.New(s.downloads)
+	if err != nil {
+		return fmt.Errorf("slack: downloads: %w", err)
+	}
+	a.api = &webAPI{base: s.apiBase, token: s.botToken, http: a.httpClient, files: files, timeout: s.requestTimeout,
 		limits: newLimiter(s.rateScale, s.requestTimeout)}
 	mode := "events"
 	if s.socket {

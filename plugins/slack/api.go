@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/leconnect/leconnect/plugins/sdk"
+	"github.com/leconnect/leconnect/plugins/sdk/safehttp"
 )
 
 // webAPI is a small Web API client (channels.md §2.6): the token always in
@@ -23,6 +24,7 @@ type webAPI struct {
 	base    string
 	token   string // bot token
 	http    *http.Client
+	files   *safehttp.Downloader // consumers' files, from URLs in events
 	timeout time.Duration
 	limits  *limiter
 }
@@ -163,41 +165,24 @@ func classify(err error) error {
 	return sdk.Permanent(fmt.Errorf("%w: Slack refused the request", err))
 }
 
-// download fetches a file's url_private(_download) with the bot token
-// (§2.4 "Downloading"). The token is only sent to Slack's own hosts or the
-// host of api_base_url, never to a URL an event could point elsewhere.
-func (c *webAPI) download(ctx context.Context, rawURL string, limit int64) ([]byte, string, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || !c.trusted(u) {
-		return nil, "", fmt.Errorf("slack file download: refusing to send the bot token to %q", redactURL(u))
-	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+// download fetches a file's url_private(_download) within the channel's
+// download policy, with the bot token (§2.4 "Downloading"). The token is
+// only sent to Slack's own hosts or the host of api_base_url, never to
+// another host the policy allows.
+func (c *webAPI) download(ctx context.Context, rawURL string) ([]byte, string, error) {
+	f, err := c.files.Get(ctx, rawURL, func(req *http.Request) {
+		if c.trusted(req.URL) {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
+	})
 	if err != nil {
 		return nil, "", fmt.Errorf("slack file download: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, "", fmt.Errorf("slack file download: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, "", fmt.Errorf("slack file download: HTTP %d", resp.StatusCode)
-	}
-	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "text/html") {
+	if strings.HasPrefix(f.ContentType, "text/html") {
 		// Slack answers a request without a valid token with its login page.
 		return nil, "", errors.New("slack file download: got an HTML page instead of the file; does the token have files:read?")
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, "", fmt.Errorf("slack file download: %w", err)
-	}
-	if int64(len(data)) > limit {
-		return nil, "", fmt.Errorf("slack file download: larger than %d bytes", limit)
-	}
-	return data, resp.Header.Get("Content-Type"), nil
+	return f.Data, f.ContentType, nil
 }
 
 func (c *webAPI) trusted(u *url.URL) bool {
@@ -210,11 +195,4 @@ func (c *webAPI) trusted(u *url.URL) bool {
 	}
 	base, err := url.Parse(c.base)
 	return err == nil && base.Host == u.Host && base.Scheme == u.Scheme
-}
-
-func redactURL(u *url.URL) string {
-	if u == nil {
-		return ""
-	}
-	return u.Scheme + "://" + u.Host
 }

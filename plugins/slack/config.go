@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/leconnect/leconnect/plugins/sdk"
+	"github.com/leconnect/leconnect/plugins/sdk/safehttp"
 )
 
 // Config is the channel's `config:` block.
@@ -42,6 +43,10 @@ type Config struct {
 	// ReconnectBackoff is the first wait after a failed Socket Mode
 	// connection, doubling up to 30 s, as a Go duration [1s].
 	ReconnectBackoff string `json:"reconnect_backoff"`
+	// Downloads widens where consumers' files may be fetched from: Slack's
+	// own hosts (slack.com and its subdomains) and api_base_url's host
+	// always; internal addresses only in allow_networks.
+	Downloads safehttp.Config `json:"downloads"`
 }
 
 // settings is Config validated, with defaults applied.
@@ -57,6 +62,7 @@ type settings struct {
 	requestTimeout   time.Duration
 	ackBudget        time.Duration
 	reconnectBackoff time.Duration
+	downloads        safehttp.Policy
 }
 
 // DefaultAPIBaseURL is Slack's Web API.
@@ -126,5 +132,11 @@ func parseConfig(c sdk.Config) (settings, error) {
 	s.requestTimeout = fe.Duration("request_timeout", cfg.RequestTimeout, s.requestTimeout, 100*time.Millisecond, 10*time.Minute)
 	s.ackBudget = fe.Duration("ack_budget", cfg.AckBudget, s.ackBudget, 10*time.Millisecond, 3*time.Second)
 	s.reconnectBackoff = fe.Duration("reconnect_backoff", cfg.ReconnectBackoff, s.reconnectBackoff, time.Millisecond, time.Minute)
+	// url_private(_download) is on files.slack.com (§2.4).
+	s.downloads = safehttp.Policy{Hosts: []string{"slack.com", "*.slack.com"}, MaxBytes: maxFileBytes, Timeout: s.requestTimeout}
+	if cfg.APIBaseURL != "" {
+		s.downloads.Trusted = safehttp.Origins(s.apiBase)
+	}
+	s.downloads = cfg.Downloads.Apply(s.downloads, &fe, "downloads")
 	return s, fe.Err()
 }

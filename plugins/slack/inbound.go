@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/leconnect/leconnect/plugins/sdk"
+	"github.com/leconnect/leconnect/plugins/sdk/safehttp"
 )
 
 // callback is the outer Events API envelope (channels.md §2.1), and the
@@ -278,7 +279,13 @@ func (a *Adapter) handle(ctx context.Context, api *webAPI, host sdk.Host, in inb
 			a.log.Warn("slack file without a download url", "file_id", f.ID, "file_access", f.FileAccess)
 			continue
 		}
-		data, ct, err := api.download(ctx, u, maxFileBytes)
+		data, ct, err := api.download(ctx, u)
+		if errors.Is(err, safehttp.ErrRefused) || errors.Is(err, safehttp.ErrTooLarge) {
+			// Slack sending it again cannot help: say so instead.
+			in.event.Message.Text = strings.TrimSpace(in.event.Message.Text + "\n[the consumer shared a file the connector cannot fetch]")
+			a.log.Warn("slack file not fetched", "file_id", f.ID, "err", err)
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("fetch file %s: %w", f.ID, err)
 		}

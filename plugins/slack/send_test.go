@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	emu "github.com/leconnect/leconnect/emulator/slack"
 	"github.com/leconnect/leconnect/plugins/sdk"
+	"github.com/leconnect/leconnect/plugins/sdk/safehttp"
 )
 
 func TestClassify(t *testing.T) {
@@ -324,12 +327,50 @@ func TestSocketUnackedRedelivered(t *testing.T) {
 	}
 }
 
-// Files are only fetched with the token from Slack's hosts or api_base_url's.
-func TestDownloadRefusesForeignHosts(t *testing.T) {
-	api := &webAPI{base: "http://127.0.0.1:1/api", token: "xoxb-secret", http: http.DefaultClient, timeout: time.Second}
-	for _, u := range []string{"https://evil.example/files-pri/x", "http://files.slack.com/x", "ftp://files.slack.com/x"} {
-		if _, _, err := api.download(context.Background(), u, 10); err == nil || !strings.Contains(err.Error(), "refusing") {
+// Files are only fetched from Slack's hosts or api_base_url's (and those
+// downloads.allow_hosts adds), over https, never from an internal address,
+// and the token goes only to Slack's hosts and api_base_url's.
+func TestDownloadsKeepToTheirPolicy(t *testing.T) {
+	var hits atomic.Int64
+	var auth atomic.Value
+	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		auth.Store(r.Header.Get("Authorization"))
+		_, _ = w.Write([]byte("internal"))
+	}))
+	t.Cleanup(internal.Close)
+	webAPIFor := func(cfg map[string]any) *webAPI {
+		t.Helper()
+		cfg["bot_token"], cfg["signing_secret"], cfg["api_base_url"] = "xoxb-secret", "s", "http://127.0.0.1:1/api"
+		raw, _ := json.Marshal(cfg)
+		s, err := parseConfig(sdk.NewConfig(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, err := safehttp.New(s.downloads)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &webAPI{base: s.apiBase, token: s.botToken, http: http.DefaultClient, files: files, timeout: time.Second}
+	}
+	api := webAPIFor(map[string]any{})
+	for _, u := range []string{"https://evil.example/files-pri/x", "http://files.slack.com/x", "ftp://files.slack.com/x",
+		internal.URL + "/files-pri/x", strings.Replace(internal.URL, "127.0.0.1", "files.slack.com", 1)} {
+		if _, _, err := api.download(context.Background(), u); !errors.Is(err, safehttp.ErrRefused) {
 			t.Fatalf("download(%s) = %v; want a refusal", u, err)
 		}
+	}
+	if hits.Load() != 0 {
+		t.Fatalf("the internal server got %d requests", hits.Load())
+	}
+	host := strings.TrimPrefix(internal.URL, "http://")
+	api = webAPIFor(map[string]any{"downloads": map[string]any{
+		"allow_hosts": []string{host}, "allow_schemes": []string{"http"}, "allow_networks": []string{"127.0.0.1/32"}}})
+	data, _, err := api.download(context.Background(), internal.URL+"/x")
+	if err != nil || string(data) != "internal" {
+		t.Fatalf("allowed by config: %q, %v", data, err)
+	}
+	if got := auth.Load(); got != "" {
+		t.Fatalf("the bot token went to a host Slack does not own: %q", got)
 	}
 }

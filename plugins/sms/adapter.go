@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/leconnect/leconnect/plugins/sdk"
+	"github.com/leconnect/leconnect/plugins/sdk/safehttp"
 )
 
 // Version is the adapter's version, reported by Describe.
@@ -89,8 +90,12 @@ func (a *Adapter) Configure(_ context.Context, setup sdk.Setup) error {
 	}
 	switch s.provider {
 	case "twilio":
+		media, err := safehttp.New(s.downloads)
+		if err != nil {
+			return fmt.Errorf("sms: downloads: %w", err)
+		}
 		a.prov = &twilio{base: s.apiBase, accountSID: s.accountSID, authToken: s.authToken, from: s.from,
-			serviceSID: s.serviceSID, http: a.httpClient, timeout: s.requestTimeout}
+			serviceSID: s.serviceSID, http: a.httpClient, media: media, timeout: s.requestTimeout}
 	case "vonage":
 		a.prov = &vonage{base: s.apiBase, apiKey: s.apiKey, apiSecret: s.apiSecret, token: s.webhookToken,
 			from: s.from, http: a.httpClient, timeout: s.requestTimeout}

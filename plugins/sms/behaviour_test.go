@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -561,5 +562,56 @@ func TestNotAcknowledgedWhenNotStored(t *testing.T) {
 	s.host.setErr(nil)
 	if code := postTwilio(t, s, e.AuthToken(), "/status", st); code != http.StatusOK || len(receipts(s.host)) != 1 {
 		t.Fatalf("retried status: %d, receipts %v", code, receipts(s.host))
+	}
+}
+
+// A signed webhook whose MediaUrl points into the brand's network (here
+// another port on this machine, standing in for an internal service) is
+// not fetched: the message arrives with a note and the internal service
+// sees no request. allow_hosts and allow_networks open exactly that place.
+func TestInboundMediaCannotReachInternalServices(t *testing.T) {
+	var hits atomic.Int64
+	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "image/jpeg")
+		_, _ = w.Write([]byte("internal"))
+	}))
+	t.Cleanup(internal.Close)
+	e, base := newEmulator(t, emu.Options{TimeScale: 1000})
+	for _, u := range []string{internal.URL + "/admin", "http://169.254.169.254/latest/meta-data/", "file:///etc/passwd"} {
+		s := startAdapter(t, config(e, base, "twilio", nil), t.TempDir())
+		p := mustForm(t, "twilio-inbound-mms-docvalues.CONSTRUCTED.form")
+		p.Set("MediaUrl0", u)
+		if code := postTwilio(t, s, e.AuthToken(), "", p); code != http.StatusOK {
+			t.Fatalf("%s: answered %d", u, code)
+		}
+		evs := s.host.all()
+		if len(evs) != 1 || len(evs[0].Message.Media) != 0 || !strings.HasSuffix(evs[0].Message.Text, "[an attachment could not be fetched]") {
+			t.Fatalf("%s: events %+v", u, evs)
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("the internal service got %d requests", n)
+	}
+
+	host := strings.TrimPrefix(internal.URL, "http://")
+	allow := map[string]any{"allow_hosts": []string{host}, "allow_networks": []string{"127.0.0.1/32"}}
+	s := startAdapter(t, config(e, base, "twilio", map[string]any{"downloads": allow}), t.TempDir())
+	p := mustForm(t, "twilio-inbound-mms-docvalues.CONSTRUCTED.form")
+	p.Set("MediaUrl0", internal.URL+"/media")
+	// Twilio's media is https; allowing the host does not allow plain http.
+	if code := postTwilio(t, s, e.AuthToken(), "", p); code != http.StatusOK {
+		t.Fatalf("answered %d", code)
+	}
+	if evs := s.host.all(); len(evs) != 1 || len(evs[0].Message.Media) != 0 || hits.Load() != 0 {
+		t.Fatalf("plain http to an allowed host: events %+v, %d hits", evs, hits.Load())
+	}
+	allow["allow_schemes"] = []string{"http"}
+	s = startAdapter(t, config(e, base, "twilio", map[string]any{"downloads": allow}), t.TempDir())
+	if code := postTwilio(t, s, e.AuthToken(), "", p); code != http.StatusOK {
+		t.Fatalf("answered %d", code)
+	}
+	if evs := s.host.all(); len(evs) != 1 || len(evs[0].Message.Media) != 1 || string(evs[0].Message.Media[0].Data) != "internal" {
+		t.Fatalf("allowed by config: events %+v", evs)
 	}
 }

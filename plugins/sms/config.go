@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/leconnect/leconnect/plugins/sdk"
+	"github.com/leconnect/leconnect/plugins/sdk/safehttp"
 )
 
 // Config is the channel's `config:` block. provider picks the keys that
@@ -55,6 +56,10 @@ type Config struct {
 	HelpText string `json:"help_text"`
 	// RequestTimeout bounds one provider API call, as a Go duration [30s].
 	RequestTimeout string `json:"request_timeout"`
+	// Downloads widens where inbound media may be fetched from: Twilio's
+	// hosts (twilioMediaHosts) and api_base_url's host always; internal
+	// addresses only in allow_networks.
+	Downloads safehttp.Config `json:"downloads"`
 }
 
 // settings is Config validated, with defaults applied.
@@ -73,6 +78,7 @@ type settings struct {
 	mediaTTL       time.Duration
 	helpText       string
 	requestTimeout time.Duration
+	downloads      safehttp.Policy
 }
 
 // Default API servers.
@@ -80,6 +86,15 @@ const (
 	DefaultTwilioAPIBaseURL = "https://api.twilio.com"
 	DefaultVonageAPIBaseURL = "https://rest.nexmo.com"
 )
+
+// twilioMediaHosts are where a Twilio MediaUrl points and redirects to:
+// the API itself, then the media store (s3-external-1.amazonaws.com, or
+// mms.twiliocdn.com when HTTP auth on media is enforced; Twilio support
+// article 223183748).
+var twilioMediaHosts = []string{"api.twilio.com", "*.twiliocdn.com", "s3-external-1.amazonaws.com"}
+
+// maxMediaBytes bounds one inbound file (Twilio's MMS limit is 5 MB).
+const maxMediaBytes = 5 << 20
 
 var (
 	e164Pattern       = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
@@ -174,6 +189,13 @@ func parseConfig(c sdk.Config) (settings, error) {
 	}
 	s.mediaTTL = fe.Duration("media_url_ttl", cfg.MediaURLTTL, s.mediaTTL, time.Minute, 7*24*time.Hour)
 	s.requestTimeout = fe.Duration("request_timeout", cfg.RequestTimeout, s.requestTimeout, 100*time.Millisecond, 10*time.Minute)
+	s.downloads = safehttp.Policy{Hosts: twilioMediaHosts, MaxBytes: maxMediaBytes, Timeout: s.requestTimeout}
+	if cfg.APIBaseURL != "" {
+		// The operator named this host (an emulator, a proxy): trusted as
+		// the credentials sent to it are.
+		s.downloads.Trusted = safehttp.Origins(s.apiBase)
+	}
+	s.downloads = cfg.Downloads.Apply(s.downloads, &fe, "downloads")
 	return s, fe.Err()
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/leconnect/leconnect/plugins/sdk"
+	"github.com/leconnect/leconnect/plugins/sdk/safehttp"
 )
 
 // twilio speaks Programmable Messaging (channels.md §3).
@@ -28,6 +29,7 @@ type twilio struct {
 	from       string
 	serviceSID string
 	http       *http.Client
+	media      *safehttp.Downloader
 	timeout    time.Duration
 }
 
@@ -283,45 +285,19 @@ func (t *twilio) acknowledge(w http.ResponseWriter) {
 
 func (t *twilio) mms() bool { return true }
 
-// fetch downloads inbound media. Credentials go only to the API's own
-// host (media URLs may require Basic auth); redirects elsewhere drop them.
+// fetch downloads inbound media within the channel's download policy.
+// Credentials go only to the API's own host (media URLs may require Basic
+// auth); net/http drops them on a redirect elsewhere.
 func (t *twilio) fetch(ctx context.Context, mediaURL string) ([]byte, string, error) {
-	return fetchURL(ctx, t.http, mediaURL, func(req *http.Request) {
+	f, err := t.media.Get(ctx, mediaURL, func(req *http.Request) {
 		if sameHost(req.URL, t.base) {
 			req.SetBasicAuth(t.accountSID, t.authToken)
 		}
 	})
-}
-
-// maxMediaBytes bounds one inbound file (Twilio's MMS limit is 5 MB).
-const maxMediaBytes = 5 << 20
-
-func fetchURL(ctx context.Context, client *http.Client, raw string, decorate func(*http.Request)) ([]byte, string, error) {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, "", fmt.Errorf("media url %q is not an absolute http(s) url", raw)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, "", err
-	}
-	decorate(req)
-	res, err := client.Do(req)
 	if err != nil {
 		return nil, "", fmt.Errorf("fetch media: %w", err)
 	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return nil, "", fmt.Errorf("fetch media: http %d", res.StatusCode)
-	}
-	data, err := io.ReadAll(io.LimitReader(res.Body, maxMediaBytes+1))
-	if err != nil {
-		return nil, "", fmt.Errorf("fetch media: %w", err)
-	}
-	if len(data) > maxMediaBytes {
-		return nil, "", fmt.Errorf("fetch media: larger than %d bytes", maxMediaBytes)
-	}
-	return data, res.Header.Get("Content-Type"), nil
+	return f.Data, f.ContentType, nil
 }
 
 func sameHost(u *url.URL, base string) bool {

@@ -89,7 +89,11 @@ func (a *Adapter) Configure(_ context.Context, setup sdk.Setup) error {
 	if setup.Logger != nil {
 		a.log = setup.Logger.With("channel", setup.Channel)
 	}
-	a.api = &botAPI{base: s.apiBase, token: s.token, http: a.httpClient, timeout: s.requestTimeout}
+	api, err := newBotAPI(s.apiBase, s.token, a.httpClient, s.requestTimeout)
+	if err != nil {
+		return fmt.Errorf("telegram: %w", err)
+	}
+	a.api = api
 	a.limiter = newLimiter(s.perChatRate, s.perChatBurst, s.globalRate)
 	mode := "webhook"
 	if s.polling {

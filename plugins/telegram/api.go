@@ -11,10 +11,12 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/leconnect/leconnect/plugins/sdk"
+	"github.com/leconnect/leconnect/plugins/sdk/safehttp"
 )
 
 // botAPI is a small client for the Bot API: JSON calls, multipart uploads
@@ -24,7 +26,21 @@ type botAPI struct {
 	base    string // e.g. https://api.telegram.org
 	token   string
 	http    *http.Client
+	files   *safehttp.Downloader
 	timeout time.Duration // per call; getUpdates adds its long-poll timeout
+}
+
+// newBotAPI returns a client for base. Files are downloaded from base
+// only, whatever file_path getFile answers, and no redirect leaves it.
+func newBotAPI(base, token string, client *http.Client, timeout time.Duration) (*botAPI, error) {
+	files, err := safehttp.New(safehttp.Policy{
+		Hosts: []string{"api.telegram.org"}, Trusted: safehttp.Origins(base),
+		MaxBytes: maxDownload, Timeout: timeout, MaxRedirects: 1,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &botAPI{base: base, token: token, http: client, files: files, timeout: timeout}, nil
 }
 
 // APIError is an error answer of the Bot API:
@@ -146,30 +162,18 @@ func (c *botAPI) post(ctx context.Context, method, contentType string, body []by
 // maxDownload is the Bot API's download limit for bots (20 MB).
 const maxDownload = 20 << 20
 
-// download fetches /file/bot<token>/<path>.
+// download fetches /file/bot<token>/<path>. The path comes from getFile;
+// an escape from /file/ is refused rather than sent with the token.
 func (c *botAPI) download(ctx context.Context, path string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/file/bot"+c.token+"/"+path, nil)
+	rel, err := url.Parse(path)
+	if err != nil || rel.Scheme != "" || rel.Host != "" || slices.Contains(strings.Split(path, "/"), "..") {
+		return nil, fmt.Errorf("telegram file download: file_path %q is not a plain path", path)
+	}
+	f, err := c.files.Get(ctx, c.base+"/file/bot"+c.token+"/"+strings.TrimPrefix(path, "/"), nil)
 	if err != nil {
 		return nil, fmt.Errorf("telegram file download: %w", c.redact(err))
 	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("telegram file download: %w", c.redact(err))
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("telegram file download: HTTP %d", resp.StatusCode)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxDownload+1))
-	if err != nil {
-		return nil, fmt.Errorf("telegram file download: %w", c.redact(err))
-	}
-	if len(data) > maxDownload {
-		return nil, fmt.Errorf("telegram file download: larger than %d bytes", maxDownload)
-	}
-	return data, nil
+	return f.Data, nil
 }
 
 // redact removes the bot token from an error: net/http puts the full URL,
