@@ -103,20 +103,24 @@ func TestNotificationsLeconnectCannotActOnAreAnswered200AndKept(t *testing.T) {
 		`{"kind":"notification","body":{"changes":[`,
 		`{"kind":"notification","type":"cqm.SomethingNew","body":{"changes":[{"unheardOf":{"shape":true}}]}}`,
 		`{"kind":"notification","type":"ms.MessagingEventNotification","body":{"changes":[{"sequence":7,"originatorId":"a1","originatorMetadata":{"id":"a1","role":"ASSIGNED_AGENT"},"serverTimestamp":1,"event":{"type":"HologramEvent","beam":"on"},"conversationId":"` + conv.ID + `","dialogId":"` + conv.ID + `"}]}}`,
+		// Nested past encoding/json's depth limit (10,000): refused by the
+		// decoder without a stack to match, kept like the rest.
+		`{"kind":"notification","type":"ms.MessagingEventNotification","body":{"changes":[{"deep":` +
+			strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}]}}`,
 	}
 	for i, body := range odd {
 		if status, resp := e.post("/webhooks/liveperson", signed(body), body); status != http.StatusOK {
 			t.Fatalf("odd notification %d answered %d %s; want 200", i, status, resp)
 		}
 	}
-	e.waitFor("the odd changes counted", func() bool { return metric(e, "leconnect_notifications_unparsed_total") == 3 })
+	e.waitFor("the odd changes counted", func() bool { return metric(e, "leconnect_notifications_unparsed_total") == 4 })
 	var listed string
 	e.waitFor("the odd changes in the dead-letter list", func() bool {
 		out, err := exec.Command(leconnectBin, "dlq", "list", "--json", "--config", e.cfgPath).CombinedOutput()
 		listed = string(out)
-		return err == nil && strings.Count(listed, `"reason"`) == 3
+		return err == nil && strings.Count(listed, `"reason"`) == 4
 	})
-	for _, want := range []string{"unheardOf", "HologramEvent", "does not know", "malformed webhook notification"} {
+	for _, want := range []string{"unheardOf", "HologramEvent", "does not know", "malformed webhook notification", "exceeded max depth"} {
 		if !strings.Contains(listed, want) {
 			t.Errorf("dead-letter list does not hold %q:\n%s", want, listed)
 		}

@@ -331,7 +331,12 @@ func (e *Engine) outboundChange(item store.Item) (outboundPayload, *liveperson.N
 	if err := decode(item.Payload, &p); err != nil {
 		return p, nil, err
 	}
-	n, err := liveperson.ParseNotification(p.Body)
+	body := []byte(p.Body)
+	var raw string
+	if len(body) > 0 && body[0] == '"' && json.Unmarshal(body, &raw) == nil {
+		body = []byte(raw) // a body that was not JSON, kept as a string: say why it was not
+	}
+	n, err := liveperson.ParseNotification(body)
 	return p, n, err
 }
 

@@ -2,6 +2,7 @@ package liveperson
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -188,6 +189,10 @@ func TestParseMalformed(t *testing.T) {
 		"no event":      `{"kind":"notification","type":"ms.MessagingEventNotification","body":{"changes":[{"dialogId":"d"}]}}`,
 		"shapeless":     `{"kind":"notification","body":{"changes":[{"x":1}]}}`,
 		"cqm no result": `{"kind":"notification","type":"cqm.ExConversationChangeNotification","body":{"changes":[{"type":"UPSERT"}]}}`,
+		// encoding/json's depth limit (10,000) refuses this without
+		// recursing 100,000 deep; the body cap bounds the rest.
+		"too deep": `{"kind":"notification","type":"ms.MessagingEventNotification","body":{"changes":[` +
+			strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + `]}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := ParseNotification([]byte(body))
@@ -195,5 +200,23 @@ func TestParseMalformed(t *testing.T) {
 				t.Errorf("err = %v", err)
 			}
 		})
+	}
+}
+
+// Bytes that are not UTF-8 in an agent's text (LiveEngage signs what it
+// sends, whatever it is) become U+FFFD, not an error: the consumer gets
+// the message, and the adapter protocol, which refuses such strings, can
+// carry it.
+func TestTextThatIsNotUTF8(t *testing.T) {
+	body := `{"kind":"notification","type":"ms.MessagingEventNotification","body":{"changes":[{"sequence":3,` +
+		`"originatorId":"a1","originatorMetadata":{"id":"a1","role":"ASSIGNED_AGENT"},"serverTimestamp":1,` +
+		`"event":{"type":"ContentEvent","contentType":"text/plain","message":"` + "caf\xe9 \xff" + `"},"conversationId":"c","dialogId":"c"}]}}`
+	n, err := ParseNotification([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ce, ok := n.Messaging[0].Event.(*ContentEvent)
+	if !ok || ce.Text != "caf\uFFFD \uFFFD" {
+		t.Fatalf("event %#v", n.Messaging[0].Event)
 	}
 }

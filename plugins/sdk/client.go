@@ -164,7 +164,7 @@ type WebhookResponse struct {
 // HandleWebhook forwards a platform request whose body was already read.
 // publicURL is the full URL the platform called (what it signs).
 func (c *AdapterClient) HandleWebhook(ctx context.Context, r *http.Request, body []byte, publicURL string) (WebhookResponse, error) {
-	res, err := c.rpc.HandleWebhook(ctx, &pb.HandleWebhookRequest{
+	req := &pb.HandleWebhookRequest{
 		Method:     r.Method,
 		Path:       r.URL.Path,
 		RawQuery:   r.URL.RawQuery,
@@ -172,7 +172,9 @@ func (c *AdapterClient) HandleWebhook(ctx context.Context, r *http.Request, body
 		Body:       body,
 		RemoteAddr: r.RemoteAddr,
 		PublicUrl:  publicURL,
-	})
+	}
+	validUTF8(req.ProtoReflect()) // a header or path with bytes that are not UTF-8
+	res, err := c.rpc.HandleWebhook(ctx, req)
 	if err != nil {
 		return WebhookResponse{}, fromStatus(err)
 	}

@@ -403,6 +403,7 @@ func (h *hostClient) Deliver(ctx context.Context, events ...Event) error {
 		}
 		req.Events = append(req.Events, eventToProto(e))
 	}
+	validUTF8(req.ProtoReflect())
 	_, err := h.rpc.Deliver(ctx, req, callOptions...)
 	return fromStatus(err)
 }
