@@ -28,6 +28,11 @@ var (
 	// ErrDamaged: the store's file is damaged (emptied, truncated,
 	// overwritten); nothing was opened, so nothing starts empty.
 	ErrDamaged = errors.New("store file damaged")
+	// ErrUnwritable: the store cannot write (disk full, read-only file
+	// system, no permission, I/O error). The write was not committed;
+	// everything committed before is intact, and writes work again once
+	// the cause is fixed.
+	ErrUnwritable = errors.New("store cannot write")
 )
 
 // MaxKeyLen bounds conversation keys, dedupe keys and every identity field, so

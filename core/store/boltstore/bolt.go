@@ -42,6 +42,10 @@ type Options struct {
 	MaxBatchSize int
 	// Logger receives the sweeper's logs. Default: a null logger.
 	Logger hclog.Logger
+
+	// openFile, when set by a test, opens the file instead of os.OpenFile
+	// (to inject the errors of a read-only file system).
+	openFile func(name string, flag int, perm os.FileMode) (*os.File, error)
 }
 
 func (o Options) withDefaults() Options {
@@ -127,7 +131,7 @@ func Open(path string, opts Options) (_ *Store, err error) {
 	opts = opts.withDefaults()
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("open store %s: create directory: %w", path, err)
+			return nil, fmt.Errorf("open store %s: create directory: %w", path, unwritable(path, err))
 		}
 	}
 	// bbolt writes a new file's first pages before Open returns: an empty
@@ -147,7 +151,7 @@ func Open(path string, opts Options) (_ *Store, err error) {
 		}
 	}()
 	// 0600: the file holds consumer JWS.
-	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, OpenFile: opts.openFile})
 	if err != nil {
 		switch {
 		case errors.Is(err, bolterr.ErrTimeout):
@@ -155,14 +159,14 @@ func Open(path string, opts Options) (_ *Store, err error) {
 		case errors.Is(err, bolterr.ErrInvalid), errors.Is(err, bolterr.ErrChecksum), errors.Is(err, bolterr.ErrVersionMismatch):
 			return nil, fmt.Errorf("open store %s: %w (%v); %s", path, store.ErrDamaged, err, damagedHint)
 		}
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+		return nil, fmt.Errorf("open store %s: %w", path, unwritable(path, err))
 	}
 	s := &Store{path: path, opts: opts, db: db, log: opts.Logger, queues: map[store.QueueName]*queue{}, stateSig: notify.New(0)}
 	s.LocalSingletons.Now = s.now
 	epoch, err := s.migrate()
 	if err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+		return nil, fmt.Errorf("open store %s: %w", path, unwritable(path, err))
 	}
 	err = db.View(func(tx *bolt.Tx) error {
 		for _, name := range []store.QueueName{store.Inbound, store.Outbound} {
@@ -179,7 +183,7 @@ func Open(path string, opts Options) (_ *Store, err error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s.gc = newCommitter(db, opts.MaxBatchSize, func() { s.commits.Add(1) })
+	s.gc = newCommitter(db, opts.MaxBatchSize, func() { s.commits.Add(1) }, func(err error) error { return unwritable(path, err) })
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopSweep, s.sweepDone = cancel, make(chan struct{})
 	go s.sweep(ctx)

@@ -23,6 +23,8 @@ type committer struct {
 	db       *bolt.DB
 	maxBatch int
 	onCommit func() // counts committed transactions
+	// wrapErr explains a commit's write error (disk full, read-only).
+	wrapErr func(error) error
 
 	mu      sync.Mutex
 	queue   []call
@@ -41,8 +43,8 @@ type call struct {
 
 var errCommitterClosed = errors.New("committer closed")
 
-func newCommitter(db *bolt.DB, maxBatch int, onCommit func()) *committer {
-	c := &committer{db: db, maxBatch: maxBatch, onCommit: onCommit,
+func newCommitter(db *bolt.DB, maxBatch int, onCommit func(), wrapErr func(error) error) *committer {
+	c := &committer{db: db, maxBatch: maxBatch, onCommit: onCommit, wrapErr: wrapErr,
 		wake: make(chan struct{}, 1), stopped: make(chan struct{})}
 	go c.loop()
 	return c
@@ -122,6 +124,8 @@ func (c *committer) commit(calls []call) {
 		}
 		if err == nil {
 			c.onCommit()
+		} else {
+			err = c.wrapErr(err)
 		}
 		// Success, or a commit error (disk full, I/O) that every call shares.
 		for _, cl := range calls {
@@ -135,6 +139,8 @@ func (c *committer) update(fn func(*bolt.Tx) error) error {
 	err := c.db.Update(func(tx *bolt.Tx) error { return safely(fn, tx) })
 	if err == nil {
 		c.onCommit()
+	} else {
+		err = c.wrapErr(err)
 	}
 	return err
 }
