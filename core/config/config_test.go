@@ -55,7 +55,7 @@ func TestParseProblems(t *testing.T) {
 		want []wantProblem
 	}{
 		{"unknown_key.yaml", []wantProblem{
-			{2, 3, "server.listne", `unknown key "listne" (expected one of: listen, public_url, read_timeout, write_timeout, idle_timeout, shutdown_timeout, max_body_bytes, max_in_flight, tls, instance_id); did you mean "listen"?`},
+			{2, 3, "server.listne", `unknown key "listne" (expected one of: listen, public_url, read_timeout, write_timeout, idle_timeout, shutdown_timeout, max_body_bytes, max_in_flight, max_connections, tls, instance_id); did you mean "listen"?`},
 		}},
 		{"missing_required.yaml", []wantProblem{
 			{1, 1, "server.public_url", "missing required value; expected the absolute http(s) URL"},

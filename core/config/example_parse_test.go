@@ -27,7 +27,7 @@ channels:
 	_, _, err := config.Parse("connector.yaml", data, lookup, config.WithBuiltinAdapters("telegram"))
 	fmt.Println(err)
 	// Output:
-	// connector.yaml:2:3: server.listne: unknown key "listne" (expected one of: listen, public_url, read_timeout, write_timeout, idle_timeout, shutdown_timeout, max_body_bytes, max_in_flight, tls, instance_id); did you mean "listen"?
+	// connector.yaml:2:3: server.listne: unknown key "listne" (expected one of: listen, public_url, read_timeout, write_timeout, idle_timeout, shutdown_timeout, max_body_bytes, max_in_flight, max_connections, tls, instance_id); did you mean "listen"?
 	// connector.yaml:4:3: server.read_timeout: "ten" is not a duration; expected e.g. 10s
 	// connector.yaml:5:1: liveengage.client_id: missing required value; expected the connector app's OAuth client id
 	// connector.yaml:12:7: channels[0].config.bot_token: environment variable TELEGRAM_BOT_TOKEN is not set; expected it to be set for ${TELEGRAM_BOT_TOKEN}

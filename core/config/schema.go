@@ -48,7 +48,10 @@ type Server struct {
 	// MaxInFlight caps the webhook requests handled at once (past it: 503
 	// with Retry-After).
 	MaxInFlight int `yaml:"max_in_flight"`
-	TLS         TLS `yaml:"tls"`
+	// MaxConnections caps the connections open at once (past it: 503 with
+	// Retry-After, then closed).
+	MaxConnections int `yaml:"max_connections"`
+	TLS            TLS `yaml:"tls"`
 	// InstanceID names this instance in the store's leases, logs and
 	// metrics; "" means host/pid.
 	InstanceID string `yaml:"instance_id"`
@@ -318,6 +321,7 @@ func (c *Config) setDefaults() {
 		ShutdownTimeout: 15 * time.Second,
 		MaxBodyBytes:    1 << 20,
 		MaxInFlight:     1024,
+		MaxConnections:  4096,
 	}
 	c.LiveEngage = LiveEngage{
 		DomainAPI:      DefaultDomainAPI,
@@ -492,6 +496,9 @@ func (v *validator) validate() {
 	}
 	if s.MaxInFlight <= 0 {
 		v.errorf("server.max_in_flight", "%d is not positive; expected a number of requests such as 1024", s.MaxInFlight)
+	}
+	if s.MaxConnections < s.MaxInFlight {
+		v.errorf("server.max_connections", "%d is below max_in_flight (%d); expected a number of connections such as 4096", s.MaxConnections, s.MaxInFlight)
 	}
 	switch {
 	case s.TLS.CertFile != "" && s.TLS.KeyFile == "":

@@ -69,7 +69,7 @@ func Run(ctx context.Context, opts Options) error {
 	}, []string{"channel", "limit"})
 	d.httpBusy = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "leconnect_http_busy_total",
-		Help: "Webhook requests answered 503 because server.max_in_flight were being handled already.",
+		Help: "Requests answered 503 because server.max_in_flight webhooks were being handled, or connections refused past server.max_connections.",
 	})
 	d.metrics.MustRegister(buildinfo.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), d.refusedDeliveries, d.httpBusy)
 
@@ -159,20 +159,21 @@ func Run(ctx context.Context, opts Options) error {
 	stops = append(stops, func(context.Context) error { stopEngine(); return <-engineDone })
 
 	srv := server.New(server.Options{
-		Listen:       cfg.Server.Listen,
-		PublicURL:    cfg.Server.PublicURL,
-		ReadTimeout:  cfg.Server.ReadTimeout,
-		WriteTimeout: cfg.Server.WriteTimeout,
-		IdleTimeout:  cfg.Server.IdleTimeout,
-		MaxBodyBytes: cfg.Server.MaxBodyBytes,
-		MaxInFlight:  cfg.Server.MaxInFlight,
-		Refused:      d.httpBusy.Inc,
-		CertFile:     cfg.Server.TLS.CertFile,
-		KeyFile:      cfg.Server.TLS.KeyFile,
-		Logger:       log.Named("http"),
-		Channels:     d.channels,
-		LiveEngage:   engine,
-		Metrics:      promhttp.HandlerFor(d.metrics, promhttp.HandlerOpts{}),
+		Listen:         cfg.Server.Listen,
+		PublicURL:      cfg.Server.PublicURL,
+		ReadTimeout:    cfg.Server.ReadTimeout,
+		WriteTimeout:   cfg.Server.WriteTimeout,
+		IdleTimeout:    cfg.Server.IdleTimeout,
+		MaxBodyBytes:   cfg.Server.MaxBodyBytes,
+		MaxInFlight:    cfg.Server.MaxInFlight,
+		MaxConnections: cfg.Server.MaxConnections,
+		Refused:        d.httpBusy.Inc,
+		CertFile:       cfg.Server.TLS.CertFile,
+		KeyFile:        cfg.Server.TLS.KeyFile,
+		Logger:         log.Named("http"),
+		Channels:       d.channels,
+		LiveEngage:     engine,
+		Metrics:        promhttp.HandlerFor(d.metrics, promhttp.HandlerOpts{}),
 		Checks: map[string]server.Check{
 			"store":      st.Ping,
 			"liveengage": le.Ready,

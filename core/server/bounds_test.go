@@ -133,3 +133,60 @@ func TestThousandIdleConnections(t *testing.T) {
 		t.Fatalf("1000 idle connections took %d MiB of heap; want under 64", grown>>20)
 	}
 }
+
+// Past MaxConnections open, a new connection is answered 503 with
+// Retry-After and closed (and counted), rather than left in the backlog;
+// once one closes, connections are taken again.
+func TestConnectionCap(t *testing.T) {
+	var refused atomic.Int64
+	base := start(t, Options{Channels: channelMap{}, MaxInFlight: 1, MaxConnections: 3, Refused: func() { refused.Add(1) },
+		ReadTimeout: time.Minute, IdleTimeout: time.Minute})
+	addr := strings.TrimPrefix(base, "http://")
+	var held []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	t.Cleanup(func() {
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	extra, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	_ = extra.SetReadDeadline(time.Now().Add(30 * time.Second)) // only keeps a broken cap from hanging the test
+	res, err := http.ReadResponse(bufio.NewReader(extra), nil)
+	if err != nil {
+		t.Fatalf("the connection past the cap got no answer: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") != "1" {
+		t.Fatalf("past the cap: %d, Retry-After %q; want 503 with Retry-After 1", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+	if n := refused.Load(); n != 1 {
+		t.Fatalf("refused counted %d times, want 1", n)
+	}
+
+	held[0].Close()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := client.Get(base + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no connection taken after one closed: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

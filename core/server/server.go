@@ -45,7 +45,12 @@ type Options struct {
 	// flood or an abusive client cannot pile up goroutines and memory.
 	// /healthz, /readyz and /metrics are not counted. 0 means 1024.
 	MaxInFlight int
-	// Refused counts the webhooks answered 503 past MaxInFlight; nil: none.
+	// MaxConnections caps the connections open at once; past it a new
+	// connection is answered 503 with Retry-After and closed, so a client
+	// holding connections cannot exhaust file descriptors. 0 means 4096.
+	MaxConnections int
+	// Refused counts the requests answered 503 past MaxInFlight or
+	// MaxConnections; nil: none.
 	Refused  func()
 	CertFile string // TLS when both are set
 	KeyFile  string
@@ -90,6 +95,9 @@ func New(opts Options) *Server {
 	if opts.MaxInFlight <= 0 {
 		opts.MaxInFlight = 1024
 	}
+	if opts.MaxConnections <= 0 {
+		opts.MaxConnections = 4096
+	}
 	s := &Server{opts: opts, inFlight: make(chan struct{}, opts.MaxInFlight)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
@@ -119,15 +127,17 @@ func New(opts Options) *Server {
 
 // Start binds the listener and serves in the background.
 func (s *Server) Start() error {
-	ln, err := net.Listen("tcp", s.opts.Listen)
+	tcp, err := net.Listen("tcp", s.opts.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.opts.Listen, err)
 	}
+	useTLS := s.opts.CertFile != "" && s.opts.KeyFile != ""
+	ln := &limitListener{Listener: tcp, max: int64(s.opts.MaxConnections), tls: useTLS, refused: s.opts.Refused}
 	s.ln = ln
 	s.done = make(chan error, 1)
 	go func() {
 		var err error
-		if s.opts.CertFile != "" && s.opts.KeyFile != "" {
+		if useTLS {
 			err = s.http.ServeTLS(ln, s.opts.CertFile, s.opts.KeyFile)
 		} else {
 			err = s.http.Serve(ln)
