@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,7 +20,8 @@ import (
 // the configured secrets (LiveEngage's client secret, the bot token, the
 // webhook secret) everywhere an operator or an attacker could read: every
 // log line of the core and its adapter, /metrics, /readyz, validate's
-// output and the store file. None may appear.
+// output, both processes' stack traces (as a crash prints them) and the
+// store file. None may appear.
 func TestNoSecretAnywhere(t *testing.T) {
 	u := telegramUser(t, envOptions{LogLevel: "trace"})
 	e := u.e
@@ -66,9 +69,27 @@ func TestNoSecretAnywhere(t *testing.T) {
 		t.Fatalf("validate: %v\n%s", err, out)
 	}
 	places["validate's output"] = string(out)
-	if err := e.stopCore(syscall.SIGTERM); err != nil { // a clean stop: everything is in the file
-		t.Logf("stop: %v", err)
+
+	// Stack traces: SIGQUIT makes a Go process print every goroutine's
+	// stack, as a crash does. The adapter's goes to the core's log.
+	m := regexp.MustCompile(`"adapter running".*?"pid":(\d+)`).FindStringSubmatch(e.logs.String())
+	if m == nil {
+		t.Fatal("no adapter pid in the log")
 	}
+	pid, _ := strconv.Atoi(m[1])
+	if err := syscall.Kill(pid, syscall.SIGQUIT); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor("the adapter's stack trace in the core's log", func() bool {
+		return strings.Count(e.logs.String(), "goroutine ") > 3
+	})
+	if err := e.stopCore(syscall.SIGQUIT); err == nil { // the store is fsynced at every commit: all in the file
+		t.Fatal("the core exited cleanly on SIGQUIT; want its stack dump")
+	}
+	if !strings.Contains(e.logs.String(), "SIGQUIT: quit") {
+		t.Fatal("no stack trace of the core in its output")
+	}
+	places["the core's and the adapter's log"] = e.logs.String()
 	if os.Getenv(allOnPostgres) == "postgres" {
 		t.Log("the store is PostgreSQL here: the store file is looked at in the embedded store's run")
 	} else {
