@@ -27,7 +27,7 @@ Usage:
   leconnect manifest --config FILE   print the App Installation Manifest to register with LivePerson
   leconnect dlq list|replay|drop     inspect and retry messages that could not be delivered
   leconnect migrate  --config FILE   create or migrate the store's schema, then exit (run does it too)
-  leconnect emulator [flags]         run the LiveEngage emulator (see leconnect emulator -h)
+  leconnect emulator NAME [flags]    run one platform's emulator: liveengage, telegram, slack or sms (see -h)
   leconnect demo [--listen ADDR]     the whole system on this machine, shown in a browser
   leconnect bench [flags]            throughput and latency of the core beside a bare relay (see -h)
   leconnect adapter NAME             run a built-in adapter (the core starts these itself)

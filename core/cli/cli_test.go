@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"net/http"
@@ -180,5 +181,60 @@ func TestValidateTheExample(t *testing.T) {
 		"validate", "--config", "../../connector.yaml.example")
 	if r.code != 0 || !strings.Contains(r.stdout, "channel support-telegram: adapter telegram ") || strings.Contains(r.stderr, "warning") {
 		t.Fatalf("validate connector.yaml.example with its secrets set = %+v", r)
+	}
+}
+
+// Each platform's emulator runs from the command line: -h lists its flags,
+// and started on a free port it says where it listens, answers there and
+// stops on an interrupt.
+func TestEmulatorCommands(t *testing.T) {
+	if r := runLeconnect(t, nil, "emulator", "--help"); r.code != 0 || !strings.Contains(r.stderr, "liveengage|telegram|slack|sms") {
+		t.Fatalf("emulator --help = %+v", r)
+	}
+	if r := runLeconnect(t, nil, "emulator", "whatsapp"); r.code != 2 || !strings.Contains(r.stderr, `unknown emulator "whatsapp"`) {
+		t.Fatalf("emulator whatsapp = %+v", r)
+	}
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		says  string
+	}{
+		{"liveengage", []string{"-account", "12345678", "-client-id", "c", "-client-secret", "s"}, "LiveEngage emulator"},
+		{"telegram", nil, "Telegram emulator listening on http://"},
+		{"slack", nil, "Slack emulator listening on http://"},
+		{"sms", nil, "SMS emulator (Twilio, Vonage) listening on http://"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := runLeconnect(t, nil, "emulator", tc.name, "-h"); r.code != 0 || !strings.Contains(r.stderr, "-listen") {
+				t.Fatalf("emulator %s -h = %+v", tc.name, r)
+			}
+			cmd := exec.Command(leconnect, append([]string{"emulator", tc.name, "-listen", "127.0.0.1:0"}, tc.flags...)...)
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = cmd.Process.Kill() })
+			line, err := bufio.NewReader(stdout).ReadString('\n')
+			if err != nil || !strings.Contains(line, tc.says) {
+				t.Fatalf("first line %q, %v; want %q\n%s", line, err, tc.says, stderr.String())
+			}
+			base := regexp.MustCompile(`http://127\.0\.0\.1:\d+`).FindString(line)
+			res, err := http.Get(base + "/")
+			if err != nil {
+				t.Fatalf("nothing answers at %s: %v", base, err)
+			}
+			res.Body.Close()
+			if err := cmd.Process.Signal(os.Interrupt); err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("stopping on an interrupt: %v\n%s", err, stderr.String())
+			}
+		})
 	}
 }

@@ -2,15 +2,20 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 
 	"github.com/leconnect/leconnect/core/buildinfo"
 	"github.com/leconnect/leconnect/core/builtin"
 	"github.com/leconnect/leconnect/core/daemon"
 	"github.com/leconnect/leconnect/emulator/liveengage"
+	"github.com/leconnect/leconnect/emulator/slack"
+	"github.com/leconnect/leconnect/emulator/sms"
+	"github.com/leconnect/leconnect/emulator/telegram"
 )
 
 func versionCommand(_ context.Context, _ []string, stdout, _ io.Writer) error {
@@ -51,6 +56,33 @@ func collectLessOften() {
 	}
 }
 
+// emulators are the platforms `leconnect emulator NAME` can stand in for.
+var emulators = map[string]command{
+	"liveengage": liveengage.RunCommand,
+	"telegram":   telegram.RunCommand,
+	"slack":      slack.RunCommand,
+	"sms":        sms.RunCommand,
+}
+
+const emulatorUsage = `Usage: leconnect emulator liveengage|telegram|slack|sms [flags]
+
+Runs one platform's emulator on loopback until interrupted, printing where
+its API and its control API listen. See "leconnect emulator NAME -h" for
+each one's flags, and docs/emulator.md for a local walkthrough.
+`
+
 func emulatorCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return liveengage.RunCommand(ctx, args, stdout, stderr)
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+			_, _ = io.WriteString(stderr, emulatorUsage)
+			return flag.ErrHelp
+		}
+		// Before there were four: flags alone run LiveEngage's, as they did.
+		return liveengage.RunCommand(ctx, args, stdout, stderr)
+	}
+	run, ok := emulators[args[0]]
+	if !ok {
+		return usageError{fmt.Sprintf("unknown emulator %q; expected liveengage, telegram, slack or sms", args[0])}
+	}
+	return run(ctx, args[1:], stdout, stderr)
 }

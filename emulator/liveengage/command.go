@@ -97,7 +97,7 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("emulator: listen on %s: %w", *listen, err)
 	}
-	_, _ = fmt.Fprintf(stdout, "LiveEngage emulator listening on http://%s (account %s)\n", ln.Addr(), *account)
+	_, _ = fmt.Fprintf(stdout, "LiveEngage emulator listening on http://%s (account %s; agent workspace /emulator/, control API /emulator/api/)\n", ln.Addr(), *account)
 	log.Info("serving", "addr", ln.Addr().String(), "account", *account, "webhooks", opts.WebhookURL != "" || len(opts.Webhooks) > 0)
 	return serve.Run(ctx, "emulator", ln, emu.Handler(), emu.hub.close /* ends SSE streams */)
 }

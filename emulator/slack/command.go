@@ -20,7 +20,7 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := flag.NewFlagSet("slack-emulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		listen     = fs.String("listen", "127.0.0.1:8091", "address to listen on (host:port)")
+		listen     = fs.String("listen", "127.0.0.1:8092", "address to listen on (host:port)")
 		botToken   = fs.String("bot-token", "xoxb-test-bot-token", "bot token the Web API accepts")
 		appToken   = fs.String("app-token", "xapp-1-test-app-token", "app-level token apps.connections.open accepts")
 		secret     = fs.String("signing-secret", "test-signing-secret", "secret that signs event and interactivity requests")
