@@ -1,6 +1,9 @@
 package sms
 
 import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strings"
@@ -71,9 +74,23 @@ func TestValidTwilioSignature(t *testing.T) {
 	})
 	t.Run("repeated key, first value only (twilio-go)", func(t *testing.T) {
 		p := url.Values{"A": {"1", "2"}}
-		sig := twilioSignature(token, "https://example.com/hook", p, true)
+		sig := twilioSignature(token, "https://example.com/hook", p, firstOnly)
 		if !ValidTwilioSignature(token, "https://example.com/hook", p, sig) {
 			t.Fatal("refused the first-value-only reading")
+		}
+	})
+	t.Run("repeated key, distinct values sorted (twilio-node)", func(t *testing.T) {
+		// twilio-node signs Array.from(new Set(values)).sort(): for
+		// A=2&A=1&A=2 that is "A1A2", computed here by hand.
+		p := url.Values{"A": {"2", "1", "2"}, "B": {"x"}}
+		m := hmac.New(sha1.New, []byte(token))
+		m.Write([]byte("https://example.com/hookA1A2Bx"))
+		sig := base64.StdEncoding.EncodeToString(m.Sum(nil))
+		if !ValidTwilioSignature(token, "https://example.com/hook", p, sig) {
+			t.Fatal("refused twilio-node's reading of repeated values")
+		}
+		if ValidTwilioSignature(token, "https://example.com/hook", url.Values{"A": {"2", "1", "3"}, "B": {"x"}}, sig) {
+			t.Fatal("accepted it for other values")
 		}
 	})
 }

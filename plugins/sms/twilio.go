@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,10 +42,20 @@ const signatureHeader = "X-Twilio-Signature"
 // HMAC-SHA1 keyed by the auth token, base64. For GET requests params is
 // empty: the parameters are already in the URL.
 func TwilioSignature(authToken, fullURL string, params url.Values) string {
-	return twilioSignature(authToken, fullURL, params, false)
+	return twilioSignature(authToken, fullURL, params, inArrivalOrder)
 }
 
-func twilioSignature(authToken, fullURL string, params url.Values, firstOnly bool) string {
+// repeatedValues is how a parameter given more than once is signed; the
+// reference documents no rule, and Twilio's SDKs differ (§3.2).
+type repeatedValues int
+
+const (
+	inArrivalOrder  repeatedValues = iota // every value, as received
+	firstOnly                             // twilio-go: the first value
+	sortedDistinct                        // twilio-node: distinct values, sorted
+)
+
+func twilioSignature(authToken, fullURL string, params url.Values, repeated repeatedValues) string {
 	names := make([]string, 0, len(params))
 	for k := range params {
 		names = append(names, k)
@@ -54,8 +65,13 @@ func twilioSignature(authToken, fullURL string, params url.Values, firstOnly boo
 	b.WriteString(fullURL)
 	for _, k := range names {
 		vs := params[k]
-		if firstOnly && len(vs) > 1 {
-			vs = vs[:1]
+		if len(vs) > 1 {
+			switch repeated {
+			case firstOnly:
+				vs = vs[:1]
+			case sortedDistinct:
+				vs = slices.Compact(slices.Sorted(slices.Values(vs)))
+			}
 		}
 		for _, v := range vs {
 			b.WriteString(k)
@@ -70,15 +86,16 @@ func twilioSignature(authToken, fullURL string, params url.Values, firstOnly boo
 // ValidTwilioSignature checks sig in constant time against the URL as
 // given and, because Twilio's own SDKs do (§3.2), the URL with the
 // scheme's default port added or removed; repeated parameters are tried
-// with every value and with the first only (twilio-go's reading).
+// in arrival order, first value only (twilio-go) and distinct values
+// sorted (twilio-node).
 func ValidTwilioSignature(authToken, fullURL string, params url.Values, sig string) bool {
 	if sig == "" || authToken == "" {
 		return false
 	}
 	ok := false
 	for _, u := range urlVariants(fullURL) {
-		for _, first := range []bool{false, true} {
-			want := twilioSignature(authToken, u, params, first)
+		for _, repeated := range []repeatedValues{inArrivalOrder, firstOnly, sortedDistinct} {
+			want := twilioSignature(authToken, u, params, repeated)
 			// Evaluate every variant so timing does not tell which matched.
 			if hmac.Equal([]byte(want), []byte(sig)) {
 				ok = true
