@@ -28,6 +28,7 @@ func manifestCommand(_ context.Context, args []string, stdout, stderr io.Writer)
 	out, err := liveperson.BuildManifest(liveperson.ManifestParams{
 		ClientName:           cfg.LiveEngage.AppName,
 		Description:          cfg.LiveEngage.AppDescription,
+		LogoURI:              cfg.LiveEngage.AppLogoURI,
 		WebhookURL:           webhook,
 		AllowInsecureWebhook: strings.HasPrefix(cfg.Server.PublicURL, "http://"),
 	})

@@ -75,7 +75,10 @@ type LiveEngage struct {
 	DomainAPI      string `yaml:"domain_api"` // without a trailing slash
 	AppName        string `yaml:"app_name"`
 	AppDescription string `yaml:"app_description"`
-	Retry          Retry  `yaml:"retry"`
+	// AppLogoURI is the manifest's logo_uri; the default is the one the
+	// official manifest template carries.
+	AppLogoURI string `yaml:"app_logo_uri"`
+	Retry      Retry  `yaml:"retry"`
 }
 
 // Retry is the Send API retry policy (LivePerson retry-policy recommendations): wait at
@@ -327,6 +330,7 @@ func (c *Config) setDefaults() {
 		DomainAPI:      DefaultDomainAPI,
 		AppName:        "leconnect",
 		AppDescription: "LiveEngage connector powered by leconnect",
+		AppLogoURI:     "/src/modules/campaigns/assets/img/software/Mobile-App.png", // liveperson.TemplateLogoURI
 		Retry: Retry{
 			RateLimitWait:    time.Second,
 			ServerErrorWaits: []time.Duration{5 * time.Second, 10 * time.Second, 15 * time.Second},

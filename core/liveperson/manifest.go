@@ -1,6 +1,7 @@
 package liveperson
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +29,10 @@ var WebhookTypes = []string{
 // per-conversation order.
 const DefaultRetentionTime = 86400
 
+// TemplateLogoURI is the logo_uri of LivePerson's manifest template for
+// connector apps (a logo of the LiveEngage console's own).
+const TemplateLogoURI = "/src/modules/campaigns/assets/img/software/Mobile-App.png"
+
 // ManifestParams feeds BuildManifest.
 type ManifestParams struct {
 	// ClientName is shown to agents as the conversation source (required,
@@ -37,7 +42,7 @@ type ManifestParams struct {
 	DisplayName string
 	// Description is at most 256 characters.
 	Description string
-	// LogoURI is optional.
+	// LogoURI is the app's logo; "" means TemplateLogoURI.
 	LogoURI string
 	// WebhookURL receives all five notification types; build it with
 	// WebhookURL(public_url). It must be https unless AllowInsecureWebhook.
@@ -106,7 +111,7 @@ type manifest struct {
 	Description  string       `json:"description,omitempty"`
 	GrantTypes   []string     `json:"grant_types"`
 	Scope        string       `json:"scope"`
-	LogoURI      string       `json:"logo_uri,omitempty"`
+	LogoURI      string       `json:"logo_uri"`
 	Capabilities capabilities `json:"capabilities"`
 }
 
@@ -189,7 +194,7 @@ func BuildManifest(p ManifestParams) ([]byte, error) {
 		Description: p.Description,
 		GrantTypes:  []string{"client_credentials"},
 		Scope:       "msg.consumer",
-		LogoURI:     p.LogoURI,
+		LogoURI:     cmp.Or(p.LogoURI, TemplateLogoURI),
 		Capabilities: capabilities{
 			Webhooks:   webhooks{Content: wh, RichContent: wh, AcceptStatus: wh, ChatState: wh, ExConv: wh, Retry: retention},
 			Engagement: eng,

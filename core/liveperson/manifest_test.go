@@ -76,8 +76,7 @@ func exampleManifestParams(t *testing.T) ManifestParams {
 }
 
 func TestManifestForExampleConfigHasDocumentedShape(t *testing.T) {
-	p := exampleManifestParams(t)
-	p.LogoURI = "https://connector.example.com/logo.png" // the sample has one; compare that key too
+	p := exampleManifestParams(t) // no logo: the template's is the default
 	got, err := BuildManifest(p)
 	if err != nil {
 		t.Fatalf("BuildManifest: %v", err)

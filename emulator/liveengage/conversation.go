@@ -449,10 +449,10 @@ func (e *Emulator) AgentClose(id string, survey bool) error {
 	defer c.mu.Unlock()
 	d := c.currentDialog()
 	if survey && d.DialogType == "MAIN" {
-		e.openSurveyLocked(c, d, RoleAssignedAgent, "Closed by agent", nil)
+		e.openSurveyLocked(c, d, ClosedByAgent, "Closed by agent", nil)
 		return nil
 	}
-	e.closeConvLocked(c, "AGENT", RoleAssignedAgent)
+	e.closeConvLocked(c, "AGENT", ClosedByAgent)
 	return nil
 }
 
@@ -478,6 +478,14 @@ func (e *Emulator) openSurveyLocked(c *conv, main *dialog, closedBy, cause strin
 	c.survey, c.surveyNext = questions, 0
 	e.askLocked(c, sd)
 }
+
+// A dialog's closedBy, as LivePerson's post-conversation survey tutorial
+// shows it: "CONSUMER" for the consumer, "AGENT" for an agent or the
+// survey bot (not the participant roles ASSIGNED_AGENT or CONTROLLER).
+const (
+	ClosedByAgent    = "AGENT"
+	ClosedByConsumer = "CONSUMER"
+)
 
 func (e *Emulator) closeConvLocked(c *conv, reason, closedBy string) {
 	ts := c.touch()

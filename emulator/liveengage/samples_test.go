@@ -818,7 +818,7 @@ func TestSurveyRun(t *testing.T) {
 	if len(c.SurveyAnswers) != 2 || c.SurveyAnswers[0] != want[0] || c.SurveyAnswers[1] != want[1] {
 		t.Errorf("answers %+v, want %+v", c.SurveyAnswers, want)
 	}
-	if c.State != "CLOSE" || c.Dialogs[1].State != "CLOSE" || c.Dialogs[1].ClosedBy != RoleController {
+	if c.State != "CLOSE" || c.Dialogs[1].State != "CLOSE" || c.Dialogs[1].ClosedBy != ClosedByAgent {
 		t.Errorf("after the survey: %+v", c)
 	}
 }

@@ -532,14 +532,14 @@ func validateField(c *conv, f *fieldReq) string {
 func (e *Emulator) applyFieldLocked(c *conv, f *fieldReq) string {
 	switch f.Field {
 	case "ConversationStateField":
-		e.closeConvLocked(c, "CONSUMER", RoleConsumer)
+		e.closeConvLocked(c, "CONSUMER", ClosedByConsumer)
 		return "OK Conversation resolved successfully"
 	case "DialogChange":
 		d := c.dialog(f.Dialog.DialogID)
 		if d.DialogType == "MAIN" && e.opts.PostSurvey {
-			e.openSurveyLocked(c, d, RoleConsumer, f.Dialog.ClosedCause, nil)
+			e.openSurveyLocked(c, d, ClosedByConsumer, f.Dialog.ClosedCause, nil)
 		} else {
-			e.closeConvLocked(c, "CONSUMER", RoleConsumer)
+			e.closeConvLocked(c, "CONSUMER", ClosedByConsumer)
 		}
 		return "OK Dialog updated successfully"
 	case "CSATRate":

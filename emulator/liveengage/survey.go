@@ -37,7 +37,7 @@ func (e *Emulator) surveyBotID() string { return nameUUID("survey-bot:" + e.opts
 // end of a survey. Caller holds c.mu.
 func (e *Emulator) askLocked(c *conv, d *dialog) {
 	if c.surveyNext >= len(c.survey) {
-		e.closeConvLocked(c, "SURVEY", RoleController)
+		e.closeConvLocked(c, "SURVEY", ClosedByAgent)
 		return
 	}
 	q := c.survey[c.surveyNext]
@@ -100,6 +100,6 @@ func (e *Emulator) AgentCloseSurvey(id string, questions []SurveyQuestion) error
 			return fmt.Errorf("survey question without text: %w", ErrInvalidInput)
 		}
 	}
-	e.openSurveyLocked(c, d, RoleAssignedAgent, "Closed by agent", questions)
+	e.openSurveyLocked(c, d, ClosedByAgent, "Closed by agent", questions)
 	return nil
 }

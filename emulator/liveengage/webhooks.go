@@ -144,6 +144,9 @@ func (e *Emulator) emitConversationLocked(c *conv) {
 	ch.Result.ConvID = c.id
 	ttr := ttrSeconds(c.ttrDefName)
 	ch.Result.EffectiveTTR = c.startTs + ttr*1000
+	if c.state == "CLOSE" {
+		ch.Result.EffectiveTTR = -1 // as in LivePerson's examples of closed conversations
+	}
 	d := &ch.Result.ConversationDetails
 	d.SkillID = c.skillID
 	d.Participants = []participant{{c.participantID, RoleConsumer}}

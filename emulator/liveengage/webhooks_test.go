@@ -576,3 +576,38 @@ func itoa(i int) string {
 	b, _ := json.Marshal(i)
 	return string(b)
 }
+
+// A conversation the agent closed reads as in LivePerson's example of a
+// closed conversation: the dialog closedBy AGENT, effectiveTTR -1.
+func TestClosedConversationNotification(t *testing.T) {
+	rc := newReceiver(t, nil)
+	h := newHarness(t, Options{WebhookURL: rc.srv.URL})
+	jws := h.consumerJWS("closing")
+	conv := h.open(jws)
+	if err := h.emu.AgentClose(conv, false); err != nil {
+		t.Fatal(err)
+	}
+	var last struct {
+		Body struct {
+			Changes []struct {
+				Result struct {
+					EffectiveTTR *int64              `json:"effectiveTTR"`
+					Details      conversationDetails `json:"conversationDetails"`
+				} `json:"result"`
+			} `json:"changes"`
+		} `json:"body"`
+	}
+	waitFor(t, "the close notification", func() bool {
+		for _, hk := range rc.hooks() {
+			if strings.Contains(string(hk.body), `"stage":"CLOSE"`) {
+				mustJSON(t, hk.body, &last)
+				return true
+			}
+		}
+		return false
+	})
+	r := last.Body.Changes[0].Result
+	if r.EffectiveTTR == nil || *r.EffectiveTTR != -1 || r.Details.Dialogs[0].ClosedBy != "AGENT" || r.Details.CloseReason != "AGENT" {
+		t.Fatalf("closed conversation: effectiveTTR %v, details %+v", r.EffectiveTTR, r.Details)
+	}
+}
