@@ -50,9 +50,9 @@ func TwilioSignature(authToken, fullURL string, params url.Values) string {
 type repeatedValues int
 
 const (
-	inArrivalOrder  repeatedValues = iota // every value, as received
-	firstOnly                             // twilio-go: the first value
-	sortedDistinct                        // twilio-node: distinct values, sorted
+	inArrivalOrder repeatedValues = iota // every value, as received
+	firstOnly                            // twilio-go: the first value
+	sortedDistinct                       // twilio-node: distinct values, sorted
 )
 
 func twilioSignature(authToken, fullURL string, params url.Values, repeated repeatedValues) string {
