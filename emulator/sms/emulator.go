@@ -137,6 +137,11 @@ type Message struct {
 	At       time.Time `json:"at"`
 	// AutoReply marks the provider's own answer to STOP/START/HELP.
 	AutoReply bool `json:"auto_reply,omitempty"`
+
+	// Twilio's Message resource only.
+	direction  string // outbound-api or inbound
+	serviceSID string
+	numMedia   int
 }
 
 // Delivery is one webhook request the emulator made.
@@ -178,6 +183,7 @@ type Emulator struct {
 	numbers    map[string]Number
 	outbound   []*Message            // created through the APIs, in order
 	received   map[string][]*Message // by phone
+	twilioLog  []*Message            // Twilio's Message resources, both directions, oldest first
 	inbound    map[string]*replay    // Twilio inbound by MessageSid, to replay
 	media      map[string]Media      // Twilio media by path
 	optOut     map[string]bool       // "service|phone"
@@ -222,7 +228,10 @@ func New(opts Options) (*Emulator, error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2010-04-01/Accounts/{account}/Messages.json", e.twilioCreate)
+	mux.HandleFunc("GET /2010-04-01/Accounts/{account}/Messages.json", e.twilioList)
+	mux.HandleFunc("GET /2010-04-01/Accounts/{account}/Messages/{sid}", e.twilioFetch)
 	mux.HandleFunc("GET /2010-04-01/Accounts/{account}/Messages/{sid}/Media/{media}", e.twilioMedia)
+	mux.HandleFunc("/2010-04-01/", e.twilioUnknown)
 	mux.HandleFunc("POST /sms/json", e.vonageSend)
 	mux.HandleFunc("GET /sms/json", e.vonageSend)
 	e.controlRoutes(mux)
@@ -370,7 +379,7 @@ func (e *Emulator) OptedOut(number, phone string) bool {
 func (e *Emulator) Reset() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.outbound, e.received, e.inbound = nil, map[string][]*Message{}, map[string]*replay{}
+	e.outbound, e.received, e.inbound, e.twilioLog = nil, map[string][]*Message{}, map[string]*replay{}, nil
 	e.media, e.optOut, e.faults, e.deliveries = map[string]Media{}, map[string]bool{}, nil, nil
 	e.notifyLocked()
 }

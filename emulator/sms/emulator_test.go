@@ -455,3 +455,83 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.w.Write(p)
 }
+
+// Messages are resources: fetched by SID and listed (newest first, by To
+// and From, paged as Twilio pages), in both directions; what is not there
+// is a JSON 404 with code 20404, as Twilio's SDKs expect.
+func TestTwilioMessageResources(t *testing.T) {
+	e, base := newTest(t, Options{})
+	if err := e.AddNumber(Number{Provider: Twilio, Number: svcTwilio, WebhookURL: newHook(t, 200, "<Response/>").srv.URL}); err != nil {
+		t.Fatal(err)
+	}
+	api := base + "/2010-04-01/Accounts/" + e.AccountSID()
+	call := func(method, path string, form url.Values, auth bool) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, api+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if auth {
+			req.SetBasicAuth(e.AccountSID(), e.AuthToken())
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		if ct := res.Header.Get("Content-Type"); ct != "application/json" {
+			t.Fatalf("%s %s: Content-Type %q", method, path, ct)
+		}
+		var m map[string]any
+		if err := json.NewDecoder(res.Body).Decode(&m); err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		return res.StatusCode, m
+	}
+	var sids []string
+	for _, text := range []string{"one", "two", "three"} {
+		status, m := call(http.MethodPost, "/Messages.json", url.Values{"To": {phone}, "From": {svcTwilio}, "Body": {text}}, true)
+		if status != 201 {
+			t.Fatalf("create: %d %v", status, m)
+		}
+		sids = append(sids, m["sid"].(string))
+	}
+	if _, err := e.PhoneSend(phone, svcTwilio, "from the phone"); err != nil {
+		t.Fatal(err)
+	}
+
+	status, m := call(http.MethodGet, "/Messages/"+sids[1]+".json", nil, true)
+	if status != 200 || m["sid"] != sids[1] || m["body"] != "two" || m["direction"] != "outbound-api" || m["to"] != phone {
+		t.Fatalf("fetch: %d %v", status, m)
+	}
+	status, m = call(http.MethodGet, "/Messages/SM00000000000000000000000000000000.json", nil, true)
+	if status != 404 || m["code"] != float64(20404) || m["status"] != float64(404) || m["more_info"] != "https://www.twilio.com/docs/errors/20404" ||
+		!strings.Contains(m["message"].(string), "was not found") {
+		t.Fatalf("unknown sid: %d %v", status, m)
+	}
+	if status, m = call(http.MethodGet, "/Messages/"+sids[0]+".json", nil, false); status != 401 || m["code"] != float64(20003) {
+		t.Fatalf("fetch without credentials: %d %v", status, m)
+	}
+
+	status, m = call(http.MethodGet, "/Messages.json?PageSize=2", nil, true)
+	list := func(m map[string]any) []string {
+		var out []string
+		for _, x := range m["messages"].([]any) {
+			out = append(out, x.(map[string]any)["body"].(string))
+		}
+		return out
+	}
+	if status != 200 || strings.Join(list(m), "|") != "from the phone|three" || m["page_size"] != float64(2) || m["next_page_uri"] == nil {
+		t.Fatalf("first page: %d %v", status, m)
+	}
+	next := strings.TrimPrefix(m["next_page_uri"].(string), "/2010-04-01/Accounts/"+e.AccountSID())
+	status, m = call(http.MethodGet, next, nil, true)
+	if status != 200 || strings.Join(list(m), "|") != "two|one" || m["next_page_uri"] != nil || m["page"] != float64(1) {
+		t.Fatalf("second page: %d %v", status, m)
+	}
+	status, m = call(http.MethodGet, "/Messages.json?"+url.Values{"From": {phone}}.Encode(), nil, true)
+	if status != 200 || strings.Join(list(m), "|") != "from the phone" || m["messages"].([]any)[0].(map[string]any)["direction"] != "inbound" {
+		t.Fatalf("by From: %d %v", status, m)
+	}
+	if status, m = call(http.MethodGet, "/Calls.json", nil, true); status != 404 || m["code"] != float64(20404) {
+		t.Fatalf("another resource: %d %v", status, m)
+	}
+}

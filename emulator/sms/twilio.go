@@ -56,10 +56,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // twilioCreate is POST /2010-04-01/Accounts/{AccountSid}/Messages.json.
 func (e *Emulator) twilioCreate(w http.ResponseWriter, r *http.Request) {
-	user, pass, ok := r.BasicAuth()
-	if !ok || r.PathValue("account") != e.opts.AccountSID || user != e.opts.AccountSID ||
-		!hmac.Equal([]byte(pass), []byte(e.opts.AuthToken)) {
-		twilioError(w, http.StatusUnauthorized, 20003, "Authenticate")
+	if !e.twilioAuthorized(w, r) {
 		return
 	}
 	if err := r.ParseForm(); err != nil {
@@ -123,25 +120,14 @@ func (e *Emulator) twilioAccept(w http.ResponseWriter, p url.Values, from, to, s
 		status = "accepted"
 	}
 	now := time.Now().UTC()
-	m := &Message{Provider: Twilio, ID: sid, From: from, To: to, Text: body, Status: status, Callback: p.Get("StatusCallback"), At: now}
+	m := &Message{Provider: Twilio, ID: sid, From: from, To: to, Text: body, Status: status, Callback: p.Get("StatusCallback"), At: now,
+		direction: "outbound-api", serviceSID: service, numMedia: len(media)}
 	e.mu.Lock()
 	e.outbound = append(e.outbound, m)
+	e.twilioLog = append(e.twilioLog, m)
 	e.notifyLocked()
+	writeJSON(w, http.StatusCreated, e.twilioResourceLocked(m))
 	e.mu.Unlock()
-	date := now.Format(time.RFC1123Z)
-	uri := "/2010-04-01/Accounts/" + e.opts.AccountSID + "/Messages/" + sid
-	var serviceSID any
-	if service != "" {
-		serviceSID = service
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{
-		"account_sid": e.opts.AccountSID, "api_version": "2010-04-01", "body": body,
-		"date_created": date, "date_sent": nil, "date_updated": date, "direction": "outbound-api",
-		"error_code": nil, "error_message": nil, "from": from, "messaging_service_sid": serviceSID,
-		"num_media": strconv.Itoa(len(media)), "num_segments": strconv.Itoa(segments(body)),
-		"price": nil, "price_unit": "USD", "sid": sid, "status": status,
-		"subresource_uris": map[string]string{"media": uri + "/Media.json"}, "to": to, "uri": uri + ".json",
-	})
 	e.goAsync(func() { e.twilioDeliver(m, media, service) })
 }
 
@@ -289,6 +275,8 @@ func (e *Emulator) twilioInbound(n Number, from, text string, media []Media) (De
 		p.Set(fmt.Sprintf("MediaContentType%d", i), m.ContentType)
 	}
 	e.inbound[sid] = &replay{url: n.WebhookURL, params: p}
+	e.twilioLog = append(e.twilioLog, &Message{Provider: Twilio, ID: sid, From: from, To: n.Number, Text: text, Status: "received",
+		At: time.Now().UTC(), direction: "inbound", serviceSID: p.Get("MessagingServiceSid"), numMedia: len(media)})
 	e.mu.Unlock()
 	return e.twilioSendInbound(sid, n.WebhookURL, p, "")
 }
@@ -385,3 +373,162 @@ func gsm(s string) bool {
 	}
 	return true
 }
+
+// twilioResourceLocked is m as Twilio's Message resource (§3.3). Caller
+// holds e.mu (the status changes as the message is delivered).
+func (e *Emulator) twilioResourceLocked(m *Message) map[string]any {
+	date := m.At.Format(time.RFC1123Z)
+	var dateSent, service any
+	if m.Status != "queued" && m.Status != "accepted" {
+		dateSent = date
+	}
+	if m.serviceSID != "" {
+		service = m.serviceSID
+	}
+	var errCode, errMessage any
+	if m.Status == "failed" {
+		errCode, errMessage = 12300, "Invalid Content-Type"
+	}
+	uri := "/2010-04-01/Accounts/" + e.opts.AccountSID + "/Messages/" + m.ID
+	return map[string]any{
+		"account_sid": e.opts.AccountSID, "api_version": "2010-04-01", "body": m.Text,
+		"date_created": date, "date_sent": dateSent, "date_updated": date, "direction": m.direction,
+		"error_code": errCode, "error_message": errMessage, "from": m.From, "messaging_service_sid": service,
+		"num_media": strconv.Itoa(m.numMedia), "num_segments": strconv.Itoa(segments(m.Text)),
+		"price": nil, "price_unit": "USD", "sid": m.ID, "status": m.Status,
+		"subresource_uris": map[string]string{"media": uri + "/Media.json"}, "to": m.To, "uri": uri + ".json",
+	}
+}
+
+// twilioAuthorized checks Basic auth (Account SID and Auth Token) and the
+// account in the path, answering 401/20003 when they are wrong.
+func (e *Emulator) twilioAuthorized(w http.ResponseWriter, r *http.Request) bool {
+	user, pass, ok := r.BasicAuth()
+	if !ok || r.PathValue("account") != e.opts.AccountSID || user != e.opts.AccountSID ||
+		!hmac.Equal([]byte(pass), []byte(e.opts.AuthToken)) {
+		twilioError(w, http.StatusUnauthorized, 20003, "Authenticate")
+		return false
+	}
+	return true
+}
+
+// twilioFetch is GET .../Messages/{Sid}.json: one message, either
+// direction; an unknown SID is 404 with code 20404.
+func (e *Emulator) twilioFetch(w http.ResponseWriter, r *http.Request) {
+	if !e.twilioAuthorized(w, r) {
+		return
+	}
+	sid := strings.TrimSuffix(r.PathValue("sid"), ".json")
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, m := range e.twilioLog {
+		if m.ID == sid {
+			writeJSON(w, http.StatusOK, e.twilioResourceLocked(m))
+			return
+		}
+	}
+	twilioNotFound(w, r)
+}
+
+// twilioList is GET .../Messages.json: newest first, filtered by To, From
+// and DateSent (YYYY-MM-DD; DateSent< and DateSent> for ranges), a page of
+// PageSize (default 50, at most 1000) at Page, with Twilio's paging URIs.
+func (e *Emulator) twilioList(w http.ResponseWriter, r *http.Request) {
+	if !e.twilioAuthorized(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	size, page := 50, 0
+	if v := q.Get("PageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			twilioError(w, http.StatusBadRequest, 20001, "Invalid PageSize: must be between 1 and 1000")
+			return
+		}
+		size = n
+	}
+	if v := q.Get("Page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			twilioError(w, http.StatusBadRequest, 20001, "Invalid Page")
+			return
+		}
+		page = n
+	}
+	var day, before, after time.Time
+	for key, t := range map[string]*time.Time{"DateSent": &day, "DateSent<": &before, "DateSent>": &after} {
+		if v := q.Get(key); v != "" {
+			d, err := parseTwilioDate(v)
+			if err != nil {
+				twilioError(w, http.StatusBadRequest, 20001, fmt.Sprintf("Invalid %s: %q", key, v))
+				return
+			}
+			*t = d
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var match []*Message
+	for i := len(e.twilioLog) - 1; i >= 0; i-- {
+		m := e.twilioLog[i]
+		sent := m.At.Truncate(24 * time.Hour)
+		switch {
+		case q.Get("To") != "" && m.To != q.Get("To"),
+			q.Get("From") != "" && m.From != q.Get("From"),
+			!day.IsZero() && !sent.Equal(day),
+			!before.IsZero() && sent.After(before),
+			!after.IsZero() && sent.Before(after):
+			continue
+		}
+		match = append(match, m)
+	}
+	start := min(page*size, len(match))
+	end := min(start+size, len(match))
+	messages := make([]map[string]any, 0, end-start)
+	for _, m := range match[start:end] {
+		messages = append(messages, e.twilioResourceLocked(m))
+	}
+	base := "/2010-04-01/Accounts/" + e.opts.AccountSID + "/Messages.json"
+	pageURI := func(n int) string {
+		v := url.Values{}
+		for _, k := range []string{"To", "From", "DateSent", "DateSent<", "DateSent>"} {
+			if q.Get(k) != "" {
+				v.Set(k, q.Get(k))
+			}
+		}
+		v.Set("PageSize", strconv.Itoa(size))
+		v.Set("Page", strconv.Itoa(n))
+		if n > 0 {
+			v.Set("PageToken", "PA"+match[n*size-1].ID)
+		}
+		return base + "?" + v.Encode()
+	}
+	var next, previous any
+	if end < len(match) {
+		next = pageURI(page + 1)
+	}
+	if page > 0 {
+		previous = pageURI(page - 1)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"messages": messages, "first_page_uri": pageURI(0), "next_page_uri": next, "previous_page_uri": previous,
+		"page": page, "page_size": size, "start": start, "end": max(end-1, start), "uri": pageURI(page),
+	})
+}
+
+func parseTwilioDate(v string) (time.Time, error) {
+	if d, err := time.Parse(time.DateOnly, v); err == nil {
+		return d, nil
+	}
+	d, err := time.Parse(time.RFC3339, v)
+	return d.UTC().Truncate(24 * time.Hour), err
+}
+
+// twilioNotFound is Twilio's JSON 404 (code 20404): its SDKs read code
+// and message from it.
+func twilioNotFound(w http.ResponseWriter, r *http.Request) {
+	twilioError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
+}
+
+// twilioUnknown answers any other /2010-04-01/ path as Twilio does: JSON.
+func (e *Emulator) twilioUnknown(w http.ResponseWriter, r *http.Request) { twilioNotFound(w, r) }
