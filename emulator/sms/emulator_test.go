@@ -535,3 +535,34 @@ func TestTwilioMessageResources(t *testing.T) {
 		t.Fatalf("another resource: %d %v", status, m)
 	}
 }
+
+// A send as @vonage/server-sdk makes it: a JSON body, the credentials in
+// a Basic Authorization header; wrong credentials there are refused too.
+func TestVonageSendJSONWithBasicAuth(t *testing.T) {
+	e, base := newTest(t, Options{})
+	e.AddNumber(Number{Provider: Vonage, Number: svcVonage})
+	send := func(user, pass string, body string) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, base+"/sms/json", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.SetBasicAuth(user, pass)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var m map[string]any
+		json.NewDecoder(res.Body).Decode(&m)
+		return m["messages"].([]any)[0].(map[string]any)
+	}
+	body := `{"from":"447700900000","to":"447700900001","text":"hello from the SDK","status-report-req":true,"ttl":86400000}`
+	if m := send(e.VonageAPIKey(), e.VonageAPISecret(), body); m["status"] != "0" || m["message-id"] == "" {
+		t.Fatalf("JSON with Basic auth: %v", m)
+	}
+	if m := send(e.VonageAPIKey(), "wrong", body); m["status"] != "4" {
+		t.Fatalf("wrong secret in Basic auth: %v", m)
+	}
+	if got, _ := e.WaitReceived(context.Background(), "+447700900001", 1); got[0].Text != "hello from the SDK" {
+		t.Fatalf("phone got %+v", got)
+	}
+}

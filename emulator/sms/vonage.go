@@ -18,14 +18,17 @@ import (
 var vonageTo = regexp.MustCompile(`^[0-9]{7,15}$`)
 
 // vonageSend is POST /sms/json (§4.1, §4.2): errors are HTTP 200 with a
-// non-zero status in the message, like the real API. Credentials may come
-// in the query (the spec) or the form body (the SDKs).
+// non-zero status in the message, like the real API. Parameters may come
+// in the query (the spec), a form body, or a JSON body (what
+// @vonage/server-sdk posts); credentials as api_key/api_secret parameters
+// or in a Basic Authorization header (the SDK, and Vonage's own curl
+// example for the SMS API).
 func (e *Emulator) vonageSend(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
+	p, err := vonageParams(r)
+	if err != nil {
 		vonageStatus(w, "2", "Missing params")
 		return
 	}
-	p := r.Form
 	e.mu.Lock()
 	fault := e.takeFaultLocked(Vonage)
 	e.mu.Unlock()
@@ -60,6 +63,40 @@ func (e *Emulator) vonageSend(w http.ResponseWriter, r *http.Request) {
 	default:
 		e.vonageAccept(w, p, num)
 	}
+}
+
+// vonageParams reads a send request's parameters from its query, form or
+// JSON body (numbers and booleans as their text), with credentials from a
+// Basic Authorization header where the parameters carry none.
+func vonageParams(r *http.Request) (url.Values, error) {
+	var p url.Values
+	if mt, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";"); strings.TrimSpace(mt) == "application/json" {
+		var body map[string]any
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err != nil {
+			return nil, err
+		}
+		p = r.URL.Query()
+		for k, v := range body {
+			switch v := v.(type) {
+			case string:
+				p.Set(k, v)
+			case float64:
+				p.Set(k, strconv.FormatFloat(v, 'f', -1, 64))
+			case bool:
+				p.Set(k, strconv.FormatBool(v))
+			}
+		}
+	} else {
+		if err := r.ParseForm(); err != nil {
+			return nil, err
+		}
+		p = r.Form
+	}
+	if user, pass, ok := r.BasicAuth(); ok && p.Get("api_key") == "" && p.Get("api_secret") == "" {
+		p.Set("api_key", user)
+		p.Set("api_secret", pass)
+	}
+	return p, nil
 }
 
 func vonageStatus(w http.ResponseWriter, status, text string) {
