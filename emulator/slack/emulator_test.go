@@ -570,3 +570,58 @@ func TestUsersInfo(t *testing.T) {
 		})
 	}
 }
+
+// conversations.open finds or opens the DM with a user; files.info gives
+// back a file object with its url_private, as a bot needs after an upload.
+func TestConversationsOpenAndFilesInfo(t *testing.T) {
+	e, base := newTest(t, Options{})
+	if err := e.AddUser(User{ID: "U0CAROL", Name: "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	tok := e.BotToken()
+	form := "application/x-www-form-urlencoded"
+	var open struct {
+		OK          bool   `json:"ok"`
+		Error       string `json:"error"`
+		AlreadyOpen bool   `json:"already_open"`
+		Channel     struct {
+			ID   string `json:"id"`
+			IsIM bool   `json:"is_im"`
+			User string `json:"user"`
+		} `json:"channel"`
+	}
+	_, _, raw := do(t, base, "conversations.open", call{ct: form, auth: tok, body: "users=U0CAROL&return_im=true"})
+	if err := json.Unmarshal(raw, &open); err != nil || !open.OK || open.Channel.ID != e.DM("U0CAROL") || !open.Channel.IsIM || open.Channel.User != "U0CAROL" {
+		t.Fatalf("first open: %s", raw)
+	}
+	_, _, raw = do(t, base, "conversations.open", call{ct: "application/json", auth: tok, body: `{"users":"U0CAROL"}`})
+	open.AlreadyOpen = false
+	if err := json.Unmarshal(raw, &open); err != nil || !open.OK || open.Channel.ID != e.DM("U0CAROL") || !open.AlreadyOpen {
+		t.Fatalf("second open: %s", raw)
+	}
+	for body, want := range map[string]string{"users=U0NOBODY": "user_not_found", "": "users_list_not_supplied"} {
+		if _, _, raw := do(t, base, "conversations.open", call{ct: form, auth: tok, body: body}); !bytes.Contains(raw, []byte(`"error":"`+want+`"`)) {
+			t.Fatalf("conversations.open %q: %s; want %s", body, raw, want)
+		}
+	}
+	// The DM works for posting, as Slack's does.
+	if _, _, raw := do(t, base, "chat.postMessage", call{ct: form, auth: tok, body: "channel=" + open.Channel.ID + "&text=hi"}); !bytes.Contains(raw, []byte(`"ok":true`)) {
+		t.Fatalf("post to the opened DM: %s", raw)
+	}
+
+	res, err := e.PostMessage(UserMessage{User: "U0CAROL", Text: "see attached", Files: []Upload{{Name: "a.txt", Data: []byte("attached")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info struct {
+		OK   bool `json:"ok"`
+		File File `json:"file"`
+	}
+	_, _, raw = do(t, base, "files.info", call{ct: form, auth: tok, body: "file=" + res.FileIDs[0]})
+	if err := json.Unmarshal(raw, &info); err != nil || !info.OK || info.File.ID != res.FileIDs[0] || info.File.URLPrivate == "" || info.File.Name != "a.txt" {
+		t.Fatalf("files.info: %s", raw)
+	}
+	if _, _, raw := do(t, base, "files.info", call{ct: form, auth: tok, body: "file=F0NONE"}); !bytes.Contains(raw, []byte(`"error":"file_not_found"`)) {
+		t.Fatalf("files.info of no file: %s", raw)
+	}
+}

@@ -183,6 +183,10 @@ func (e *Emulator) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 		res, aerr = e.completeUpload(a)
 	case "users.info":
 		res, aerr = e.usersInfo(a)
+	case "conversations.open":
+		res, aerr = e.conversationsOpen(a)
+	case "files.info":
+		res, aerr = e.filesInfo(a)
 	default:
 		aerr = &apiError{code: "unknown_method"}
 	}
@@ -471,4 +475,57 @@ func (e *Emulator) usersInfo(a args) (map[string]any, *apiError) {
 		user["locale"] = locale
 	}
 	return map[string]any{"user": user}, nil
+}
+
+// conversationsOpen opens (or finds) the DM with one user, as a bot does
+// before writing to someone first: {"channel":{"id":"D…"}}, with
+// "already_open" and "no_op" when it existed, the whole IM object with
+// return_im. Several users (a group DM) are not emulated.
+func (e *Emulator) conversationsOpen(a args) (map[string]any, *apiError) {
+	users := a.get("users")
+	if users == "" {
+		if id := a.get("channel"); id != "" {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			if c := e.channelLocked(id); c != nil {
+				return map[string]any{"channel": map[string]any{"id": c.ID}, "no_op": true, "already_open": true}, nil
+			}
+			return nil, &apiError{code: "channel_not_found"}
+		}
+		return nil, &apiError{code: "users_list_not_supplied"}
+	}
+	if strings.Contains(users, ",") {
+		return nil, &apiError{code: "not_supported"} // group DMs: not emulated
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.users[users]; !ok {
+		return nil, &apiError{code: "user_not_found"}
+	}
+	_, existed := e.channels["D"+strings.TrimPrefix(users, "U")]
+	c := e.dmLocked(users)
+	ch := map[string]any{"id": c.ID}
+	if a.get("return_im") == "true" || a.get("return_im") == "1" {
+		ch = map[string]any{"id": c.ID, "created": time.Now().Unix(), "is_im": true, "is_org_shared": false, "user": users,
+			"last_read": "0000000000.000000", "latest": nil, "unread_count": 0, "unread_count_display": 0, "is_open": true, "priority": 0}
+	}
+	res := map[string]any{"channel": ch}
+	if existed {
+		res["no_op"], res["already_open"] = true, true
+	}
+	return res, nil
+}
+
+// filesInfo answers files.info with the file object (url_private and
+// url_private_download included: how a bot finds them after
+// filesUploadV2, or for a Slack Connect file shared as {"id",
+// "file_access":"check_file_info"}), no comments and an empty cursor.
+func (e *Emulator) filesInfo(a args) (map[string]any, *apiError) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f := e.files[a.get("file")]
+	if f == nil || !f.completed {
+		return nil, &apiError{code: "file_not_found"}
+	}
+	return map[string]any{"file": f.File, "comments": []any{}, "response_metadata": map[string]any{"next_cursor": ""}}, nil
 }
