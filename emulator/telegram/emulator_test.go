@@ -718,3 +718,67 @@ func TestControlAPI(t *testing.T) {
 		t.Fatalf("webhook %+v", wh)
 	}
 }
+
+// Files as grammY and telegraf send them: a top-level field naming its
+// part with attach://<name>, and an HTTP URL the server downloads itself,
+// within the documented limits and types.
+func TestFilesByAttachAndByURL(t *testing.T) {
+	e, base := newTest(t, Options{})
+	img := pngBytes(t, 12, 7)
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	_ = w.WriteField("chat_id", "1111111")
+	_ = w.WriteField("photo", "attach://file0")
+	h := map[string][]string{"Content-Disposition": {`form-data; name="file0"; filename="p.png"`}, "Content-Type": {"image/png"}}
+	p, _ := w.CreatePart(h)
+	_, _ = p.Write(img)
+	w.Close()
+	resp, err := http.Post(base+"/bot"+e.Token()+"/sendPhoto", w.FormDataContentType(), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("sendPhoto with attach://: %d %s", resp.StatusCode, b)
+	}
+
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/photo.png":
+			w.Header().Set("Content-Type", "image/png")
+			_, _ = w.Write(img)
+		case "/terms.pdf":
+			w.Header().Set("Content-Type", "application/pdf")
+			_, _ = w.Write([]byte("%PDF-1.4 terms"))
+		case "/page.html":
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = w.Write([]byte("<html></html>"))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(files.Close)
+	for _, tc := range []struct {
+		method, field, url string
+		status             int
+		says               string
+	}{
+		{"sendPhoto", "photo", files.URL + "/photo.png", 200, ""},
+		{"sendDocument", "document", files.URL + "/terms.pdf", 200, ""},
+		{"sendDocument", "document", files.URL + "/page.html", 400, "wrong type of the web page content"},
+		{"sendPhoto", "photo", files.URL + "/missing.png", 400, "failed to get HTTP URL content"},
+	} {
+		r := callJSON(t, base, e.Token(), tc.method, fmt.Sprintf(`{"chat_id":1111111,%q:%q}`, tc.field, tc.url))
+		if r.status != tc.status || !strings.Contains(string(r.body), tc.says) {
+			t.Errorf("%s %s: %d %s; want %d %q", tc.method, tc.url, r.status, r.body, tc.status, tc.says)
+		}
+	}
+	sent := e.Sent(user)
+	if len(sent) != 3 || sent[0].Photo[0].Width != 12 || sent[1].Photo[0].Height != 7 || sent[2].Document.FileName != "terms.pdf" {
+		t.Fatalf("sent %+v", sent)
+	}
+	if data, ct, ok := e.FileData(sent[2].Document.FileID); !ok || string(data) != "%PDF-1.4 terms" || ct != "application/pdf" {
+		t.Fatalf("document by URL kept as %q %q %v", data, ct, ok)
+	}
+}
