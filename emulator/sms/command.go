@@ -39,6 +39,8 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		key       = fs.String("vonage-api-key", "abcd1234", "Vonage API key")
 		secret    = fs.String("vonage-api-secret", "abcdef0123456789", "Vonage API secret")
 		format    = fs.String("vonage-format", "json", "Vonage webhook format: json, form or get")
+		sigSecret = fs.String("vonage-signature-secret", "", "sign Vonage webhooks with this secret (timestamp and sig parameters)")
+		sigMethod = fs.String("vonage-signature-method", "md5hash", "Vonage signature method: md5hash, md5, sha1, sha256 or sha512")
 		shuffle   = fs.Bool("shuffle", false, "send status callbacks and message parts in random order")
 		timeScale = fs.Float64("time-scale", 1, "multiplier for callback delays and webhook retries")
 		logLevel  = fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
@@ -53,7 +55,7 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "sms-emulator", Output: stderr, Level: hclog.LevelFromString(*logLevel)})
 	e, err := New(Options{AccountSID: *sid, AuthToken: *token, VonageAPIKey: *key, VonageAPISecret: *secret,
-		VonageFormat: *format, Shuffle: *shuffle, TimeScale: *timeScale, Logger: log})
+		VonageFormat: *format, VonageSignatureSecret: *sigSecret, VonageSignatureMethod: *sigMethod, Shuffle: *shuffle, TimeScale: *timeScale, Logger: log})
 	if err != nil {
 		return err
 	}

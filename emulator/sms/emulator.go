@@ -31,6 +31,12 @@ type Options struct {
 	// VonageFormat is how Vonage webhooks (inbound and DLR) are sent:
 	// "json" (POST, the current docs) ["json"], "form" (POST) or "get".
 	VonageFormat string
+	// VonageSignatureSecret, when set, signs Vonage webhooks as an account
+	// with signed webhooks does: a timestamp and a sig parameter (see
+	// VonageSign). VonageSignatureMethod is md5hash ["md5hash"], or the
+	// HMACs md5, sha1, sha256, sha512.
+	VonageSignatureSecret string
+	VonageSignatureMethod string
 
 	// BaseURL is the emulator's own URL, used in Twilio MediaUrl values;
 	// SetBaseURL sets it once the server listens. The control API fills
@@ -209,6 +215,11 @@ func New(opts Options) (*Emulator, error) {
 	opts = opts.withDefaults()
 	if !regexp.MustCompile(`^AC[0-9a-zA-Z]{32}$`).MatchString(opts.AccountSID) {
 		return nil, fmt.Errorf("sms emulator: account sid must be AC followed by 32 letters or digits")
+	}
+	switch opts.VonageSignatureMethod {
+	case "", "md5hash", "md5", "sha1", "sha256", "sha512":
+	default:
+		return nil, fmt.Errorf("sms emulator: vonage signature method must be md5hash, md5, sha1, sha256 or sha512, got %q", opts.VonageSignatureMethod)
 	}
 	switch opts.VonageFormat {
 	case "json", "form", "get":

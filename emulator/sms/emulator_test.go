@@ -2,6 +2,10 @@ package sms
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -564,5 +568,38 @@ func TestVonageSendJSONWithBasicAuth(t *testing.T) {
 	}
 	if got, _ := e.WaitReceived(context.Background(), "+447700900001", 1); got[0].Text != "hello from the SDK" {
 		t.Fatalf("phone got %+v", got)
+	}
+}
+
+// Signed Vonage webhooks: the documented string to sign, computed here by
+// hand (the contract tests check it with @vonage/server-sdk).
+func TestVonageSign(t *testing.T) {
+	p := url.Values{"text": {"a&b=c"}, "msisdn": {"447700900001"}, "sig": {"ignored"}}
+	const signed = "&msisdn=447700900001&text=a_b_c"
+	md5sum := md5.Sum([]byte(signed + "secret"))
+	if got := VonageSign(p, "secret", "md5hash"); got != hex.EncodeToString(md5sum[:]) {
+		t.Errorf("md5hash: %s", got)
+	}
+	m := hmac.New(sha256.New, []byte("secret"))
+	m.Write([]byte(signed))
+	if got := VonageSign(p, "secret", "sha256"); got != hex.EncodeToString(m.Sum(nil)) {
+		t.Errorf("sha256: %s", got)
+	}
+	e, _ := newTest(t, Options{VonageSignatureSecret: "secret", VonageSignatureMethod: "sha256"})
+	h := newHook(t, 204, "")
+	e.AddNumber(Number{Provider: Vonage, Number: svcVonage, WebhookURL: h.srv.URL + "/in"})
+	if _, err := e.PhoneSend(phone, svcVonage, "hi"); err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]string
+	if err := json.Unmarshal([]byte(h.waitN(t, 1)[0].raw), &body); err != nil {
+		t.Fatal(err)
+	}
+	q := url.Values{}
+	for k, v := range body {
+		q.Set(k, v)
+	}
+	if body["timestamp"] == "" || body["sig"] != VonageSign(q, "secret", "sha256") {
+		t.Fatalf("signed inbound %v", body)
 	}
 }
