@@ -2,8 +2,9 @@
 // user's own bot script would.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Bot, GrammyError, InlineKeyboard, InputFile } from 'grammy';
-import { control, env, png, serveFiles } from './helpers.mjs';
+import http from 'node:http';
+import { Bot, GrammyError, InlineKeyboard, InputFile, webhookCallback } from 'grammy';
+import { control, env, png, serveFiles, waitFor } from './helpers.mjs';
 
 const apiRoot = env('TELEGRAM_API_ROOT');
 const token = env('TELEGRAM_TOKEN');
@@ -74,4 +75,29 @@ test('errors: a chat that does not exist, and a rate limit', async () => {
     (err) => err instanceof GrammyError && err.error_code === 429 && err.parameters.retry_after === 3);
   const ok = await bot.api.sendMessage(user, 'after the wait');
   assert.equal(ok.text, 'after the wait');
+});
+
+test('receiving by webhook, grammY checking the secret token', async () => {
+  const hooked = new Bot(token, { client: { apiRoot } });
+  const got = [];
+  hooked.on('message:text', async (ctx) => {
+    got.push(ctx.message.text);
+    await ctx.reply(`seen: ${ctx.message.text}`);
+  });
+  await hooked.init();
+  const server = http.createServer(webhookCallback(hooked, 'http', { secretToken: 'contract-secret-1' }));
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    await bot.api.setWebhook(`http://127.0.0.1:${server.address().port}/hook`, { secret_token: 'contract-secret-1' });
+    await control(`${controlAPI}/chats/${user}/messages`, { text: 'by webhook' });
+    await waitFor('the webhook update', () => got.includes('by webhook'));
+    const sent = await waitFor('the reply', async () => {
+      const list = await control(`${controlAPI}/chats/${user}/sent`, undefined, 'GET');
+      return list.find((m) => m.text === 'seen: by webhook');
+    });
+    assert.ok(sent);
+  } finally {
+    await bot.api.deleteWebhook();
+    await new Promise((r) => server.close(r));
+  }
 });

@@ -55,6 +55,14 @@ test('errors carry Twilio codes: 20404, 21211, 20003', async () => {
   await assert.rejects(wrong.messages.list({ limit: 1 }), (err) => err.status === 401 && err.code === 20003);
 });
 
+test('a rate limit: 429 with code 20429', async () => {
+  await control(`${controlAPI}/faults`, { provider: 'twilio', http_status: 429, code: '20429', message: 'Too Many Requests', retry_after: 1, count: 1 });
+  await assert.rejects(client.messages.create({ to: phone, from, body: 'too fast' }),
+    (err) => err.status === 429 && err.code === 20429);
+  const m = await client.messages.create({ to: phone, from, body: 'after the wait' });
+  assert.equal(m.status, 'queued');
+});
+
 test('inbound webhooks are signed as twilio.validateRequest expects', async () => {
   const seen = [];
   const server = http.createServer((req, res) => {
