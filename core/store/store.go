@@ -559,8 +559,31 @@ type SendJournal interface {
 	// messageIDs (possibly none); recording a key again replaces it.
 	RecordSend(ctx context.Context, channel, key string, messageIDs []string) error
 	// LookupSend returns what RecordSend stored; found is false when the
-	// key was never recorded (or expired).
+	// key was never recorded (or expired), begun or not.
 	LookupSend(ctx context.Context, channel, key string) (messageIDs []string, found bool, err error)
+	// BeginSend records, before the send key goes to the adapter, that it
+	// is about to (an intent): should neither RecordSend nor AbandonSend
+	// follow, the send is in doubt (SendState). A key already recorded is
+	// left as it is; one begun already keeps its first Begun.
+	BeginSend(ctx context.Context, channel, key string) error
+	// AbandonSend removes the intent of a send the platform refused (it
+	// did not go out); a recorded send is left as it is.
+	AbandonSend(ctx context.Context, channel, key string) error
+	// SendState reads the key's record in one lookup: sent (recorded), in
+	// doubt (begun, neither recorded nor abandoned) or neither.
+	SendState(ctx context.Context, channel, key string) (SendState, error)
+}
+
+// SendState is what the send journal knows of one send key.
+type SendState struct {
+	// Sent: RecordSend stored the send's platform ids.
+	Sent       bool
+	MessageIDs []string
+	// InDoubt: a send was begun at Begun and its outcome never recorded:
+	// the adapter may have died between the platform's answer and the
+	// record, so it may or may not have gone out.
+	InDoubt bool
+	Begun   time.Time
 }
 
 // ---- singletons ---------------------------------------------------------------

@@ -29,7 +29,7 @@ func (s *Store) RecordSend(ctx context.Context, channel, key string, messageIDs 
 	}
 	defer s.end()
 	_, err = s.pool.Exec(ctx, `INSERT INTO send_journal (channel, key, message_ids, expires_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (channel, key) DO UPDATE SET message_ids = excluded.message_ids, expires_at = excluded.expires_at`,
+		ON CONFLICT (channel, key) DO UPDATE SET message_ids = excluded.message_ids, expires_at = excluded.expires_at, begun_at = NULL`,
 		channel, []byte(key), ids, s.now().Add(s.opts.LinkTTL))
 	if err != nil {
 		return fmt.Errorf("record send %q: %w", key, err)
@@ -44,7 +44,7 @@ func (s *Store) LookupSend(ctx context.Context, channel, key string) ([]string, 
 	}
 	defer s.end()
 	var raw []byte
-	err := s.pool.QueryRow(ctx, `SELECT message_ids FROM send_journal WHERE channel = $1 AND key = $2 AND expires_at > $3`,
+	err := s.pool.QueryRow(ctx, `SELECT message_ids FROM send_journal WHERE channel = $1 AND key = $2 AND expires_at > $3 AND begun_at IS NULL`,
 		channel, []byte(key), s.now()).Scan(&raw)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, nil
@@ -57,6 +57,64 @@ func (s *Store) LookupSend(ctx context.Context, channel, key string) ([]string, 
 		return nil, false, fmt.Errorf("look up send %q: %w", key, err)
 	}
 	return ids, true, nil
+}
+
+// BeginSend implements store.SendJournal in one round trip: a row that is
+// live (recorded, or begun already) is left alone.
+func (s *Store) BeginSend(ctx context.Context, channel, key string) error {
+	if err := store.ValidateSend(channel, key); err != nil {
+		return err
+	}
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	defer s.end()
+	now := s.now()
+	_, err := s.pool.Exec(ctx, `INSERT INTO send_journal AS j (channel, key, message_ids, expires_at, begun_at) VALUES ($1, $2, '[]', $3, $4)
+		ON CONFLICT (channel, key) DO UPDATE SET message_ids = '[]', expires_at = excluded.expires_at, begun_at = excluded.begun_at
+		WHERE j.expires_at <= $4`,
+		channel, []byte(key), now.Add(s.opts.LinkTTL), now)
+	if err != nil {
+		return fmt.Errorf("begin send %q: %w", key, err)
+	}
+	return nil
+}
+
+// AbandonSend implements store.SendJournal.
+func (s *Store) AbandonSend(ctx context.Context, channel, key string) error {
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	defer s.end()
+	if _, err := s.pool.Exec(ctx, `DELETE FROM send_journal WHERE channel = $1 AND key = $2 AND begun_at IS NOT NULL`, channel, []byte(key)); err != nil {
+		return fmt.Errorf("abandon send %q: %w", key, err)
+	}
+	return nil
+}
+
+// SendState implements store.SendJournal.
+func (s *Store) SendState(ctx context.Context, channel, key string) (store.SendState, error) {
+	if err := s.begin(ctx); err != nil {
+		return store.SendState{}, err
+	}
+	defer s.end()
+	var raw []byte
+	var begun *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT message_ids, begun_at FROM send_journal WHERE channel = $1 AND key = $2 AND expires_at > $3`,
+		channel, []byte(key), s.now()).Scan(&raw, &begun)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return store.SendState{}, nil
+	case err != nil:
+		return store.SendState{}, fmt.Errorf("read send %q: %w", key, err)
+	case begun != nil:
+		return store.SendState{InDoubt: true, Begun: *begun}, nil
+	}
+	var ids []string
+	if err := json.Unmarshal(raw, &ids); err != nil {
+		return store.SendState{}, fmt.Errorf("read send %q: %w", key, err)
+	}
+	return store.SendState{Sent: true, MessageIDs: ids}, nil
 }
 
 // AcquireSingleton implements store.Singletons in one round trip: the row

@@ -151,6 +151,10 @@ CREATE TABLE singletons (
 	expires_at timestamptz NOT NULL
 );
 `,
+	// 3: send intents: a row begun and never recorded is a send in doubt.
+	`
+ALTER TABLE send_journal ADD COLUMN begun_at timestamptz;
+`,
 }
 
 // fenceErrCode is the SQLSTATE leconnect_fence raises.

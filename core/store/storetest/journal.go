@@ -41,6 +41,76 @@ func testSendJournal(t *testing.T, open Opener) {
 	}
 }
 
+// A send begun and never recorded is in doubt; recorded, it is sent;
+// abandoned (the platform refused it), it is as if never begun.
+func testSendIntents(t *testing.T, open Opener) {
+	e := setup(t, open)
+	state := func(key string) store.SendState {
+		t.Helper()
+		st, err := e.s.SendState(e.ctx, "tg", key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	if st := state("k"); st.Sent || st.InDoubt {
+		t.Fatalf("a key never begun: %+v", st)
+	}
+	begun := e.clock.Now()
+	if err := e.s.BeginSend(e.ctx, "tg", "k"); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Second)
+	if err := e.s.BeginSend(e.ctx, "tg", "k"); err != nil { // a retry begins it again
+		t.Fatal(err)
+	}
+	if st := state("k"); !st.InDoubt || st.Sent || !st.Begun.Equal(begun) {
+		t.Fatalf("begun twice, never recorded: %+v; want in doubt since the first begin %v", st, begun)
+	}
+	if _, found, err := e.s.LookupSend(e.ctx, "tg", "k"); err != nil || found {
+		t.Fatalf("LookupSend of a send only begun: found %v, %v", found, err)
+	}
+	if err := e.s.RecordSend(e.ctx, "tg", "k", []string{"9"}); err != nil {
+		t.Fatal(err)
+	}
+	if st := state("k"); !st.Sent || st.InDoubt || !slices.Equal(st.MessageIDs, []string{"9"}) {
+		t.Fatalf("recorded after begun: %+v", st)
+	}
+	if err := e.s.BeginSend(e.ctx, "tg", "k"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.s.AbandonSend(e.ctx, "tg", "k"); err != nil {
+		t.Fatal(err)
+	}
+	if st := state("k"); !st.Sent || !slices.Equal(st.MessageIDs, []string{"9"}) {
+		t.Fatalf("a recorded send begun or abandoned again must stay recorded: %+v", st)
+	}
+
+	if err := e.s.BeginSend(e.ctx, "tg", "refused"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.s.AbandonSend(e.ctx, "tg", "refused"); err != nil {
+		t.Fatal(err)
+	}
+	if st := state("refused"); st.Sent || st.InDoubt {
+		t.Fatalf("abandoned: %+v; want as never begun", st)
+	}
+	if st, _ := e.s.SendState(e.ctx, "slack", "k"); st.Sent || st.InDoubt {
+		t.Fatalf("another channel: %+v", st)
+	}
+	if err := e.s.BeginSend(e.ctx, "tg", ""); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("BeginSend without a key: %v, want ErrInvalid", err)
+	}
+
+	if err := e.s.BeginSend(e.ctx, "tg", "stale"); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(linkTTL)
+	if st := state("stale"); st.InDoubt {
+		t.Fatalf("an intent past the TTL is still in doubt: %+v", st)
+	}
+}
+
 func testSingletons(t *testing.T, open Opener) {
 	e := setup(t, open)
 	const ttl = 10 * time.Second

@@ -74,6 +74,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("DeliveryState", func(t *testing.T) { testDeliveryState(t, open) })
 	t.Run("RecordEchoes", func(t *testing.T) { testRecordEchoes(t, open) })
 	t.Run("SendJournal", func(t *testing.T) { testSendJournal(t, open) })
+	t.Run("SendIntents", func(t *testing.T) { testSendIntents(t, open) })
 	t.Run("Singletons", func(t *testing.T) { testSingletons(t, open) })
 	for _, q := range []store.QueueName{store.Inbound, store.Outbound} {
 		t.Run(string(q), func(t *testing.T) {
