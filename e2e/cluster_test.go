@@ -316,7 +316,7 @@ func TestClusterSurvivesAnInstanceKilled(t *testing.T) {
 		reported += strings.Count(in.logs.String(), "reported by the instance that made it")
 	}
 	t.Logf("sends of taken-over conversations found in the journal after a wait: %d; sent in doubt: %v", reported,
-		metric(e, `leconnect_sends_in_doubt_total{channel="tg"}`))
+		metric(e, `leconnect_sends_in_doubt_total{channel="tg",outcome="resent_after_takeover"}`))
 }
 
 // freezeHoldingWork stops instance i (SIGSTOP) at a moment it holds the

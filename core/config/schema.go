@@ -166,13 +166,18 @@ type Channel struct {
 	// Path is a third-party adapter executable (absolute after Load); empty for built-ins.
 	Path string `yaml:"path"`
 	// SHA256 pins Path's content: 64 lowercase hex digits, or empty for no pin.
-	SHA256       string        `yaml:"sha256"`
-	Routing      Routing       `yaml:"routing"`
-	Conversation Conversation  `yaml:"conversation"`
-	Restart      Restart       `yaml:"restart"`
-	SDEs         SDEs          `yaml:"sdes"`
-	Timeouts     Timeouts      `yaml:"timeouts"`
-	Limits       Limits        `yaml:"limits"`
+	SHA256       string       `yaml:"sha256"`
+	Routing      Routing      `yaml:"routing"`
+	Conversation Conversation `yaml:"conversation"`
+	Restart      Restart      `yaml:"restart"`
+	SDEs         SDEs         `yaml:"sdes"`
+	Timeouts     Timeouts     `yaml:"timeouts"`
+	Limits       Limits       `yaml:"limits"`
+	// InDoubtSends is what becomes of a send found begun and never
+	// recorded (the adapter died while its platform answered): "resend"
+	// (a possible duplicate beats a lost message) or "skip" (the agent is
+	// told in the conversation that the message may not have arrived).
+	InDoubtSends string        `yaml:"in_doubt_sends"`
 	Config       AdapterConfig `yaml:"config"`
 }
 
@@ -363,6 +368,7 @@ func (ch *Channel) setDefaults() {
 		SurveyThanks:   "Thank you for your feedback!",
 		SurveyTimeout:  30 * time.Minute,
 	}
+	ch.InDoubtSends = "resend"
 	ch.Restart = Restart{
 		MaxCrashes:     5,
 		Window:         5 * time.Minute,
@@ -635,6 +641,9 @@ func (v *validator) channel(i int, ch *Channel, names map[string]int) {
 		v.errorf(p+".routing.engagement_id", "missing; expected engagement_id together with campaign_id (both or neither)")
 	case rt.CampaignID == "" && rt.EngagementID != "":
 		v.errorf(p+".routing.campaign_id", "missing; expected campaign_id together with engagement_id (both or neither)")
+	}
+	if ch.InDoubtSends != "resend" && ch.InDoubtSends != "skip" {
+		v.errorf(p+".in_doubt_sends", "%s is not a policy; expected resend (a possible duplicate beats a lost message) or skip (the agent is told)", v.show(p+".in_doubt_sends", ch.InDoubtSends))
 	}
 	rs := ch.Restart
 	if rs.MaxCrashes <= 0 {

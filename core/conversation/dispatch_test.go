@@ -237,12 +237,12 @@ func TestAwaitSendRecord(t *testing.T) {
 	}()
 	e.opts.InDoubtWait = time.Minute // the record comes long before
 	e.awaitSendRecord(ctx, "tg", "reported")
-	if n := counterValue(t, e.metrics.sendsInDoubt.WithLabelValues("tg")); n != 0 {
+	if n := counterValue(t, e.metrics.sendsInDoubt.WithLabelValues("tg", "resent_after_takeover")); n != 0 {
 		t.Fatalf("a send whose record appeared was counted in doubt (%v)", n)
 	}
 	e.opts.InDoubtWait = 300 * time.Millisecond
 	e.awaitSendRecord(ctx, "tg", "never-reported")
-	if n := counterValue(t, e.metrics.sendsInDoubt.WithLabelValues("tg")); n != 1 {
+	if n := counterValue(t, e.metrics.sendsInDoubt.WithLabelValues("tg", "resent_after_takeover")); n != 1 {
 		t.Fatalf("sends in doubt = %v; want 1", n)
 	}
 }

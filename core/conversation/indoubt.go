@@ -64,7 +64,19 @@ func (e *Engine) awaitSendRecord(ctx context.Context, channel, key string) {
 	if ctx.Err() != nil {
 		return
 	}
-	e.metrics.sendsInDoubt.WithLabelValues(channel).Inc()
+	if st, err := e.opts.Store.SendState(ctx, channel, key); err == nil && st.InDoubt {
+		return // its intent is recorded: the channel's policy for sends in doubt decides, and counts it
+	}
+	e.metrics.sendsInDoubt.WithLabelValues(channel, "resent_after_takeover").Inc()
 	e.log.Warn("sending a message of a taken-over conversation that the instance that died may have sent: no record of its send appeared within delivery.in_doubt_wait; if it had, the consumer sees it twice",
 		"channel", channel, "key", key, "in_doubt_wait", e.opts.InDoubtWait)
+}
+
+// SendInDoubt counts and logs a send found begun and never recorded (its
+// adapter died between the platform's answer and the record), and what the
+// channel's policy made of it: "resent" or "skipped".
+func (e *Engine) SendInDoubt(channel, key, outcome string, begun time.Time) {
+	e.metrics.sendsInDoubt.WithLabelValues(channel, outcome).Inc()
+	e.log.Warn("a send may or may not have reached the platform: it was begun and its outcome never recorded (the adapter died meanwhile?)",
+		"channel", channel, "key", key, "begun", begun, "outcome", outcome)
 }

@@ -63,7 +63,7 @@ func newMetrics(reg prometheus.Registerer, st store.Store) *metrics {
 		echoesTotal: prometheus.NewCounter(prometheus.CounterOpts{Name: "leconnect_echoes_recorded_total",
 			Help: "LiveEngage's echoes of consumer events leconnect published, recorded at the webhook without queueing (they need no delivery)."}),
 		sendsInDoubt: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "leconnect_sends_in_doubt_total",
-			Help: "Messages sent after a takeover although the instance that died may have sent them: no record of its send appeared within delivery.in_doubt_wait (possible duplicates)."}, []string{"channel"}),
+			Help: "Sends an earlier attempt may have made (begun, never recorded: the adapter died meanwhile), by channel and outcome: resent (possible duplicates), skipped (the agent is told), resent_after_takeover (a cluster instance died while sending; no record appeared within delivery.in_doubt_wait)."}, []string{"channel", "outcome"}),
 		claimSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "leconnect_claim_seconds",
 			Help:    "Time of one claim of conversations from a queue's store (claims run when workers are free and items wait).",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9)}, []string{"queue"}),

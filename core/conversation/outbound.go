@@ -452,6 +452,9 @@ func (d *delivery) send(ctx context.Context, a Adapter, msg sdk.OutboundMessage,
 		d.e.awaitSendRecord(ctx, d.owner.Channel, msg.IdempotencyKey)
 	}
 	res, err := a.Send(ctx, msg)
+	if errors.Is(err, sdk.ErrSendSkipped) {
+		return d.tellSkipped(ctx, msg)
+	}
 	if err != nil {
 		return adapterResult(err)
 	}
@@ -468,6 +471,26 @@ func (d *delivery) send(ctx context.Context, a Adapter, msg sdk.OutboundMessage,
 			ConversationID: d.conversationID, Sequence: int64(seq)})
 	}
 	return okLinked(links...)
+}
+
+// tellSkipped tells the agent, in the conversation, that an agent message
+// was not sent again because an earlier attempt may have reached the
+// consumer (the channel's in_doubt_sends is skip): it is for the agent to
+// ask or repeat it.
+func (d *delivery) tellSkipped(ctx context.Context, msg sdk.OutboundMessage) result {
+	what := msg.Text
+	if r := []rune(what); len(r) > 200 {
+		what = string(r[:200]) + "…"
+	}
+	if what == "" {
+		what = "(a message without text)"
+	}
+	note := fmt.Sprintf("[leconnect] This agent message may not have reached the consumer: the %s channel's adapter stopped while sending it, and it was not sent again: %q", d.owner.Channel, what)
+	conv := liveperson.Conversation{ExtConsumerID: d.consumer.ExtConsumerID, ConversationID: d.conversationID}
+	if _, err := d.e.opts.LiveEngage.PublishText(ctx, conv, note); err != nil {
+		return liveEngageResult(err)
+	}
+	return ok()
 }
 
 // offer sends msg once the choices it offers are stored, so that a click,

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
@@ -187,18 +188,19 @@ func Run(ctx context.Context, opts Options) error {
 	stops = append(stops, srv.Shutdown)
 	bi := buildinfo.Get()
 	log.Info("leconnect is serving", "version", bi.Version, "commit", bi.ShortCommit(), "addr", srv.Addr(), "channels", len(cfg.Channels), "instance", instanceID(cfg), "store", cfg.Store.Backend)
-	if opts.Ready != nil {
-		opts.Ready <- srv.Addr()
-	}
-	d.notify("READY=1\nSTATUS=serving on " + srv.Addr())
-
 	reload := opts.Reload
 	if reload == nil {
+		// Before READY: a SIGHUP that came first (systemd's ExecReload
+		// right after start) would otherwise end the process.
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
 		defer signal.Stop(hup)
 		reload = hup
 	}
+	if opts.Ready != nil {
+		opts.Ready <- srv.Addr()
+	}
+	d.notify("READY=1\nSTATUS=serving on " + srv.Addr())
 	for {
 		select {
 		case <-ctx.Done():
@@ -346,6 +348,9 @@ func (d *daemon) hostOptions(cfg *config.Config, st store.Store, log hclog.Logge
 	instance, holds := instanceID(cfg), new(atomic.Uint64)
 	return pluginhost.Options{SelfExe: d.opts.SelfExe, Logger: d.log, Refused: d.refused,
 		Journal: func(channel string) sdk.SendJournal { return channelJournal{st: st, channel: channel} },
+		InDoubt: func(channel, key, outcome string, begun time.Time) {
+			d.engine.SendInDoubt(channel, key, outcome, begun)
+		},
 		Singletons: func(channel string) sdk.SingletonHolder {
 			return channelSingletons{st: st, instance: instance, channel: channel, ttl: cfg.Store.LeaseTTL, holds: holds, log: log}
 		},

@@ -27,6 +27,21 @@ func (j channelJournal) RecordSend(ctx context.Context, key string, ids []string
 	return j.st.RecordSend(ctx, j.channel, key, ids)
 }
 
+// SendState makes it a pluginhost.SendStates; BeginSend and AbandonSend an
+// sdk.SendIntents: the adapter records each send's intent before it calls
+// its platform.
+func (j channelJournal) SendState(ctx context.Context, key string) (store.SendState, error) {
+	return j.st.SendState(ctx, j.channel, key)
+}
+
+func (j channelJournal) BeginSend(ctx context.Context, key string) error {
+	return j.st.BeginSend(ctx, j.channel, key)
+}
+
+func (j channelJournal) AbandonSend(ctx context.Context, key string) error {
+	return j.st.AbandonSend(ctx, j.channel, key)
+}
+
 // channelSingletons holds one channel's named leases in the store for its
 // adapter (sdk.SingletonHolder), so that work such as polling runs on one
 // instance of a cluster at a time and moves within about a ttl when that

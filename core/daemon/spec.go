@@ -35,5 +35,6 @@ func ChannelSpec(cfg *config.Config, ch config.Channel) pluginhost.Spec {
 			MaxBatchEvents: ch.Limits.MaxBatchEvents, MaxInFlightBytes: ch.Limits.MaxInFlightBytes,
 			LogLinesPerSecond: ch.Limits.LogLinesPerSecond,
 		},
+		SkipInDoubt: ch.InDoubtSends == "skip",
 	}
 }

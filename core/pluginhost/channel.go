@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/leconnect/leconnect/core/store"
 	"github.com/leconnect/leconnect/plugins/sdk"
 )
 
@@ -399,14 +400,42 @@ func (c *Channel) call(ctx context.Context, name string, timeout time.Duration, 
 	return err
 }
 
-// Send forwards to the adapter; see sdk.Adapter.
+// SendStates reads what the core's send journal knows of a key
+// (store.SendJournal's, for one channel): a journal that can also tell
+// sends in doubt, because the adapter records each intent (Host.BeginSend).
+type SendStates interface {
+	SendState(ctx context.Context, key string) (store.SendState, error)
+}
+
+// Send forwards to the adapter; see sdk.Adapter. With the core's journal
+// it first looks the key up in process: a repeat is answered from it, and
+// a send begun and never recorded (the adapter died while its platform
+// answered) is in doubt: resent, or skipped with sdk.ErrSendSkipped when
+// the channel says so.
 func (c *Channel) Send(ctx context.Context, msg sdk.OutboundMessage) (res sdk.SendResult, err error) {
-	// The journal the adapter records its sends in is the core's: look a
-	// repeat up here, in process, rather than have the adapter ask back
-	// over the Host service (an adapter without it ignores the flag).
 	send := (*sdk.AdapterClient).Send
-	if j := c.host.Journal; j != nil && msg.IdempotencyKey != "" {
-		ids, found, lerr := j.LookupSend(ctx, msg.IdempotencyKey)
+	key := msg.IdempotencyKey
+	j := c.host.Journal
+	states, _ := j.(SendStates)
+	switch {
+	case key == "" || j == nil:
+	case states != nil:
+		st, lerr := states.SendState(ctx, key)
+		switch {
+		case lerr != nil: // the adapter looks it up itself
+		case st.Sent:
+			return sdk.SendResult{MessageIDs: st.MessageIDs}, nil
+		case st.InDoubt && c.spec.SkipInDoubt:
+			c.inDoubt(key, "skipped", st.Begun)
+			return sdk.SendResult{}, fmt.Errorf("channel %q: %w", c.spec.Channel, sdk.ErrSendSkipped)
+		case st.InDoubt:
+			c.inDoubt(key, "resent", st.Begun)
+			send = (*sdk.AdapterClient).SendLookedUp
+		default:
+			send = (*sdk.AdapterClient).SendLookedUp
+		}
+	default:
+		ids, found, lerr := j.LookupSend(ctx, key)
 		switch {
 		case lerr == nil && found:
 			return sdk.SendResult{MessageIDs: ids}, nil
@@ -419,6 +448,12 @@ func (c *Channel) Send(ctx context.Context, msg sdk.OutboundMessage) (res sdk.Se
 		return err
 	})
 	return res, err
+}
+
+func (c *Channel) inDoubt(key, outcome string, begun time.Time) {
+	if c.opts.InDoubt != nil {
+		c.opts.InDoubt(c.spec.Channel, key, outcome, begun)
+	}
 }
 
 // SetTyping forwards to the adapter; see sdk.TypingSetter.

@@ -29,6 +29,9 @@ type Options struct {
 	// send journal and cluster-wide leases (see sdk.HostOptions).
 	Journal    func(channel string) sdk.SendJournal
 	Singletons func(channel string) sdk.SingletonHolder
+	// InDoubt, if set, is told of every send found in doubt (begun,
+	// never recorded) and what became of it: "resent" or "skipped".
+	InDoubt func(channel, key, outcome string, begun time.Time)
 
 	// plainConnection turns go-plugin's mutual TLS off: only the package's
 	// benchmarks set it, to measure what TLS costs a round trip.

@@ -32,6 +32,9 @@ type Spec struct {
 	Restart  RestartPolicy
 	Timeouts Timeouts
 	Limits   Limits
+	// SkipInDoubt: a send found begun and never recorded is not made
+	// again (Send answers sdk.ErrSendSkipped); otherwise it is resent.
+	SkipInDoubt bool
 }
 
 // Timeouts bound every call to the adapter; zero fields take the defaults.

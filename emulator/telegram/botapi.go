@@ -126,7 +126,8 @@ func (e *Emulator) serveBotAPI(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, badRequest(err.Error()))
 		return
 	}
-	if f := e.takeFault(method); f != nil {
+	f := e.takeFault(method)
+	if f != nil && f.ErrorCode != 0 {
 		writeAPIError(w, f.apiError())
 		return
 	}
@@ -134,6 +135,15 @@ func (e *Emulator) serveBotAPI(w http.ResponseWriter, r *http.Request) {
 	if aerr != nil {
 		writeAPIError(w, aerr)
 		return
+	}
+	if f != nil { // done, but the answer is late
+		select {
+		case <-time.After(time.Duration(f.HoldMillis) * time.Millisecond):
+		case <-r.Context().Done():
+			return
+		case <-e.done:
+			return
+		}
 	}
 	writeOK(w, res, desc)
 }

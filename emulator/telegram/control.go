@@ -48,13 +48,17 @@ type Result struct {
 
 // Fault makes the next Times calls of Method (case-insensitive; "" for any
 // method) fail with ErrorCode. Description defaults to the reference's
-// string for the code; RetryAfter (429) defaults to 1.
+// string for the code; RetryAfter (429) defaults to 1. With HoldMillis and
+// no ErrorCode the call succeeds (a message is sent) but its answer is
+// held that long, or until the client goes away: what a slow platform
+// answer looks like to a client that dies waiting for it.
 type Fault struct {
 	Method      string `json:"method,omitempty"`
-	ErrorCode   int    `json:"error_code"`
+	ErrorCode   int    `json:"error_code,omitempty"`
 	Description string `json:"description,omitempty"`
 	RetryAfter  int    `json:"retry_after,omitempty"`
 	Times       int    `json:"times,omitempty"`
+	HoldMillis  int    `json:"hold_ms,omitempty"`
 }
 
 func (f *Fault) apiError() *apiError {
@@ -86,8 +90,12 @@ func (f *Fault) apiError() *apiError {
 
 // InjectFault adds a fault; faults are used in the order added.
 func (e *Emulator) InjectFault(f Fault) error {
-	if f.ErrorCode < 400 || f.ErrorCode > 599 {
-		return fmt.Errorf("%w: error_code must be 400-599, got %d", ErrInvalidInput, f.ErrorCode)
+	switch {
+	case f.ErrorCode == 0 && f.HoldMillis > 0:
+	case f.ErrorCode < 400 || f.ErrorCode > 599:
+		return fmt.Errorf("%w: error_code must be 400-599 (or 0 with hold_ms), got %d", ErrInvalidInput, f.ErrorCode)
+	case f.HoldMillis != 0:
+		return fmt.Errorf("%w: hold_ms goes without error_code: the call succeeds, its answer is late", ErrInvalidInput)
 	}
 	if f.Times <= 0 {
 		f.Times = 1

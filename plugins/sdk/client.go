@@ -118,6 +118,14 @@ type SendJournal interface {
 	RecordSend(ctx context.Context, key string, messageIDs []string) error
 }
 
+// SendIntents is a SendJournal that also records the intent to send
+// (Host.BeginSend) and its abandonment (Host.AbandonSend), so that a send
+// begun and never recorded is known to be in doubt.
+type SendIntents interface {
+	BeginSend(ctx context.Context, key string) error
+	AbandonSend(ctx context.Context, key string) error
+}
+
 // SingletonHolder holds one channel's cluster-wide named leases.
 type SingletonHolder interface {
 	// HoldSingleton waits until it holds the lease named name, calls held
@@ -149,8 +157,9 @@ func (c *AdapterClient) Start(ctx context.Context, o HostOptions) error {
 		pb.RegisterHostServer(s, &hostServer{d: o.Deliverer, journal: o.Journal, singletons: o.Singletons})
 		return s
 	})
+	_, intents := o.Journal.(SendIntents)
 	_, err := c.rpc.Start(ctx, &pb.StartRequest{HostBrokerId: id, WebhookUrl: o.WebhookURL, StateDir: o.StateDir,
-		HostJournal: o.Journal != nil, HostSingletons: o.Singletons != nil})
+		HostJournal: o.Journal != nil, HostSingletons: o.Singletons != nil, HostSendIntents: intents})
 	return fromStatus(err)
 }
 
@@ -275,6 +284,28 @@ func (h *hostServer) RecordSend(ctx context.Context, req *pb.RecordSendRequest) 
 		return nil, toStatus(NotConnected(err))
 	}
 	return &pb.RecordSendResponse{}, nil
+}
+
+func (h *hostServer) BeginSend(ctx context.Context, req *pb.BeginSendRequest) (*pb.BeginSendResponse, error) {
+	in, ok := h.journal.(SendIntents)
+	if !ok {
+		return nil, status.Error(codes.Unimplemented, "this core records no send intents")
+	}
+	if err := in.BeginSend(ctx, req.GetIdempotencyKey()); err != nil {
+		return nil, toStatus(NotConnected(err))
+	}
+	return &pb.BeginSendResponse{}, nil
+}
+
+func (h *hostServer) AbandonSend(ctx context.Context, req *pb.AbandonSendRequest) (*pb.AbandonSendResponse, error) {
+	in, ok := h.journal.(SendIntents)
+	if !ok {
+		return nil, status.Error(codes.Unimplemented, "this core records no send intents")
+	}
+	if err := in.AbandonSend(ctx, req.GetIdempotencyKey()); err != nil {
+		return nil, toStatus(NotConnected(err))
+	}
+	return &pb.AbandonSendResponse{}, nil
 }
 
 func (h *hostServer) HoldSingleton(req *pb.HoldSingletonRequest, stream pb.Host_HoldSingletonServer) error {

@@ -216,3 +216,9 @@ func grpcSizeLimit(msg string) *LimitError {
 	maxBytes, _ := strconv.ParseInt(m[2], 10, 64)
 	return &LimitError{Limit: LimitRequestBytes, Max: maxBytes, Got: got}
 }
+
+// ErrSendSkipped is the core's, never an adapter's: a Send it did not make
+// because an earlier attempt with the same idempotency key may have
+// reached the platform (begun, never recorded) and the channel's policy
+// for such sends is to skip them rather than risk a duplicate.
+var ErrSendSkipped = errors.New("send skipped: an earlier attempt may have reached the platform")
