@@ -425,6 +425,21 @@ func (c *Channel) Send(ctx context.Context, msg sdk.OutboundMessage) (res sdk.Se
 		case lerr != nil: // the adapter looks it up itself
 		case st.Sent:
 			return sdk.SendResult{MessageIDs: st.MessageIDs}, nil
+		case st.InDoubt && c.resolvesSends():
+			// The adapter asks its platform whether it went out.
+			res, err = c.sendInDoubt(ctx, msg, st.Begun)
+			if !errors.Is(err, sdk.ErrCannotResolve) {
+				if err == nil {
+					c.inDoubt(key, map[bool]string{true: "resolved_sent", false: "resolved_not_sent"}[res.Resolved], st.Begun)
+				}
+				return res, err
+			}
+			if c.spec.SkipInDoubt { // it cannot ask (this provider): the policy decides
+				c.inDoubt(key, "skipped", st.Begun)
+				return sdk.SendResult{}, fmt.Errorf("channel %q: %w", c.spec.Channel, sdk.ErrSendSkipped)
+			}
+			c.inDoubt(key, "resent", st.Begun)
+			send = (*sdk.AdapterClient).SendLookedUp
 		case st.InDoubt && c.spec.SkipInDoubt:
 			c.inDoubt(key, "skipped", st.Begun)
 			return sdk.SendResult{}, fmt.Errorf("channel %q: %w", c.spec.Channel, sdk.ErrSendSkipped)
@@ -448,6 +463,23 @@ func (c *Channel) Send(ctx context.Context, msg sdk.OutboundMessage) (res sdk.Se
 		return err
 	})
 	return res, err
+}
+
+// sendInDoubt sends msg, begun at begun and never recorded, to an adapter
+// that first asks its platform whether it went out.
+func (c *Channel) sendInDoubt(ctx context.Context, msg sdk.OutboundMessage, begun time.Time) (res sdk.SendResult, err error) {
+	err = c.call(ctx, "Send", c.timeouts.Send, func(ctx context.Context, rpc *sdk.AdapterClient) error {
+		res, err = rpc.SendInDoubt(ctx, msg, begun)
+		return err
+	})
+	return res, err
+}
+
+// resolvesSends: the running adapter can ask its platform about a send
+// in doubt (sdk.SendResolver).
+func (c *Channel) resolvesSends() bool {
+	p, err := c.current()
+	return err == nil && p.desc.Capabilities.ResolvesSends
 }
 
 func (c *Channel) inDoubt(key, outcome string, begun time.Time) {

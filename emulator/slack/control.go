@@ -12,12 +12,15 @@ import (
 )
 
 // Fault makes the next Count calls of Method fail: with ok:false Error, or
-// with HTTP 429 and Retry-After when Error is "ratelimited".
+// with HTTP 429 and Retry-After when Error is "ratelimited". With
+// HoldMillis and no Error the call succeeds (a message is posted) but its
+// answer is held that long, or until the client goes away.
 type Fault struct {
 	Method     string `json:"method"`
-	Error      string `json:"error"`
+	Error      string `json:"error,omitempty"`
 	RetryAfter int    `json:"retry_after,omitempty"` // seconds, for ratelimited [1]
 	Count      int    `json:"count"`                 // [1]
+	HoldMillis int    `json:"hold_ms,omitempty"`
 }
 
 func (f *Fault) apiError(*Emulator) *apiError {
@@ -29,8 +32,8 @@ func (f *Fault) apiError(*Emulator) *apiError {
 
 // InjectFault queues a fault for a Web API method.
 func (e *Emulator) InjectFault(f Fault) error {
-	if f.Method == "" || f.Error == "" {
-		return fmt.Errorf("fault needs method and error: %w", ErrInvalidInput)
+	if f.Method == "" || (f.Error == "") == (f.HoldMillis <= 0) {
+		return fmt.Errorf("fault needs a method and either an error or hold_ms: %w", ErrInvalidInput)
 	}
 	if f.Count == 0 {
 		f.Count = 1

@@ -182,6 +182,15 @@ type Message struct {
 	Edited   *Edited `json:"edited,omitempty"`
 	Deleted  bool    `json:"deleted,omitempty"`
 	Method   string  `json:"method,omitempty"` // for the app's posts: the Web API method
+	// Metadata is what chat.postMessage's metadata argument carried.
+	Metadata *MessageMetadata `json:"metadata,omitempty"`
+}
+
+// MessageMetadata is a message's metadata (Slack's "message metadata":
+// an event type and a payload of the app's).
+type MessageMetadata struct {
+	EventType    string         `json:"event_type"`
+	EventPayload map[string]any `json:"event_payload"`
 }
 
 // Edited marks an edited message.

@@ -165,7 +165,8 @@ func (e *Emulator) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, &apiError{code: "invalid_auth"})
 		return
 	}
-	if f := e.takeFault(method); f != nil {
+	f := e.takeFault(method)
+	if f != nil && f.Error != "" {
 		writeErr(w, f.apiError(e))
 		return
 	}
@@ -187,12 +188,23 @@ func (e *Emulator) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 		res, aerr = e.conversationsOpen(a)
 	case "files.info":
 		res, aerr = e.filesInfo(a)
+	case "conversations.history":
+		res, aerr = e.conversationsHistory(a)
 	default:
 		aerr = &apiError{code: "unknown_method"}
 	}
 	if aerr != nil {
 		writeErr(w, aerr)
 		return
+	}
+	if f != nil { // done, but the answer is late
+		select {
+		case <-time.After(time.Duration(f.HoldMillis) * time.Millisecond):
+		case <-r.Context().Done():
+			return
+		case <-e.done:
+			return
+		}
 	}
 	out := map[string]any{"ok": true}
 	for k, v := range res {
@@ -236,6 +248,18 @@ func (e *Emulator) postMessage(a args) (map[string]any, *apiError) {
 	if text == "" && len(blocks) == 0 && len(attachments) == 0 && a.get("markdown_text") == "" {
 		return nil, &apiError{code: "no_text"}
 	}
+	var metadata *MessageMetadata
+	if raw := a.raw("metadata"); raw != nil {
+		metadata = &MessageMetadata{}
+		// A JSON object, or (form-encoded calls) a string holding one.
+		var str string
+		if json.Unmarshal(raw, &str) == nil {
+			raw = json.RawMessage(str)
+		}
+		if json.Unmarshal(raw, metadata) != nil || metadata.EventType == "" || metadata.EventPayload == nil {
+			return nil, &apiError{code: "invalid_metadata_format"}
+		}
+	}
 	if utf8.RuneCountInString(text) > maxTextChars {
 		text = string([]rune(text)[:maxTextChars]) // "more than 40,000 is truncated" (§2.7)
 	}
@@ -262,7 +286,7 @@ func (e *Emulator) postMessage(a args) (map[string]any, *apiError) {
 		return nil, &apiError{code: "thread_not_found"}
 	}
 	m := &Message{Type: "message", Channel: c.ID, User: e.opts.BotUserID, BotID: e.opts.BotID, AppID: e.opts.AppID,
-		Text: text, TS: e.newTSLocked(), ThreadTS: thread, Blocks: blocks, Method: "chat.postMessage"}
+		Text: text, TS: e.newTSLocked(), ThreadTS: thread, Blocks: blocks, Method: "chat.postMessage", Metadata: metadata}
 	c.messages = append(c.messages, m)
 	e.notifyLocked()
 	e.echoLocked(c, m)
@@ -528,4 +552,78 @@ func (e *Emulator) filesInfo(a args) (map[string]any, *apiError) {
 		return nil, &apiError{code: "file_not_found"}
 	}
 	return map[string]any{"file": f.File, "comments": []any{}, "response_metadata": map[string]any{"next_cursor": ""}}, nil
+}
+
+// conversationsHistory answers conversations.history: the channel's
+// messages (not thread replies), newest first, between oldest and latest
+// (exclusive unless inclusive), at most limit (default 100, at most 999),
+// with each message's metadata only when include_all_metadata is set.
+// Pagination by cursor is not emulated (has_more tells).
+func (e *Emulator) conversationsHistory(a args) (map[string]any, *apiError) {
+	limit := 100
+	if v := a.get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return nil, &apiError{code: "invalid_limit"}
+		}
+		limit = min(n, 999)
+	}
+	bound := func(name string) (float64, bool) {
+		v := a.get(name)
+		if v == "" {
+			return 0, false
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		return f, err == nil
+	}
+	oldest, hasOldest := bound("oldest")
+	latest, hasLatest := bound("latest")
+	inclusive := a.get("inclusive") == "true" || a.get("inclusive") == "1"
+	withMeta := a.get("include_all_metadata") == "true" || a.get("include_all_metadata") == "1"
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c := e.channelLocked(a.get("channel"))
+	switch {
+	case c == nil:
+		return nil, &apiError{code: "channel_not_found"}
+	case !c.BotIn:
+		return nil, &apiError{code: "not_in_channel"}
+	}
+	var out []map[string]any
+	hasMore := false
+	for i := len(c.messages) - 1; i >= 0; i-- {
+		m := c.messages[i]
+		ts, _ := strconv.ParseFloat(m.TS, 64)
+		switch {
+		case m.Deleted, m.ThreadTS != "" && m.ThreadTS != m.TS,
+			hasOldest && (ts < oldest || (!inclusive && ts == oldest)),
+			hasLatest && (ts > latest || (!inclusive && ts == latest)):
+			continue
+		}
+		if len(out) == limit {
+			hasMore = true
+			break
+		}
+		msg := map[string]any{"type": "message", "text": m.Text, "ts": m.TS}
+		for k, v := range map[string]string{"user": m.User, "bot_id": m.BotID, "app_id": m.AppID, "subtype": m.Subtype} {
+			if v != "" {
+				msg[k] = v
+			}
+		}
+		if len(m.Blocks) > 0 {
+			msg["blocks"] = m.Blocks
+		}
+		if len(m.Files) > 0 {
+			msg["files"] = m.Files
+		}
+		if withMeta && m.Metadata != nil {
+			msg["metadata"] = m.Metadata
+		}
+		out = append(out, msg)
+	}
+	if out == nil {
+		out = []map[string]any{}
+	}
+	return map[string]any{"messages": out, "has_more": hasMore, "pin_count": 0,
+		"response_metadata": map[string]any{"next_cursor": ""}}, nil
 }

@@ -174,6 +174,11 @@ type Fault struct {
 	Count      int    `json:"count"`
 	// Skip lets that many sends succeed before the fault applies.
 	Skip int `json:"skip,omitempty"`
+	// HoldMillis, with no HTTPStatus (Twilio): the send succeeds (the
+	// message goes out) but its answer is held that long, or until the
+	// client goes away, as a slow provider answer looks to a client that
+	// dies waiting for it.
+	HoldMillis int `json:"hold_ms,omitempty"`
 }
 
 // Emulator emulates a Twilio account and a Vonage account with their

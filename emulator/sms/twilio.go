@@ -79,6 +79,10 @@ func (e *Emulator) twilioCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	opted := e.optOut[from+"|"+to]
 	e.mu.Unlock()
+	hold := time.Duration(0)
+	if fault != nil && fault.HTTPStatus == 0 && fault.HoldMillis > 0 {
+		hold, fault = time.Duration(fault.HoldMillis)*time.Millisecond, nil
+	}
 	switch {
 	case fault != nil:
 		if fault.RetryAfter > 0 {
@@ -105,11 +109,23 @@ func (e *Emulator) twilioCreate(w http.ResponseWriter, r *http.Request) {
 	case opted:
 		twilioError(w, http.StatusBadRequest, 21610, "Attempt to send to unsubscribed recipient")
 	default:
-		e.twilioAccept(w, p, from, to, service, body, media)
+		resource := e.twilioAccept(p, from, to, service, body, media)
+		if hold > 0 {
+			select {
+			case <-time.After(hold):
+			case <-r.Context().Done():
+				return
+			case <-e.done:
+				return
+			}
+		}
+		writeJSON(w, http.StatusCreated, resource)
 	}
 }
 
-func (e *Emulator) twilioAccept(w http.ResponseWriter, p url.Values, from, to, service, body string, media []string) {
+// twilioAccept creates the message (it goes out) and returns its resource
+// as created, for the answer.
+func (e *Emulator) twilioAccept(p url.Values, from, to, service, body string, media []string) map[string]any {
 	prefix := "SM"
 	if len(media) > 0 {
 		prefix = "MM"
@@ -126,9 +142,10 @@ func (e *Emulator) twilioAccept(w http.ResponseWriter, p url.Values, from, to, s
 	e.outbound = append(e.outbound, m)
 	e.twilioLog = append(e.twilioLog, m)
 	e.notifyLocked()
-	writeJSON(w, http.StatusCreated, e.twilioResourceLocked(m))
+	resource := e.twilioResourceLocked(m)
 	e.mu.Unlock()
 	e.goAsync(func() { e.twilioDeliver(m, media, service) })
+	return resource
 }
 
 // twilioDeliver fetches the media, hands the message to the phone and

@@ -50,6 +50,17 @@ type ReadMarker interface {
 // HealthChecker is implemented by adapters that can tell whether they
 // currently work (for example, a poller that gets 409 Conflict does not).
 // Adapters without it are healthy while their process serves.
+// SendResolver is implemented by an adapter whose platform can tell
+// whether a send went out. When an earlier attempt of msg began at begun
+// and its outcome was never recorded (the adapter died between the
+// platform's answer and the record), the SDK asks ResolveSend before
+// sending: found, the platform's record answers the Send and nothing is
+// sent; not found, it is sent. An error leaves it in doubt; the core
+// retries. Declare it with Capabilities.ResolvesSends.
+type SendResolver interface {
+	ResolveSend(ctx context.Context, msg OutboundMessage, begun time.Time) (res SendResult, found bool, err error)
+}
+
 type HealthChecker interface {
 	Health(ctx context.Context) error
 }
@@ -116,6 +127,7 @@ type Capabilities struct {
 	QuickReplies     bool        // OutboundMessage.QuickReplies are rendered
 	Buttons          bool        // OutboundMessage.Buttons are rendered
 	Webhooks         bool        // platform webhooks arrive via ServeHTTP (implement net/http.Handler)
+	ResolvesSends    bool        // the platform can tell whether a send in doubt went out (implement SendResolver)
 }
 
 // MediaKind is a broad kind of file.
@@ -236,4 +248,7 @@ type OutboundMessage struct {
 // SendResult lists the platform ids of the messages Send created.
 type SendResult struct {
 	MessageIDs []string
+	// Resolved is set by the SDK, never by an adapter: the send was in
+	// doubt and the platform had it (SendResolver), so nothing was sent.
+	Resolved bool
 }

@@ -204,12 +204,22 @@ func (c *AdapterClient) SendLookedUp(ctx context.Context, msg OutboundMessage) (
 	return c.send(ctx, req)
 }
 
+// SendInDoubt is SendLookedUp for a send an earlier attempt began at begun
+// and never recorded: an adapter that resolves sends asks its platform
+// first, and the result says whether it had it (Resolved).
+func (c *AdapterClient) SendInDoubt(ctx context.Context, msg OutboundMessage, begun time.Time) (SendResult, error) {
+	req := sendToProto(msg)
+	req.JournalChecked = true
+	req.InDoubtSinceUnixMs = begun.UnixMilli()
+	return c.send(ctx, req)
+}
+
 func (c *AdapterClient) send(ctx context.Context, req *pb.SendRequest) (SendResult, error) {
 	res, err := c.rpc.Send(ctx, req)
 	if err != nil {
 		return SendResult{}, fromStatus(err)
 	}
-	return SendResult{MessageIDs: res.GetMessageIds()}, nil
+	return SendResult{MessageIDs: res.GetMessageIds(), Resolved: res.GetResolved()}, nil
 }
 
 func (c *AdapterClient) SetTyping(ctx context.Context, to Address, active bool) error {

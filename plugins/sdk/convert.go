@@ -24,6 +24,7 @@ func capabilitiesToProto(c Capabilities) *pb.Capabilities {
 		QuickReplies:     c.QuickReplies,
 		Buttons:          c.Buttons,
 		Webhooks:         c.Webhooks,
+		ResolvesSends:    c.ResolvesSends,
 	}
 }
 
@@ -43,6 +44,7 @@ func capabilitiesFromProto(c *pb.Capabilities) Capabilities {
 		QuickReplies:     c.GetQuickReplies(),
 		Buttons:          c.GetButtons(),
 		Webhooks:         c.GetWebhooks(),
+		ResolvesSends:    c.GetResolvesSends(),
 	}
 }
 

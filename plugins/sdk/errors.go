@@ -93,10 +93,11 @@ func RetryDelay(err error) (time.Duration, bool) {
 
 // The ErrorInfo domain and reasons that mark our classified errors on the wire.
 const (
-	errorDomain        = "leconnect.adapter.v1"
-	reasonPermanent    = "PERMANENT"
-	reasonNotConnected = "NOT_CONNECTED"
-	reasonRetryAfter   = "RETRY_AFTER"
+	errorDomain         = "leconnect.adapter.v1"
+	reasonPermanent     = "PERMANENT"
+	reasonNotConnected  = "NOT_CONNECTED"
+	reasonRetryAfter    = "RETRY_AFTER"
+	reasonCannotResolve = "CANNOT_RESOLVE"
 )
 
 // toStatus turns an error returned by adapter or host code into the gRPC
@@ -105,6 +106,13 @@ const (
 func toStatus(err error) error {
 	if err == nil {
 		return nil
+	}
+	if errors.Is(err, ErrCannotResolve) {
+		st, err2 := status.New(codes.FailedPrecondition, err.Error()).WithDetails(
+			&errdetails.ErrorInfo{Domain: errorDomain, Reason: reasonCannotResolve})
+		if err2 == nil {
+			return st.Err()
+		}
 	}
 	var e *Error
 	if !errors.As(err, &e) {
@@ -188,6 +196,8 @@ func fromStatus(err error) error {
 		return RetryAfter(delay, msg)
 	case reason == reasonPermanent:
 		return Permanent(msg)
+	case reason == reasonCannotResolve:
+		return fmt.Errorf("%s: %w", st.Message(), ErrCannotResolve)
 	case reason == reasonNotConnected:
 		return NotConnected(msg)
 	case st.Code() == codes.InvalidArgument:
@@ -222,3 +232,8 @@ func grpcSizeLimit(msg string) *LimitError {
 // reached the platform (begun, never recorded) and the channel's policy
 // for such sends is to skip them rather than risk a duplicate.
 var ErrSendSkipped = errors.New("send skipped: an earlier attempt may have reached the platform")
+
+// ErrCannotResolve is what a SendResolver returns (wrapped or not) when
+// its platform offers no way to look this send up (a provider without a
+// lookup): the core then follows the channel's policy for sends in doubt.
+var ErrCannotResolve = errors.New("the platform cannot tell whether this send went out")

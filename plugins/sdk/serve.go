@@ -84,6 +84,9 @@ func CheckDescription(a Adapter) error {
 	if _, ok := a.(http.Handler); d.Capabilities.Webhooks && !ok {
 		problems = append(problems, errors.New("declares Webhooks but does not implement net/http.Handler"))
 	}
+	if _, ok := a.(SendResolver); d.Capabilities.ResolvesSends && !ok {
+		problems = append(problems, errors.New("declares ResolvesSends but does not implement sdk.SendResolver"))
+	}
 	if err := errors.Join(problems...); err != nil {
 		return fmt.Errorf("adapter %q: %w", d.Name, err)
 	}

@@ -192,6 +192,20 @@ func (s *adapterServer) Send(ctx context.Context, req *pb.SendRequest) (*pb.Send
 		sendCtx, cancel = context.WithDeadline(sendCtx, deadline)
 		defer cancel()
 	}
+	if since := req.GetInDoubtSinceUnixMs(); since > 0 && key != "" {
+		if r, ok := s.impl.(SendResolver); ok {
+			res, found, err := r.ResolveSend(sendCtx, sendFromProto(req), time.UnixMilli(since))
+			if err != nil {
+				return nil, toStatus(fmt.Errorf("ask the platform whether the send in doubt went out: %w", err))
+			}
+			if found {
+				s.logger.Info("a send in doubt had gone out: answered from the platform's record", "key", key, "message_ids", res.MessageIDs)
+				s.record(j, host, key, res.MessageIDs, useHost, useLocal)
+				return &pb.SendResponse{MessageIds: res.MessageIDs, Resolved: true}, nil
+			}
+			s.logger.Info("a send in doubt had not gone out: sending it", "key", key)
+		}
+	}
 	intents := useHost && host.intents
 	if intents {
 		// Recorded before the platform call: should this process die

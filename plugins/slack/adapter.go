@@ -78,6 +78,7 @@ func (a *Adapter) Describe() sdk.Description {
 			QuickReplies:     true,
 			Buttons:          true,
 			Webhooks:         true,
+			ResolvesSends:    true, // message metadata and conversations.history (not files, not threads)
 		},
 	}
 }

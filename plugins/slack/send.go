@@ -53,7 +53,7 @@ func (a *Adapter) Send(ctx context.Context, msg sdk.OutboundMessage) (sdk.SendRe
 		return sdk.SendResult{}, sdk.Permanent(err)
 	}
 	ids, err := a.sends.Send(msg.IdempotencyKey, len(parts), func(i int) (string, error) {
-		id, err := a.sendPart(ctx, api, msg.To, parts[i])
+		id, err := a.sendPart(ctx, api, msg.To, parts[i], msg.IdempotencyKey, i)
 		if err != nil {
 			return "", classify(err)
 		}
@@ -104,7 +104,11 @@ func plan(msg sdk.OutboundMessage) ([]part, error) {
 	return parts, nil
 }
 
-func (a *Adapter) sendPart(ctx context.Context, api *webAPI, to sdk.Address, p part) (string, error) {
+// sendEventType marks, in a message's metadata, the send it came from:
+// ResolveSend finds a send in doubt by it.
+const sendEventType = "leconnect_send"
+
+func (a *Adapter) sendPart(ctx context.Context, api *webAPI, to sdk.Address, p part, key string, index int) (string, error) {
 	if p.media != nil {
 		return a.upload(ctx, api, to, p.media)
 	}
@@ -112,6 +116,9 @@ func (a *Adapter) sendPart(ctx context.Context, api *webAPI, to sdk.Address, p p
 		return "", err
 	}
 	params := map[string]any{"channel": to.ChatID, "text": escape(p.text)}
+	if key != "" {
+		params["metadata"] = map[string]any{"event_type": sendEventType, "event_payload": map[string]any{"key": key, "part": index}}
+	}
 	if to.ThreadID != "" {
 		params["thread_ts"] = to.ThreadID
 	}

@@ -69,6 +69,7 @@ func (a *Adapter) Describe() sdk.Description {
 			QuickReplies:     true,
 			Buttons:          true,
 			Webhooks:         true,
+			ResolvesSends:    true, // Twilio's Messages list; Vonage cannot (ErrCannotResolve)
 		},
 	}
 }

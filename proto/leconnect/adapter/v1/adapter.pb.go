@@ -269,7 +269,10 @@ type Capabilities struct {
 	// The adapter renders SendRequest.buttons (structured content).
 	Buttons bool `protobuf:"varint,7,opt,name=buttons,proto3" json:"buttons,omitempty"`
 	// The adapter receives platform webhooks through HandleWebhook.
-	Webhooks      bool `protobuf:"varint,8,opt,name=webhooks,proto3" json:"webhooks,omitempty"`
+	Webhooks bool `protobuf:"varint,8,opt,name=webhooks,proto3" json:"webhooks,omitempty"`
+	// The adapter can ask its platform whether a send in doubt went out
+	// (see SendRequest.in_doubt_since_unix_ms).
+	ResolvesSends bool `protobuf:"varint,9,opt,name=resolves_sends,json=resolvesSends,proto3" json:"resolves_sends,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -356,6 +359,13 @@ func (x *Capabilities) GetButtons() bool {
 func (x *Capabilities) GetWebhooks() bool {
 	if x != nil {
 		return x.Webhooks
+	}
+	return false
+}
+
+func (x *Capabilities) GetResolvesSends() bool {
+	if x != nil {
+		return x.ResolvesSends
 	}
 	return false
 }
@@ -1479,8 +1489,12 @@ type SendRequest struct {
 	// (StartRequest.host_journal) just before this call and found no record:
 	// the adapter need not look it up there again (it still records the send).
 	JournalChecked bool `protobuf:"varint,7,opt,name=journal_checked,json=journalChecked,proto3" json:"journal_checked,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Set when an earlier attempt of this send began then (Unix ms) and its
+	// outcome was never recorded: an adapter with Capabilities.resolves_sends
+	// first asks its platform whether it went out, and sends only if not.
+	InDoubtSinceUnixMs int64 `protobuf:"varint,8,opt,name=in_doubt_since_unix_ms,json=inDoubtSinceUnixMs,proto3" json:"in_doubt_since_unix_ms,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *SendRequest) Reset() {
@@ -1562,10 +1576,20 @@ func (x *SendRequest) GetJournalChecked() bool {
 	return false
 }
 
+func (x *SendRequest) GetInDoubtSinceUnixMs() int64 {
+	if x != nil {
+		return x.InDoubtSinceUnixMs
+	}
+	return 0
+}
+
 type SendResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Platform ids of the messages created, in order.
-	MessageIds    []string `protobuf:"bytes,1,rep,name=message_ids,json=messageIds,proto3" json:"message_ids,omitempty"`
+	MessageIds []string `protobuf:"bytes,1,rep,name=message_ids,json=messageIds,proto3" json:"message_ids,omitempty"`
+	// With in_doubt_since_unix_ms: the platform had the send already, and
+	// message_ids are its record of it (nothing was sent now).
+	Resolved      bool `protobuf:"varint,2,opt,name=resolved,proto3" json:"resolved,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1605,6 +1629,13 @@ func (x *SendResponse) GetMessageIds() []string {
 		return x.MessageIds
 	}
 	return nil
+}
+
+func (x *SendResponse) GetResolved() bool {
+	if x != nil {
+		return x.Resolved
+	}
+	return false
 }
 
 // Choice is a quick reply or button offered to the consumer, or the one they chose.
@@ -2548,7 +2579,7 @@ const file_leconnect_adapter_v1_adapter_proto_rawDesc = "" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12F\n" +
-	"\fcapabilities\x18\x03 \x01(\v2\".leconnect.adapter.v1.CapabilitiesR\fcapabilities\"\xbd\x02\n" +
+	"\fcapabilities\x18\x03 \x01(\v2\".leconnect.adapter.v1.CapabilitiesR\fcapabilities\"\xe4\x02\n" +
 	"\fCapabilities\x12\x16\n" +
 	"\x06typing\x18\x01 \x01(\bR\x06typing\x12#\n" +
 	"\rread_receipts\x18\x02 \x01(\bR\freadReceipts\x12+\n" +
@@ -2558,7 +2589,8 @@ const file_leconnect_adapter_v1_adapter_proto_rawDesc = "" +
 	"\x0fmax_text_length\x18\x05 \x01(\rR\rmaxTextLength\x12#\n" +
 	"\rquick_replies\x18\x06 \x01(\bR\fquickReplies\x12\x18\n" +
 	"\abuttons\x18\a \x01(\bR\abuttons\x12\x1a\n" +
-	"\bwebhooks\x18\b \x01(\bR\bwebhooks\"M\n" +
+	"\bwebhooks\x18\b \x01(\bR\bwebhooks\x12%\n" +
+	"\x0eresolves_sends\x18\t \x01(\bR\rresolvesSends\"M\n" +
 	"\x10ConfigureRequest\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x12\x1f\n" +
 	"\vconfig_json\x18\x02 \x01(\fR\n" +
@@ -2635,7 +2667,7 @@ const file_leconnect_adapter_v1_adapter_proto_rawDesc = "" +
 	"attributes\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xda\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8e\x03\n" +
 	"\vSendRequest\x12'\n" +
 	"\x0fidempotency_key\x18\x01 \x01(\tR\x0eidempotencyKey\x127\n" +
 	"\aaddress\x18\x02 \x01(\v2\x1d.leconnect.adapter.v1.AddressR\aaddress\x12\x12\n" +
@@ -2643,10 +2675,12 @@ const file_leconnect_adapter_v1_adapter_proto_rawDesc = "" +
 	"\x05media\x18\x04 \x01(\v2\x1b.leconnect.adapter.v1.MediaR\x05media\x12A\n" +
 	"\rquick_replies\x18\x05 \x03(\v2\x1c.leconnect.adapter.v1.ChoiceR\fquickReplies\x126\n" +
 	"\abuttons\x18\x06 \x03(\v2\x1c.leconnect.adapter.v1.ChoiceR\abuttons\x12'\n" +
-	"\x0fjournal_checked\x18\a \x01(\bR\x0ejournalChecked\"/\n" +
+	"\x0fjournal_checked\x18\a \x01(\bR\x0ejournalChecked\x122\n" +
+	"\x16in_doubt_since_unix_ms\x18\b \x01(\x03R\x12inDoubtSinceUnixMs\"K\n" +
 	"\fSendResponse\x12\x1f\n" +
 	"\vmessage_ids\x18\x01 \x03(\tR\n" +
-	"messageIds\",\n" +
+	"messageIds\x12\x1a\n" +
+	"\bresolved\x18\x02 \x01(\bR\bresolved\",\n" +
 	"\x06Choice\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\"\xaa\x01\n" +
