@@ -347,7 +347,7 @@ func (d *daemon) reload(ctx context.Context) {
 func (d *daemon) hostOptions(cfg *config.Config, st store.Store, log hclog.Logger) pluginhost.Options {
 	instance, holds := instanceID(cfg), new(atomic.Uint64)
 	return pluginhost.Options{SelfExe: d.opts.SelfExe, Logger: d.log, Refused: d.refused,
-		Journal: func(channel string) sdk.SendJournal { return channelJournal{st: st, channel: channel} },
+		Journal: func(channel string) sdk.SendJournal { return store.ChannelJournal{Journal: st, Channel: channel} },
 		InDoubt: func(channel, key, outcome string, begun time.Time) {
 			d.engine.SendInDoubt(channel, key, outcome, begun)
 		},

@@ -12,36 +12,6 @@ import (
 	"github.com/leconnect/leconnect/plugins/sdk"
 )
 
-// channelJournal is one channel's send journal in the store, offered to
-// its adapter (sdk.SendJournal): every instance of a cluster sees it.
-type channelJournal struct {
-	st      store.SendJournal
-	channel string
-}
-
-func (j channelJournal) LookupSend(ctx context.Context, key string) ([]string, bool, error) {
-	return j.st.LookupSend(ctx, j.channel, key)
-}
-
-func (j channelJournal) RecordSend(ctx context.Context, key string, ids []string) error {
-	return j.st.RecordSend(ctx, j.channel, key, ids)
-}
-
-// SendState makes it a pluginhost.SendStates; BeginSend and AbandonSend an
-// sdk.SendIntents: the adapter records each send's intent before it calls
-// its platform.
-func (j channelJournal) SendState(ctx context.Context, key string) (store.SendState, error) {
-	return j.st.SendState(ctx, j.channel, key)
-}
-
-func (j channelJournal) BeginSend(ctx context.Context, key string) error {
-	return j.st.BeginSend(ctx, j.channel, key)
-}
-
-func (j channelJournal) AbandonSend(ctx context.Context, key string) error {
-	return j.st.AbandonSend(ctx, j.channel, key)
-}
-
 // channelSingletons holds one channel's named leases in the store for its
 // adapter (sdk.SingletonHolder), so that work such as polling runs on one
 // instance of a cluster at a time and moves within about a ttl when that
@@ -107,6 +77,7 @@ func (c channelSingletons) HoldSingleton(ctx context.Context, name string, held 
 }
 
 var (
-	_ sdk.SendJournal     = channelJournal{}
+	_ sdk.SendJournal     = store.ChannelJournal{}
+	_ sdk.SendIntents     = store.ChannelJournal{}
 	_ sdk.SingletonHolder = channelSingletons{}
 )

@@ -574,6 +574,34 @@ type SendJournal interface {
 	SendState(ctx context.Context, channel, key string) (SendState, error)
 }
 
+// ChannelJournal is one channel's view of a SendJournal: what the core
+// offers that channel's adapter (its methods are sdk.SendJournal's and
+// sdk.SendIntents') and reads itself (SendState).
+type ChannelJournal struct {
+	Journal SendJournal
+	Channel string
+}
+
+func (j ChannelJournal) LookupSend(ctx context.Context, key string) ([]string, bool, error) {
+	return j.Journal.LookupSend(ctx, j.Channel, key)
+}
+
+func (j ChannelJournal) RecordSend(ctx context.Context, key string, ids []string) error {
+	return j.Journal.RecordSend(ctx, j.Channel, key, ids)
+}
+
+func (j ChannelJournal) BeginSend(ctx context.Context, key string) error {
+	return j.Journal.BeginSend(ctx, j.Channel, key)
+}
+
+func (j ChannelJournal) AbandonSend(ctx context.Context, key string) error {
+	return j.Journal.AbandonSend(ctx, j.Channel, key)
+}
+
+func (j ChannelJournal) SendState(ctx context.Context, key string) (SendState, error) {
+	return j.Journal.SendState(ctx, j.Channel, key)
+}
+
 // SendState is what the send journal knows of one send key.
 type SendState struct {
 	// Sent: RecordSend stored the send's platform ids.

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/leconnect/leconnect/emulator/internal/serve"
 )
 
 // Limits from channels.md §2.7.
@@ -197,14 +199,8 @@ func (e *Emulator) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, aerr)
 		return
 	}
-	if f != nil { // done, but the answer is late
-		select {
-		case <-time.After(time.Duration(f.HoldMillis) * time.Millisecond):
-		case <-r.Context().Done():
-			return
-		case <-e.done:
-			return
-		}
+	if f != nil && !serve.HoldAnswer(r, e.done, time.Duration(f.HoldMillis)*time.Millisecond) {
+		return // done, but the answer was late and nobody waited for it
 	}
 	out := map[string]any{"ok": true}
 	for k, v := range res {

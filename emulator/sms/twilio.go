@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/leconnect/leconnect/emulator/internal/serve"
 )
 
 // Sign computes X-Twilio-Signature for a request to fullURL with POST
@@ -110,14 +112,8 @@ func (e *Emulator) twilioCreate(w http.ResponseWriter, r *http.Request) {
 		twilioError(w, http.StatusBadRequest, 21610, "Attempt to send to unsubscribed recipient")
 	default:
 		resource := e.twilioAccept(p, from, to, service, body, media)
-		if hold > 0 {
-			select {
-			case <-time.After(hold):
-			case <-r.Context().Done():
-				return
-			case <-e.done:
-				return
-			}
+		if hold > 0 && !serve.HoldAnswer(r, e.done, hold) {
+			return // created, but the answer was late and nobody waited for it
 		}
 		writeJSON(w, http.StatusCreated, resource)
 	}

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/leconnect/leconnect/emulator/internal/serve"
 )
 
 // apiError is a Bot API error: the HTTP status equals Code (channels.md §1.1).
@@ -136,14 +138,8 @@ func (e *Emulator) serveBotAPI(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, aerr)
 		return
 	}
-	if f != nil { // done, but the answer is late
-		select {
-		case <-time.After(time.Duration(f.HoldMillis) * time.Millisecond):
-		case <-r.Context().Done():
-			return
-		case <-e.done:
-			return
-		}
+	if f != nil && !serve.HoldAnswer(r, e.done, time.Duration(f.HoldMillis)*time.Millisecond) {
+		return // done, but the answer was late and nobody waited for it
 	}
 	writeOK(w, res, desc)
 }

@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -33,6 +34,7 @@ func TestErrorsCrossTheBoundary(t *testing.T) {
 		{"over a size bound", Permanent(&LimitError{Limit: LimitTextChars, Max: 5000, Got: 9000, Event: "e1"}), KindPermanent, 0, codes.ResourceExhausted, nil},
 		{"over the bytes in flight", RetryAfter(time.Second, &LimitError{Limit: LimitInFlightBytes, Max: 100, Got: 80}), KindRetryAfter, time.Second, codes.ResourceExhausted, nil},
 		{"gRPC's own size check", status.Error(codes.ResourceExhausted, "grpc: received message larger than max (52428850 vs. 33554432)"), KindPermanent, 0, codes.ResourceExhausted, nil},
+		{"cannot resolve", fmt.Errorf("vonage: %w", ErrCannotResolve), KindTransient, 0, codes.FailedPrecondition, ErrCannotResolve},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-plugin"
-
 	"github.com/leconnect/leconnect/plugins/sdk"
 )
 
@@ -78,22 +76,8 @@ func TestSendIntentsBracketThePlatformCall(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			j := &intentJournal{beginErr: tc.beginErr}
-			client, _ := plugin.TestPluginGRPCConn(t, false, sdk.Plugins(&platformAdapter{j: j, err: tc.platform}))
-			t.Cleanup(func() { client.Close() })
-			raw, err := client.Dispense(sdk.PluginName)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := raw.(*sdk.AdapterClient)
-			ctx := context.Background()
-			if fe, err := c.Configure(ctx, "intents", []byte(`{}`)); err != nil || len(fe) > 0 {
-				t.Fatal(fe, err)
-			}
-			if err := c.Start(ctx, sdk.HostOptions{Deliverer: &keptEvents{}, Journal: j}); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = c.Close(context.Background()) })
-			_, err = c.Send(ctx, sdk.OutboundMessage{To: sdk.Address{ChatID: "c"}, Text: "hi", IdempotencyKey: "k"})
+			c := startOverGRPC(t, &platformAdapter{j: j, err: tc.platform}, sdk.HostOptions{Deliverer: &keptEvents{}, Journal: j})
+			_, err := c.Send(context.Background(), sdk.OutboundMessage{To: sdk.Address{ChatID: "c"}, Text: "hi", IdempotencyKey: "k"})
 			if (err != nil) != tc.wantError {
 				t.Fatalf("Send: %v", err)
 			}

@@ -58,11 +58,11 @@ func (k *keptEvents) Deliver(_ context.Context, evs []sdk.Event) error {
 	return nil
 }
 
-// Bytes that are not UTF-8, in a webhook's header, path and body, cross
-// both gRPC hops as U+FFFD instead of failing them (Protocol Buffers
-// refuse such strings): the message is delivered, not retried for ever.
-func TestBytesThatAreNotUTF8CrossTheProcessBoundary(t *testing.T) {
-	client, _ := plugin.TestPluginGRPCConn(t, false, sdk.Plugins(&byteEcho{}))
+// startOverGRPC serves a over real gRPC with go-plugin's broker, as the
+// core does, configures it with an empty block and starts it with o.
+func startOverGRPC(t *testing.T, a sdk.Adapter, o sdk.HostOptions) *sdk.AdapterClient {
+	t.Helper()
+	client, _ := plugin.TestPluginGRPCConn(t, false, sdk.Plugins(a))
 	t.Cleanup(func() { client.Close() })
 	raw, err := client.Dispense(sdk.PluginName)
 	if err != nil {
@@ -70,14 +70,23 @@ func TestBytesThatAreNotUTF8CrossTheProcessBoundary(t *testing.T) {
 	}
 	c := raw.(*sdk.AdapterClient)
 	ctx := context.Background()
-	if fe, err := c.Configure(ctx, "bytes", []byte(`{}`)); err != nil || len(fe) > 0 {
+	if fe, err := c.Configure(ctx, "test", []byte(`{}`)); err != nil || len(fe) > 0 {
 		t.Fatal(fe, err)
 	}
-	kept := &keptEvents{}
-	if err := c.Start(ctx, sdk.HostOptions{Deliverer: kept, WebhookURL: "http://127.0.0.1/channels/bytes/webhook"}); err != nil {
+	if err := c.Start(ctx, o); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close(context.Background()) })
+	return c
+}
+
+// Bytes that are not UTF-8, in a webhook's header, path and body, cross
+// both gRPC hops as U+FFFD instead of failing them (Protocol Buffers
+// refuse such strings): the message is delivered, not retried for ever.
+func TestBytesThatAreNotUTF8CrossTheProcessBoundary(t *testing.T) {
+	kept := &keptEvents{}
+	c := startOverGRPC(t, &byteEcho{}, sdk.HostOptions{Deliverer: kept, WebhookURL: "http://127.0.0.1/channels/bytes/webhook"})
+	ctx := context.Background()
 
 	req := httptest.NewRequest(http.MethodPost, "/channels/bytes/webhook/%FF", strings.NewReader("caf\xe9 ok"))
 	req.Header.Set("X-Name", "Ren\xe9e")

@@ -36,3 +36,18 @@ func Run(ctx context.Context, name string, ln net.Listener, h http.Handler, stop
 	}
 	return nil
 }
+
+// HoldAnswer waits d before an answer is written, as a hold fault asks (the
+// call was carried out, its answer is late). It reports false when the
+// client went away or the emulator closed meanwhile: write nothing then.
+func HoldAnswer(r *http.Request, closed <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+	case <-closed:
+	}
+	return false
+}
