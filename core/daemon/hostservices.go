@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/leconnect/leconnect/core/pluginhost"
 	"github.com/leconnect/leconnect/core/store"
 	"github.com/leconnect/leconnect/plugins/sdk"
 )
@@ -77,7 +78,7 @@ func (c channelSingletons) HoldSingleton(ctx context.Context, name string, held 
 }
 
 var (
-	_ sdk.SendJournal     = store.ChannelJournal{}
-	_ sdk.SendIntents     = store.ChannelJournal{}
-	_ sdk.SingletonHolder = channelSingletons{}
+	_ sdk.SendJournal        = store.ChannelJournal{}
+	_ pluginhost.SendIntents = store.ChannelJournal{}
+	_ sdk.SingletonHolder    = channelSingletons{}
 )

@@ -400,27 +400,34 @@ func (c *Channel) call(ctx context.Context, name string, timeout time.Duration, 
 	return err
 }
 
-// SendStates reads what the core's send journal knows of a key
-// (store.SendJournal's, for one channel): a journal that can also tell
-// sends in doubt, because the adapter records each intent (Host.BeginSend).
-type SendStates interface {
+// SendIntents is a journal that also keeps each send's intent
+// (store.SendJournal's, for one channel, as store.ChannelJournal offers
+// it): Send records the intent before the call that hands the message to
+// the adapter, so a send whose outcome never got recorded (the adapter
+// died while its platform answered) is known to be in doubt.
+type SendIntents interface {
 	SendState(ctx context.Context, key string) (store.SendState, error)
+	BeginSend(ctx context.Context, key string) error
+	AbandonSend(ctx context.Context, key string) error
 }
 
 // Send forwards to the adapter; see sdk.Adapter. With the core's journal
 // it first looks the key up in process: a repeat is answered from it, and
 // a send begun and never recorded (the adapter died while its platform
-// answered) is in doubt: resent, or skipped with sdk.ErrSendSkipped when
-// the channel says so.
+// answered) is in doubt: looked up on the platform by an adapter that can
+// (sdk.SendResolver), else resent, or skipped with sdk.ErrSendSkipped when
+// the channel says so. With SendIntents it records the intent to send
+// right before the call, and abandons it when the call never reached the
+// adapter or the platform refused the send.
 func (c *Channel) Send(ctx context.Context, msg sdk.OutboundMessage) (res sdk.SendResult, err error) {
 	send := (*sdk.AdapterClient).Send
 	key := msg.IdempotencyKey
 	j := c.host.Journal
-	states, _ := j.(SendStates)
+	intents, _ := j.(SendIntents)
 	switch {
 	case key == "" || j == nil:
-	case states != nil:
-		st, lerr := states.SendState(ctx, key)
+	case intents != nil:
+		st, lerr := intents.SendState(ctx, key)
 		switch {
 		case lerr != nil: // the adapter looks it up itself
 		case st.Sent:
@@ -459,10 +466,28 @@ func (c *Channel) Send(ctx context.Context, msg sdk.OutboundMessage) (res sdk.Se
 		}
 	}
 	err = c.call(ctx, "Send", c.timeouts.Send, func(ctx context.Context, rpc *sdk.AdapterClient) error {
+		if intents != nil && key != "" {
+			if err := intents.BeginSend(ctx, key); err != nil {
+				return err // not recorded: not sent either; retried
+			}
+		}
 		res, err = send(rpc, ctx, msg)
 		return err
 	})
+	if err != nil && intents != nil && key != "" && notSent(err) {
+		if aerr := intents.AbandonSend(context.WithoutCancel(ctx), key); aerr != nil {
+			c.opts.Logger.Warn("send not made, but its intent stays recorded (a retry will count it in doubt)", "channel", c.spec.Channel, "key", key, "err", aerr)
+		}
+	}
 	return res, err
+}
+
+// notSent: the call never reached the adapter (it was down), or the
+// adapter reports that its platform refused the send; either way nothing
+// went out, so the send is not in doubt.
+func notSent(err error) bool {
+	k := sdk.KindOf(err)
+	return errors.Is(err, sdk.ErrCallNotDelivered) || k == sdk.KindPermanent || k == sdk.KindRetryAfter
 }
 
 // sendInDoubt sends msg, begun at begun and never recorded, to an adapter

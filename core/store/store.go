@@ -575,8 +575,8 @@ type SendJournal interface {
 }
 
 // ChannelJournal is one channel's view of a SendJournal: what the core
-// offers that channel's adapter (its methods are sdk.SendJournal's and
-// sdk.SendIntents') and reads itself (SendState).
+// offers that channel's adapter (LookupSend, RecordSend: sdk.SendJournal)
+// and keeps itself around each send (pluginhost.SendIntents).
 type ChannelJournal struct {
 	Journal SendJournal
 	Channel string

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/leconnect/leconnect/proto/leconnect/adapter/v1"
@@ -118,14 +119,6 @@ type SendJournal interface {
 	RecordSend(ctx context.Context, key string, messageIDs []string) error
 }
 
-// SendIntents is a SendJournal that also records the intent to send
-// (Host.BeginSend) and its abandonment (Host.AbandonSend), so that a send
-// begun and never recorded is known to be in doubt.
-type SendIntents interface {
-	BeginSend(ctx context.Context, key string) error
-	AbandonSend(ctx context.Context, key string) error
-}
-
 // SingletonHolder holds one channel's cluster-wide named leases.
 type SingletonHolder interface {
 	// HoldSingleton waits until it holds the lease named name, calls held
@@ -157,9 +150,8 @@ func (c *AdapterClient) Start(ctx context.Context, o HostOptions) error {
 		pb.RegisterHostServer(s, &hostServer{d: o.Deliverer, journal: o.Journal, singletons: o.Singletons})
 		return s
 	})
-	_, intents := o.Journal.(SendIntents)
 	_, err := c.rpc.Start(ctx, &pb.StartRequest{HostBrokerId: id, WebhookUrl: o.WebhookURL, StateDir: o.StateDir,
-		HostJournal: o.Journal != nil, HostSingletons: o.Singletons != nil, HostSendIntents: intents})
+		HostJournal: o.Journal != nil, HostSingletons: o.Singletons != nil})
 	return fromStatus(err)
 }
 
@@ -214,9 +206,18 @@ func (c *AdapterClient) SendInDoubt(ctx context.Context, msg OutboundMessage, be
 	return c.send(ctx, req)
 }
 
+// ErrCallNotDelivered marks a failed Send the adapter cannot have
+// received: gRPC had no connection to send it on (the adapter process was
+// down). Its message cannot have reached the platform.
+var ErrCallNotDelivered = errors.New("the call never reached the adapter")
+
 func (c *AdapterClient) send(ctx context.Context, req *pb.SendRequest) (SendResult, error) {
-	res, err := c.rpc.Send(ctx, req)
+	var p peer.Peer // set only once the call had a stream to the adapter
+	res, err := c.rpc.Send(ctx, req, grpc.Peer(&p))
 	if err != nil {
+		if p.Addr == nil {
+			return SendResult{}, fmt.Errorf("%w: %w", ErrCallNotDelivered, fromStatus(err))
+		}
 		return SendResult{}, fromStatus(err)
 	}
 	return SendResult{MessageIDs: res.GetMessageIds(), Resolved: res.GetResolved()}, nil
@@ -294,28 +295,6 @@ func (h *hostServer) RecordSend(ctx context.Context, req *pb.RecordSendRequest) 
 		return nil, toStatus(NotConnected(err))
 	}
 	return &pb.RecordSendResponse{}, nil
-}
-
-func (h *hostServer) BeginSend(ctx context.Context, req *pb.BeginSendRequest) (*pb.BeginSendResponse, error) {
-	in, ok := h.journal.(SendIntents)
-	if !ok {
-		return nil, status.Error(codes.Unimplemented, "this core records no send intents")
-	}
-	if err := in.BeginSend(ctx, req.GetIdempotencyKey()); err != nil {
-		return nil, toStatus(NotConnected(err))
-	}
-	return &pb.BeginSendResponse{}, nil
-}
-
-func (h *hostServer) AbandonSend(ctx context.Context, req *pb.AbandonSendRequest) (*pb.AbandonSendResponse, error) {
-	in, ok := h.journal.(SendIntents)
-	if !ok {
-		return nil, status.Error(codes.Unimplemented, "this core records no send intents")
-	}
-	if err := in.AbandonSend(ctx, req.GetIdempotencyKey()); err != nil {
-		return nil, toStatus(NotConnected(err))
-	}
-	return &pb.AbandonSendResponse{}, nil
 }
 
 func (h *hostServer) HoldSingleton(req *pb.HoldSingletonRequest, stream pb.Host_HoldSingletonServer) error {

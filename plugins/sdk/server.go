@@ -74,7 +74,7 @@ func (s *adapterServer) Start(ctx context.Context, req *pb.StartRequest) (*pb.St
 		return nil, toStatus(NotConnected(fmt.Errorf("dial host through broker: %w", err)))
 	}
 	host := &hostClient{rpc: pb.NewHostClient(conn), webhookURL: req.GetWebhookUrl(), stateDir: req.GetStateDir(),
-		journal: req.GetHostJournal(), singletons: req.GetHostSingletons(), intents: req.GetHostSendIntents()}
+		journal: req.GetHostJournal(), singletons: req.GetHostSingletons()}
 	var j *journal
 	if dir := req.GetStateDir(); dir != "" {
 		if j, err = openJournal(dir, time.Now()); err != nil {
@@ -206,24 +206,8 @@ func (s *adapterServer) Send(ctx context.Context, req *pb.SendRequest) (*pb.Send
 			s.logger.Info("a send in doubt had not gone out: sending it", "key", key)
 		}
 	}
-	intents := useHost && host.intents
-	if intents {
-		// Recorded before the platform call: should this process die
-		// before the result is recorded, the send is known to be in doubt.
-		if err := host.beginSend(ctx, key); err != nil {
-			return nil, toStatus(NotConnected(fmt.Errorf("record the intent to send with the core: %w", err)))
-		}
-	}
 	res, err := s.impl.Send(sendCtx, sendFromProto(req))
 	if err != nil {
-		if k := KindOf(err); intents && (k == KindPermanent || k == KindRetryAfter) {
-			// The platform refused it: nothing went out, nothing in doubt.
-			actx, cancel := context.WithTimeout(context.Background(), recordTimeout)
-			if aerr := host.abandonSend(actx, key); aerr != nil {
-				s.logger.Warn("send refused, but its intent stays recorded; a retry counts it in doubt", "key", key, "err", aerr)
-			}
-			cancel()
-		}
 		return nil, toStatus(err)
 	}
 	s.record(j, host, key, res.MessageIDs, useHost, useLocal)
@@ -365,7 +349,6 @@ type hostClient struct {
 	stateDir   string
 	journal    bool // the core offers its send journal
 	singletons bool // the core offers HoldSingleton
-	intents    bool // the core offers BeginSend and AbandonSend
 }
 
 func (h *hostClient) runExclusive(ctx context.Context, name string, fn func(ctx context.Context) error) error {
@@ -413,16 +396,6 @@ func (h *hostClient) lookupSend(ctx context.Context, key string) ([]string, bool
 		return nil, false, fromStatus(err)
 	}
 	return res.GetMessageIds(), res.GetFound(), nil
-}
-
-func (h *hostClient) beginSend(ctx context.Context, key string) error {
-	_, err := h.rpc.BeginSend(ctx, &pb.BeginSendRequest{IdempotencyKey: key}, callOptions...)
-	return fromStatus(err)
-}
-
-func (h *hostClient) abandonSend(ctx context.Context, key string) error {
-	_, err := h.rpc.AbandonSend(ctx, &pb.AbandonSendRequest{IdempotencyKey: key}, callOptions...)
-	return fromStatus(err)
 }
 
 func (h *hostClient) recordSend(ctx context.Context, key string, ids []string) error {

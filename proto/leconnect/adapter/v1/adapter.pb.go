@@ -146,7 +146,7 @@ func (x Receipt_Status) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Receipt_Status.Descriptor instead.
 func (Receipt_Status) EnumDescriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{40, 0}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{36, 0}
 }
 
 type DescribeRequest struct {
@@ -544,10 +544,8 @@ type StartRequest struct {
 	HostJournal bool `protobuf:"varint,4,opt,name=host_journal,json=hostJournal,proto3" json:"host_journal,omitempty"`
 	// The core offers Host.HoldSingleton.
 	HostSingletons bool `protobuf:"varint,5,opt,name=host_singletons,json=hostSingletons,proto3" json:"host_singletons,omitempty"`
-	// The core offers Host.BeginSend and Host.AbandonSend.
-	HostSendIntents bool `protobuf:"varint,6,opt,name=host_send_intents,json=hostSendIntents,proto3" json:"host_send_intents,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *StartRequest) Reset() {
@@ -611,13 +609,6 @@ func (x *StartRequest) GetHostJournal() bool {
 func (x *StartRequest) GetHostSingletons() bool {
 	if x != nil {
 		return x.HostSingletons
-	}
-	return false
-}
-
-func (x *StartRequest) GetHostSendIntents() bool {
-	if x != nil {
-		return x.HostSendIntents
 	}
 	return false
 }
@@ -842,166 +833,6 @@ func (*RecordSendResponse) Descriptor() ([]byte, []int) {
 	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{11}
 }
 
-type BeginSendRequest struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	IdempotencyKey string                 `protobuf:"bytes,1,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
-}
-
-func (x *BeginSendRequest) Reset() {
-	*x = BeginSendRequest{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[12]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *BeginSendRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*BeginSendRequest) ProtoMessage() {}
-
-func (x *BeginSendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[12]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use BeginSendRequest.ProtoReflect.Descriptor instead.
-func (*BeginSendRequest) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{12}
-}
-
-func (x *BeginSendRequest) GetIdempotencyKey() string {
-	if x != nil {
-		return x.IdempotencyKey
-	}
-	return ""
-}
-
-type BeginSendResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *BeginSendResponse) Reset() {
-	*x = BeginSendResponse{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[13]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *BeginSendResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*BeginSendResponse) ProtoMessage() {}
-
-func (x *BeginSendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[13]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use BeginSendResponse.ProtoReflect.Descriptor instead.
-func (*BeginSendResponse) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{13}
-}
-
-type AbandonSendRequest struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	IdempotencyKey string                 `protobuf:"bytes,1,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
-}
-
-func (x *AbandonSendRequest) Reset() {
-	*x = AbandonSendRequest{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[14]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *AbandonSendRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*AbandonSendRequest) ProtoMessage() {}
-
-func (x *AbandonSendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[14]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use AbandonSendRequest.ProtoReflect.Descriptor instead.
-func (*AbandonSendRequest) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{14}
-}
-
-func (x *AbandonSendRequest) GetIdempotencyKey() string {
-	if x != nil {
-		return x.IdempotencyKey
-	}
-	return ""
-}
-
-type AbandonSendResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *AbandonSendResponse) Reset() {
-	*x = AbandonSendResponse{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[15]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *AbandonSendResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*AbandonSendResponse) ProtoMessage() {}
-
-func (x *AbandonSendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[15]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use AbandonSendResponse.ProtoReflect.Descriptor instead.
-func (*AbandonSendResponse) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{15}
-}
-
 type HoldSingletonRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The work's name, unique within the channel (e.g. "getUpdates").
@@ -1012,7 +843,7 @@ type HoldSingletonRequest struct {
 
 func (x *HoldSingletonRequest) Reset() {
 	*x = HoldSingletonRequest{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[16]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1024,7 +855,7 @@ func (x *HoldSingletonRequest) String() string {
 func (*HoldSingletonRequest) ProtoMessage() {}
 
 func (x *HoldSingletonRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[16]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1037,7 +868,7 @@ func (x *HoldSingletonRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HoldSingletonRequest.ProtoReflect.Descriptor instead.
 func (*HoldSingletonRequest) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{16}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *HoldSingletonRequest) GetName() string {
@@ -1057,7 +888,7 @@ type HoldSingletonEvent struct {
 
 func (x *HoldSingletonEvent) Reset() {
 	*x = HoldSingletonEvent{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[17]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1069,7 +900,7 @@ func (x *HoldSingletonEvent) String() string {
 func (*HoldSingletonEvent) ProtoMessage() {}
 
 func (x *HoldSingletonEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[17]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1082,7 +913,7 @@ func (x *HoldSingletonEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HoldSingletonEvent.ProtoReflect.Descriptor instead.
 func (*HoldSingletonEvent) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{17}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *HoldSingletonEvent) GetExpiresAtUnixMs() int64 {
@@ -1113,7 +944,7 @@ type HandleWebhookRequest struct {
 
 func (x *HandleWebhookRequest) Reset() {
 	*x = HandleWebhookRequest{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[18]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1125,7 +956,7 @@ func (x *HandleWebhookRequest) String() string {
 func (*HandleWebhookRequest) ProtoMessage() {}
 
 func (x *HandleWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[18]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1138,7 +969,7 @@ func (x *HandleWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleWebhookRequest.ProtoReflect.Descriptor instead.
 func (*HandleWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{18}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *HandleWebhookRequest) GetMethod() string {
@@ -1201,7 +1032,7 @@ type HandleWebhookResponse struct {
 
 func (x *HandleWebhookResponse) Reset() {
 	*x = HandleWebhookResponse{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[19]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1213,7 +1044,7 @@ func (x *HandleWebhookResponse) String() string {
 func (*HandleWebhookResponse) ProtoMessage() {}
 
 func (x *HandleWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[19]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1226,7 +1057,7 @@ func (x *HandleWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleWebhookResponse.ProtoReflect.Descriptor instead.
 func (*HandleWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{19}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *HandleWebhookResponse) GetStatusCode() int32 {
@@ -1260,7 +1091,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[20]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1272,7 +1103,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[20]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1285,7 +1116,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{20}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Header) GetName() string {
@@ -1315,7 +1146,7 @@ type Address struct {
 
 func (x *Address) Reset() {
 	*x = Address{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[21]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1327,7 +1158,7 @@ func (x *Address) String() string {
 func (*Address) ProtoMessage() {}
 
 func (x *Address) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[21]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1340,7 +1171,7 @@ func (x *Address) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address.ProtoReflect.Descriptor instead.
 func (*Address) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{21}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Address) GetChatId() string {
@@ -1380,7 +1211,7 @@ type Consumer struct {
 
 func (x *Consumer) Reset() {
 	*x = Consumer{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[22]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1392,7 +1223,7 @@ func (x *Consumer) String() string {
 func (*Consumer) ProtoMessage() {}
 
 func (x *Consumer) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[22]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1405,7 +1236,7 @@ func (x *Consumer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Consumer.ProtoReflect.Descriptor instead.
 func (*Consumer) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{22}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Consumer) GetId() string {
@@ -1499,7 +1330,7 @@ type SendRequest struct {
 
 func (x *SendRequest) Reset() {
 	*x = SendRequest{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[23]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1511,7 +1342,7 @@ func (x *SendRequest) String() string {
 func (*SendRequest) ProtoMessage() {}
 
 func (x *SendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[23]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1524,7 +1355,7 @@ func (x *SendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendRequest.ProtoReflect.Descriptor instead.
 func (*SendRequest) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{23}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SendRequest) GetIdempotencyKey() string {
@@ -1596,7 +1427,7 @@ type SendResponse struct {
 
 func (x *SendResponse) Reset() {
 	*x = SendResponse{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[24]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1608,7 +1439,7 @@ func (x *SendResponse) String() string {
 func (*SendResponse) ProtoMessage() {}
 
 func (x *SendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[24]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1621,7 +1452,7 @@ func (x *SendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendResponse.ProtoReflect.Descriptor instead.
 func (*SendResponse) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{24}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SendResponse) GetMessageIds() []string {
@@ -1651,7 +1482,7 @@ type Choice struct {
 
 func (x *Choice) Reset() {
 	*x = Choice{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[25]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1663,7 +1494,7 @@ func (x *Choice) String() string {
 func (*Choice) ProtoMessage() {}
 
 func (x *Choice) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[25]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1676,7 +1507,7 @@ func (x *Choice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Choice.ProtoReflect.Descriptor instead.
 func (*Choice) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{25}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Choice) GetId() string {
@@ -1710,7 +1541,7 @@ type Media struct {
 
 func (x *Media) Reset() {
 	*x = Media{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[26]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1722,7 +1553,7 @@ func (x *Media) String() string {
 func (*Media) ProtoMessage() {}
 
 func (x *Media) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[26]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1735,7 +1566,7 @@ func (x *Media) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Media.ProtoReflect.Descriptor instead.
 func (*Media) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{26}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Media) GetKind() MediaKind {
@@ -1784,7 +1615,7 @@ type SetTypingRequest struct {
 
 func (x *SetTypingRequest) Reset() {
 	*x = SetTypingRequest{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[27]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1796,7 +1627,7 @@ func (x *SetTypingRequest) String() string {
 func (*SetTypingRequest) ProtoMessage() {}
 
 func (x *SetTypingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[27]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1809,7 +1640,7 @@ func (x *SetTypingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTypingRequest.ProtoReflect.Descriptor instead.
 func (*SetTypingRequest) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{27}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SetTypingRequest) GetAddress() *Address {
@@ -1834,7 +1665,7 @@ type SetTypingResponse struct {
 
 func (x *SetTypingResponse) Reset() {
 	*x = SetTypingResponse{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[28]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1846,7 +1677,7 @@ func (x *SetTypingResponse) String() string {
 func (*SetTypingResponse) ProtoMessage() {}
 
 func (x *SetTypingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[28]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1859,7 +1690,7 @@ func (x *SetTypingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTypingResponse.ProtoReflect.Descriptor instead.
 func (*SetTypingResponse) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{28}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{24}
 }
 
 type MarkReadRequest struct {
@@ -1873,7 +1704,7 @@ type MarkReadRequest struct {
 
 func (x *MarkReadRequest) Reset() {
 	*x = MarkReadRequest{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[29]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1885,7 +1716,7 @@ func (x *MarkReadRequest) String() string {
 func (*MarkReadRequest) ProtoMessage() {}
 
 func (x *MarkReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[29]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1898,7 +1729,7 @@ func (x *MarkReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkReadRequest.ProtoReflect.Descriptor instead.
 func (*MarkReadRequest) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{29}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *MarkReadRequest) GetAddress() *Address {
@@ -1923,7 +1754,7 @@ type MarkReadResponse struct {
 
 func (x *MarkReadResponse) Reset() {
 	*x = MarkReadResponse{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[30]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1935,7 +1766,7 @@ func (x *MarkReadResponse) String() string {
 func (*MarkReadResponse) ProtoMessage() {}
 
 func (x *MarkReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[30]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1948,7 +1779,7 @@ func (x *MarkReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkReadResponse.ProtoReflect.Descriptor instead.
 func (*MarkReadResponse) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{30}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{26}
 }
 
 type HealthRequest struct {
@@ -1959,7 +1790,7 @@ type HealthRequest struct {
 
 func (x *HealthRequest) Reset() {
 	*x = HealthRequest{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[31]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1971,7 +1802,7 @@ func (x *HealthRequest) String() string {
 func (*HealthRequest) ProtoMessage() {}
 
 func (x *HealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[31]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1984,7 +1815,7 @@ func (x *HealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthRequest.ProtoReflect.Descriptor instead.
 func (*HealthRequest) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{31}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{27}
 }
 
 type HealthResponse struct {
@@ -1998,7 +1829,7 @@ type HealthResponse struct {
 
 func (x *HealthResponse) Reset() {
 	*x = HealthResponse{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[32]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2010,7 +1841,7 @@ func (x *HealthResponse) String() string {
 func (*HealthResponse) ProtoMessage() {}
 
 func (x *HealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[32]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2023,7 +1854,7 @@ func (x *HealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthResponse.ProtoReflect.Descriptor instead.
 func (*HealthResponse) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{32}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *HealthResponse) GetHealthy() bool {
@@ -2048,7 +1879,7 @@ type CloseRequest struct {
 
 func (x *CloseRequest) Reset() {
 	*x = CloseRequest{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[33]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2060,7 +1891,7 @@ func (x *CloseRequest) String() string {
 func (*CloseRequest) ProtoMessage() {}
 
 func (x *CloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[33]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2073,7 +1904,7 @@ func (x *CloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequest) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{33}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{29}
 }
 
 type CloseResponse struct {
@@ -2084,7 +1915,7 @@ type CloseResponse struct {
 
 func (x *CloseResponse) Reset() {
 	*x = CloseResponse{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[34]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2096,7 +1927,7 @@ func (x *CloseResponse) String() string {
 func (*CloseResponse) ProtoMessage() {}
 
 func (x *CloseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[34]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2109,7 +1940,7 @@ func (x *CloseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseResponse.ProtoReflect.Descriptor instead.
 func (*CloseResponse) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{34}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{30}
 }
 
 type DeliverRequest struct {
@@ -2121,7 +1952,7 @@ type DeliverRequest struct {
 
 func (x *DeliverRequest) Reset() {
 	*x = DeliverRequest{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[35]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2133,7 +1964,7 @@ func (x *DeliverRequest) String() string {
 func (*DeliverRequest) ProtoMessage() {}
 
 func (x *DeliverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[35]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2146,7 +1977,7 @@ func (x *DeliverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverRequest.ProtoReflect.Descriptor instead.
 func (*DeliverRequest) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{35}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeliverRequest) GetEvents() []*Event {
@@ -2164,7 +1995,7 @@ type DeliverResponse struct {
 
 func (x *DeliverResponse) Reset() {
 	*x = DeliverResponse{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[36]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2176,7 +2007,7 @@ func (x *DeliverResponse) String() string {
 func (*DeliverResponse) ProtoMessage() {}
 
 func (x *DeliverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[36]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2189,7 +2020,7 @@ func (x *DeliverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverResponse.ProtoReflect.Descriptor instead.
 func (*DeliverResponse) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{36}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{32}
 }
 
 // Event is one thing that happened on the channel.
@@ -2218,7 +2049,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[37]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2230,7 +2061,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[37]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2243,7 +2074,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{37}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Event) GetEventId() string {
@@ -2362,7 +2193,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[38]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2374,7 +2205,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[38]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2387,7 +2218,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{38}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Message) GetMessageId() string {
@@ -2435,7 +2266,7 @@ type Typing struct {
 
 func (x *Typing) Reset() {
 	*x = Typing{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[39]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2447,7 +2278,7 @@ func (x *Typing) String() string {
 func (*Typing) ProtoMessage() {}
 
 func (x *Typing) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[39]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2460,7 +2291,7 @@ func (x *Typing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Typing.ProtoReflect.Descriptor instead.
 func (*Typing) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{39}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Typing) GetActive() bool {
@@ -2482,7 +2313,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[40]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2494,7 +2325,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[40]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2507,7 +2338,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{40}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Receipt) GetStatus() Receipt_Status {
@@ -2535,7 +2366,7 @@ type EndConversation struct {
 
 func (x *EndConversation) Reset() {
 	*x = EndConversation{}
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[41]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2547,7 +2378,7 @@ func (x *EndConversation) String() string {
 func (*EndConversation) ProtoMessage() {}
 
 func (x *EndConversation) ProtoReflect() protoreflect.Message {
-	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[41]
+	mi := &file_leconnect_adapter_v1_adapter_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2560,7 +2391,7 @@ func (x *EndConversation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndConversation.ProtoReflect.Descriptor instead.
 func (*EndConversation) Descriptor() ([]byte, []int) {
-	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{41}
+	return file_leconnect_adapter_v1_adapter_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *EndConversation) GetReason() string {
@@ -2600,15 +2431,14 @@ const file_leconnect_adapter_v1_adapter_proto_rawDesc = "" +
 	"\n" +
 	"FieldError\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"\xea\x01\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xbe\x01\n" +
 	"\fStartRequest\x12$\n" +
 	"\x0ehost_broker_id\x18\x01 \x01(\rR\fhostBrokerId\x12\x1f\n" +
 	"\vwebhook_url\x18\x02 \x01(\tR\n" +
 	"webhookUrl\x12\x1b\n" +
 	"\tstate_dir\x18\x03 \x01(\tR\bstateDir\x12!\n" +
 	"\fhost_journal\x18\x04 \x01(\bR\vhostJournal\x12'\n" +
-	"\x0fhost_singletons\x18\x05 \x01(\bR\x0ehostSingletons\x12*\n" +
-	"\x11host_send_intents\x18\x06 \x01(\bR\x0fhostSendIntents\"\x0f\n" +
+	"\x0fhost_singletons\x18\x05 \x01(\bR\x0ehostSingletons\"\x0f\n" +
 	"\rStartResponse\"<\n" +
 	"\x11LookupSendRequest\x12'\n" +
 	"\x0fidempotency_key\x18\x01 \x01(\tR\x0eidempotencyKey\"K\n" +
@@ -2620,13 +2450,7 @@ const file_leconnect_adapter_v1_adapter_proto_rawDesc = "" +
 	"\x0fidempotency_key\x18\x01 \x01(\tR\x0eidempotencyKey\x12\x1f\n" +
 	"\vmessage_ids\x18\x02 \x03(\tR\n" +
 	"messageIds\"\x14\n" +
-	"\x12RecordSendResponse\";\n" +
-	"\x10BeginSendRequest\x12'\n" +
-	"\x0fidempotency_key\x18\x01 \x01(\tR\x0eidempotencyKey\"\x13\n" +
-	"\x11BeginSendResponse\"=\n" +
-	"\x12AbandonSendRequest\x12'\n" +
-	"\x0fidempotency_key\x18\x01 \x01(\tR\x0eidempotencyKey\"\x15\n" +
-	"\x13AbandonSendResponse\"*\n" +
+	"\x12RecordSendResponse\"*\n" +
 	"\x14HoldSingletonRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"A\n" +
 	"\x12HoldSingletonEvent\x12+\n" +
@@ -2753,15 +2577,13 @@ const file_leconnect_adapter_v1_adapter_proto_rawDesc = "" +
 	"\tSetTyping\x12&.leconnect.adapter.v1.SetTypingRequest\x1a'.leconnect.adapter.v1.SetTypingResponse\x12Y\n" +
 	"\bMarkRead\x12%.leconnect.adapter.v1.MarkReadRequest\x1a&.leconnect.adapter.v1.MarkReadResponse\x12S\n" +
 	"\x06Health\x12#.leconnect.adapter.v1.HealthRequest\x1a$.leconnect.adapter.v1.HealthResponse\x12P\n" +
-	"\x05Close\x12\".leconnect.adapter.v1.CloseRequest\x1a#.leconnect.adapter.v1.CloseResponse2\xcb\x04\n" +
+	"\x05Close\x12\".leconnect.adapter.v1.CloseRequest\x1a#.leconnect.adapter.v1.CloseResponse2\x89\x03\n" +
 	"\x04Host\x12V\n" +
 	"\aDeliver\x12$.leconnect.adapter.v1.DeliverRequest\x1a%.leconnect.adapter.v1.DeliverResponse\x12_\n" +
 	"\n" +
 	"LookupSend\x12'.leconnect.adapter.v1.LookupSendRequest\x1a(.leconnect.adapter.v1.LookupSendResponse\x12_\n" +
 	"\n" +
-	"RecordSend\x12'.leconnect.adapter.v1.RecordSendRequest\x1a(.leconnect.adapter.v1.RecordSendResponse\x12\\\n" +
-	"\tBeginSend\x12&.leconnect.adapter.v1.BeginSendRequest\x1a'.leconnect.adapter.v1.BeginSendResponse\x12b\n" +
-	"\vAbandonSend\x12(.leconnect.adapter.v1.AbandonSendRequest\x1a).leconnect.adapter.v1.AbandonSendResponse\x12g\n" +
+	"RecordSend\x12'.leconnect.adapter.v1.RecordSendRequest\x1a(.leconnect.adapter.v1.RecordSendResponse\x12g\n" +
 	"\rHoldSingleton\x12*.leconnect.adapter.v1.HoldSingletonRequest\x1a(.leconnect.adapter.v1.HoldSingletonEvent0\x01BEZCgithub.com/leconnect/leconnect/proto/leconnect/adapter/v1;adapterv1b\x06proto3"
 
 var (
@@ -2777,7 +2599,7 @@ func file_leconnect_adapter_v1_adapter_proto_rawDescGZIP() []byte {
 }
 
 var file_leconnect_adapter_v1_adapter_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_leconnect_adapter_v1_adapter_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_leconnect_adapter_v1_adapter_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_leconnect_adapter_v1_adapter_proto_goTypes = []any{
 	(MediaKind)(0),                // 0: leconnect.adapter.v1.MediaKind
 	(Receipt_Status)(0),           // 1: leconnect.adapter.v1.Receipt.Status
@@ -2793,94 +2615,86 @@ var file_leconnect_adapter_v1_adapter_proto_goTypes = []any{
 	(*LookupSendResponse)(nil),    // 11: leconnect.adapter.v1.LookupSendResponse
 	(*RecordSendRequest)(nil),     // 12: leconnect.adapter.v1.RecordSendRequest
 	(*RecordSendResponse)(nil),    // 13: leconnect.adapter.v1.RecordSendResponse
-	(*BeginSendRequest)(nil),      // 14: leconnect.adapter.v1.BeginSendRequest
-	(*BeginSendResponse)(nil),     // 15: leconnect.adapter.v1.BeginSendResponse
-	(*AbandonSendRequest)(nil),    // 16: leconnect.adapter.v1.AbandonSendRequest
-	(*AbandonSendResponse)(nil),   // 17: leconnect.adapter.v1.AbandonSendResponse
-	(*HoldSingletonRequest)(nil),  // 18: leconnect.adapter.v1.HoldSingletonRequest
-	(*HoldSingletonEvent)(nil),    // 19: leconnect.adapter.v1.HoldSingletonEvent
-	(*HandleWebhookRequest)(nil),  // 20: leconnect.adapter.v1.HandleWebhookRequest
-	(*HandleWebhookResponse)(nil), // 21: leconnect.adapter.v1.HandleWebhookResponse
-	(*Header)(nil),                // 22: leconnect.adapter.v1.Header
-	(*Address)(nil),               // 23: leconnect.adapter.v1.Address
-	(*Consumer)(nil),              // 24: leconnect.adapter.v1.Consumer
-	(*SendRequest)(nil),           // 25: leconnect.adapter.v1.SendRequest
-	(*SendResponse)(nil),          // 26: leconnect.adapter.v1.SendResponse
-	(*Choice)(nil),                // 27: leconnect.adapter.v1.Choice
-	(*Media)(nil),                 // 28: leconnect.adapter.v1.Media
-	(*SetTypingRequest)(nil),      // 29: leconnect.adapter.v1.SetTypingRequest
-	(*SetTypingResponse)(nil),     // 30: leconnect.adapter.v1.SetTypingResponse
-	(*MarkReadRequest)(nil),       // 31: leconnect.adapter.v1.MarkReadRequest
-	(*MarkReadResponse)(nil),      // 32: leconnect.adapter.v1.MarkReadResponse
-	(*HealthRequest)(nil),         // 33: leconnect.adapter.v1.HealthRequest
-	(*HealthResponse)(nil),        // 34: leconnect.adapter.v1.HealthResponse
-	(*CloseRequest)(nil),          // 35: leconnect.adapter.v1.CloseRequest
-	(*CloseResponse)(nil),         // 36: leconnect.adapter.v1.CloseResponse
-	(*DeliverRequest)(nil),        // 37: leconnect.adapter.v1.DeliverRequest
-	(*DeliverResponse)(nil),       // 38: leconnect.adapter.v1.DeliverResponse
-	(*Event)(nil),                 // 39: leconnect.adapter.v1.Event
-	(*Message)(nil),               // 40: leconnect.adapter.v1.Message
-	(*Typing)(nil),                // 41: leconnect.adapter.v1.Typing
-	(*Receipt)(nil),               // 42: leconnect.adapter.v1.Receipt
-	(*EndConversation)(nil),       // 43: leconnect.adapter.v1.EndConversation
-	nil,                           // 44: leconnect.adapter.v1.Consumer.AttributesEntry
+	(*HoldSingletonRequest)(nil),  // 14: leconnect.adapter.v1.HoldSingletonRequest
+	(*HoldSingletonEvent)(nil),    // 15: leconnect.adapter.v1.HoldSingletonEvent
+	(*HandleWebhookRequest)(nil),  // 16: leconnect.adapter.v1.HandleWebhookRequest
+	(*HandleWebhookResponse)(nil), // 17: leconnect.adapter.v1.HandleWebhookResponse
+	(*Header)(nil),                // 18: leconnect.adapter.v1.Header
+	(*Address)(nil),               // 19: leconnect.adapter.v1.Address
+	(*Consumer)(nil),              // 20: leconnect.adapter.v1.Consumer
+	(*SendRequest)(nil),           // 21: leconnect.adapter.v1.SendRequest
+	(*SendResponse)(nil),          // 22: leconnect.adapter.v1.SendResponse
+	(*Choice)(nil),                // 23: leconnect.adapter.v1.Choice
+	(*Media)(nil),                 // 24: leconnect.adapter.v1.Media
+	(*SetTypingRequest)(nil),      // 25: leconnect.adapter.v1.SetTypingRequest
+	(*SetTypingResponse)(nil),     // 26: leconnect.adapter.v1.SetTypingResponse
+	(*MarkReadRequest)(nil),       // 27: leconnect.adapter.v1.MarkReadRequest
+	(*MarkReadResponse)(nil),      // 28: leconnect.adapter.v1.MarkReadResponse
+	(*HealthRequest)(nil),         // 29: leconnect.adapter.v1.HealthRequest
+	(*HealthResponse)(nil),        // 30: leconnect.adapter.v1.HealthResponse
+	(*CloseRequest)(nil),          // 31: leconnect.adapter.v1.CloseRequest
+	(*CloseResponse)(nil),         // 32: leconnect.adapter.v1.CloseResponse
+	(*DeliverRequest)(nil),        // 33: leconnect.adapter.v1.DeliverRequest
+	(*DeliverResponse)(nil),       // 34: leconnect.adapter.v1.DeliverResponse
+	(*Event)(nil),                 // 35: leconnect.adapter.v1.Event
+	(*Message)(nil),               // 36: leconnect.adapter.v1.Message
+	(*Typing)(nil),                // 37: leconnect.adapter.v1.Typing
+	(*Receipt)(nil),               // 38: leconnect.adapter.v1.Receipt
+	(*EndConversation)(nil),       // 39: leconnect.adapter.v1.EndConversation
+	nil,                           // 40: leconnect.adapter.v1.Consumer.AttributesEntry
 }
 var file_leconnect_adapter_v1_adapter_proto_depIdxs = []int32{
 	4,  // 0: leconnect.adapter.v1.DescribeResponse.capabilities:type_name -> leconnect.adapter.v1.Capabilities
 	0,  // 1: leconnect.adapter.v1.Capabilities.media_kinds:type_name -> leconnect.adapter.v1.MediaKind
 	7,  // 2: leconnect.adapter.v1.ConfigureResponse.field_errors:type_name -> leconnect.adapter.v1.FieldError
-	22, // 3: leconnect.adapter.v1.HandleWebhookRequest.headers:type_name -> leconnect.adapter.v1.Header
-	22, // 4: leconnect.adapter.v1.HandleWebhookResponse.headers:type_name -> leconnect.adapter.v1.Header
-	44, // 5: leconnect.adapter.v1.Consumer.attributes:type_name -> leconnect.adapter.v1.Consumer.AttributesEntry
-	23, // 6: leconnect.adapter.v1.SendRequest.address:type_name -> leconnect.adapter.v1.Address
-	28, // 7: leconnect.adapter.v1.SendRequest.media:type_name -> leconnect.adapter.v1.Media
-	27, // 8: leconnect.adapter.v1.SendRequest.quick_replies:type_name -> leconnect.adapter.v1.Choice
-	27, // 9: leconnect.adapter.v1.SendRequest.buttons:type_name -> leconnect.adapter.v1.Choice
+	18, // 3: leconnect.adapter.v1.HandleWebhookRequest.headers:type_name -> leconnect.adapter.v1.Header
+	18, // 4: leconnect.adapter.v1.HandleWebhookResponse.headers:type_name -> leconnect.adapter.v1.Header
+	40, // 5: leconnect.adapter.v1.Consumer.attributes:type_name -> leconnect.adapter.v1.Consumer.AttributesEntry
+	19, // 6: leconnect.adapter.v1.SendRequest.address:type_name -> leconnect.adapter.v1.Address
+	24, // 7: leconnect.adapter.v1.SendRequest.media:type_name -> leconnect.adapter.v1.Media
+	23, // 8: leconnect.adapter.v1.SendRequest.quick_replies:type_name -> leconnect.adapter.v1.Choice
+	23, // 9: leconnect.adapter.v1.SendRequest.buttons:type_name -> leconnect.adapter.v1.Choice
 	0,  // 10: leconnect.adapter.v1.Media.kind:type_name -> leconnect.adapter.v1.MediaKind
-	23, // 11: leconnect.adapter.v1.SetTypingRequest.address:type_name -> leconnect.adapter.v1.Address
-	23, // 12: leconnect.adapter.v1.MarkReadRequest.address:type_name -> leconnect.adapter.v1.Address
-	39, // 13: leconnect.adapter.v1.DeliverRequest.events:type_name -> leconnect.adapter.v1.Event
-	23, // 14: leconnect.adapter.v1.Event.address:type_name -> leconnect.adapter.v1.Address
-	24, // 15: leconnect.adapter.v1.Event.consumer:type_name -> leconnect.adapter.v1.Consumer
-	40, // 16: leconnect.adapter.v1.Event.message:type_name -> leconnect.adapter.v1.Message
-	41, // 17: leconnect.adapter.v1.Event.typing:type_name -> leconnect.adapter.v1.Typing
-	42, // 18: leconnect.adapter.v1.Event.receipt:type_name -> leconnect.adapter.v1.Receipt
-	43, // 19: leconnect.adapter.v1.Event.end_conversation:type_name -> leconnect.adapter.v1.EndConversation
-	28, // 20: leconnect.adapter.v1.Message.media:type_name -> leconnect.adapter.v1.Media
-	27, // 21: leconnect.adapter.v1.Message.choice:type_name -> leconnect.adapter.v1.Choice
+	19, // 11: leconnect.adapter.v1.SetTypingRequest.address:type_name -> leconnect.adapter.v1.Address
+	19, // 12: leconnect.adapter.v1.MarkReadRequest.address:type_name -> leconnect.adapter.v1.Address
+	35, // 13: leconnect.adapter.v1.DeliverRequest.events:type_name -> leconnect.adapter.v1.Event
+	19, // 14: leconnect.adapter.v1.Event.address:type_name -> leconnect.adapter.v1.Address
+	20, // 15: leconnect.adapter.v1.Event.consumer:type_name -> leconnect.adapter.v1.Consumer
+	36, // 16: leconnect.adapter.v1.Event.message:type_name -> leconnect.adapter.v1.Message
+	37, // 17: leconnect.adapter.v1.Event.typing:type_name -> leconnect.adapter.v1.Typing
+	38, // 18: leconnect.adapter.v1.Event.receipt:type_name -> leconnect.adapter.v1.Receipt
+	39, // 19: leconnect.adapter.v1.Event.end_conversation:type_name -> leconnect.adapter.v1.EndConversation
+	24, // 20: leconnect.adapter.v1.Message.media:type_name -> leconnect.adapter.v1.Media
+	23, // 21: leconnect.adapter.v1.Message.choice:type_name -> leconnect.adapter.v1.Choice
 	1,  // 22: leconnect.adapter.v1.Receipt.status:type_name -> leconnect.adapter.v1.Receipt.Status
 	2,  // 23: leconnect.adapter.v1.Adapter.Describe:input_type -> leconnect.adapter.v1.DescribeRequest
 	5,  // 24: leconnect.adapter.v1.Adapter.Configure:input_type -> leconnect.adapter.v1.ConfigureRequest
 	8,  // 25: leconnect.adapter.v1.Adapter.Start:input_type -> leconnect.adapter.v1.StartRequest
-	20, // 26: leconnect.adapter.v1.Adapter.HandleWebhook:input_type -> leconnect.adapter.v1.HandleWebhookRequest
-	25, // 27: leconnect.adapter.v1.Adapter.Send:input_type -> leconnect.adapter.v1.SendRequest
-	29, // 28: leconnect.adapter.v1.Adapter.SetTyping:input_type -> leconnect.adapter.v1.SetTypingRequest
-	31, // 29: leconnect.adapter.v1.Adapter.MarkRead:input_type -> leconnect.adapter.v1.MarkReadRequest
-	33, // 30: leconnect.adapter.v1.Adapter.Health:input_type -> leconnect.adapter.v1.HealthRequest
-	35, // 31: leconnect.adapter.v1.Adapter.Close:input_type -> leconnect.adapter.v1.CloseRequest
-	37, // 32: leconnect.adapter.v1.Host.Deliver:input_type -> leconnect.adapter.v1.DeliverRequest
+	16, // 26: leconnect.adapter.v1.Adapter.HandleWebhook:input_type -> leconnect.adapter.v1.HandleWebhookRequest
+	21, // 27: leconnect.adapter.v1.Adapter.Send:input_type -> leconnect.adapter.v1.SendRequest
+	25, // 28: leconnect.adapter.v1.Adapter.SetTyping:input_type -> leconnect.adapter.v1.SetTypingRequest
+	27, // 29: leconnect.adapter.v1.Adapter.MarkRead:input_type -> leconnect.adapter.v1.MarkReadRequest
+	29, // 30: leconnect.adapter.v1.Adapter.Health:input_type -> leconnect.adapter.v1.HealthRequest
+	31, // 31: leconnect.adapter.v1.Adapter.Close:input_type -> leconnect.adapter.v1.CloseRequest
+	33, // 32: leconnect.adapter.v1.Host.Deliver:input_type -> leconnect.adapter.v1.DeliverRequest
 	10, // 33: leconnect.adapter.v1.Host.LookupSend:input_type -> leconnect.adapter.v1.LookupSendRequest
 	12, // 34: leconnect.adapter.v1.Host.RecordSend:input_type -> leconnect.adapter.v1.RecordSendRequest
-	14, // 35: leconnect.adapter.v1.Host.BeginSend:input_type -> leconnect.adapter.v1.BeginSendRequest
-	16, // 36: leconnect.adapter.v1.Host.AbandonSend:input_type -> leconnect.adapter.v1.AbandonSendRequest
-	18, // 37: leconnect.adapter.v1.Host.HoldSingleton:input_type -> leconnect.adapter.v1.HoldSingletonRequest
-	3,  // 38: leconnect.adapter.v1.Adapter.Describe:output_type -> leconnect.adapter.v1.DescribeResponse
-	6,  // 39: leconnect.adapter.v1.Adapter.Configure:output_type -> leconnect.adapter.v1.ConfigureResponse
-	9,  // 40: leconnect.adapter.v1.Adapter.Start:output_type -> leconnect.adapter.v1.StartResponse
-	21, // 41: leconnect.adapter.v1.Adapter.HandleWebhook:output_type -> leconnect.adapter.v1.HandleWebhookResponse
-	26, // 42: leconnect.adapter.v1.Adapter.Send:output_type -> leconnect.adapter.v1.SendResponse
-	30, // 43: leconnect.adapter.v1.Adapter.SetTyping:output_type -> leconnect.adapter.v1.SetTypingResponse
-	32, // 44: leconnect.adapter.v1.Adapter.MarkRead:output_type -> leconnect.adapter.v1.MarkReadResponse
-	34, // 45: leconnect.adapter.v1.Adapter.Health:output_type -> leconnect.adapter.v1.HealthResponse
-	36, // 46: leconnect.adapter.v1.Adapter.Close:output_type -> leconnect.adapter.v1.CloseResponse
-	38, // 47: leconnect.adapter.v1.Host.Deliver:output_type -> leconnect.adapter.v1.DeliverResponse
-	11, // 48: leconnect.adapter.v1.Host.LookupSend:output_type -> leconnect.adapter.v1.LookupSendResponse
-	13, // 49: leconnect.adapter.v1.Host.RecordSend:output_type -> leconnect.adapter.v1.RecordSendResponse
-	15, // 50: leconnect.adapter.v1.Host.BeginSend:output_type -> leconnect.adapter.v1.BeginSendResponse
-	17, // 51: leconnect.adapter.v1.Host.AbandonSend:output_type -> leconnect.adapter.v1.AbandonSendResponse
-	19, // 52: leconnect.adapter.v1.Host.HoldSingleton:output_type -> leconnect.adapter.v1.HoldSingletonEvent
-	38, // [38:53] is the sub-list for method output_type
-	23, // [23:38] is the sub-list for method input_type
+	14, // 35: leconnect.adapter.v1.Host.HoldSingleton:input_type -> leconnect.adapter.v1.HoldSingletonRequest
+	3,  // 36: leconnect.adapter.v1.Adapter.Describe:output_type -> leconnect.adapter.v1.DescribeResponse
+	6,  // 37: leconnect.adapter.v1.Adapter.Configure:output_type -> leconnect.adapter.v1.ConfigureResponse
+	9,  // 38: leconnect.adapter.v1.Adapter.Start:output_type -> leconnect.adapter.v1.StartResponse
+	17, // 39: leconnect.adapter.v1.Adapter.HandleWebhook:output_type -> leconnect.adapter.v1.HandleWebhookResponse
+	22, // 40: leconnect.adapter.v1.Adapter.Send:output_type -> leconnect.adapter.v1.SendResponse
+	26, // 41: leconnect.adapter.v1.Adapter.SetTyping:output_type -> leconnect.adapter.v1.SetTypingResponse
+	28, // 42: leconnect.adapter.v1.Adapter.MarkRead:output_type -> leconnect.adapter.v1.MarkReadResponse
+	30, // 43: leconnect.adapter.v1.Adapter.Health:output_type -> leconnect.adapter.v1.HealthResponse
+	32, // 44: leconnect.adapter.v1.Adapter.Close:output_type -> leconnect.adapter.v1.CloseResponse
+	34, // 45: leconnect.adapter.v1.Host.Deliver:output_type -> leconnect.adapter.v1.DeliverResponse
+	11, // 46: leconnect.adapter.v1.Host.LookupSend:output_type -> leconnect.adapter.v1.LookupSendResponse
+	13, // 47: leconnect.adapter.v1.Host.RecordSend:output_type -> leconnect.adapter.v1.RecordSendResponse
+	15, // 48: leconnect.adapter.v1.Host.HoldSingleton:output_type -> leconnect.adapter.v1.HoldSingletonEvent
+	36, // [36:49] is the sub-list for method output_type
+	23, // [23:36] is the sub-list for method input_type
 	23, // [23:23] is the sub-list for extension type_name
 	23, // [23:23] is the sub-list for extension extendee
 	0,  // [0:23] is the sub-list for field type_name
@@ -2891,7 +2705,7 @@ func file_leconnect_adapter_v1_adapter_proto_init() {
 	if File_leconnect_adapter_v1_adapter_proto != nil {
 		return
 	}
-	file_leconnect_adapter_v1_adapter_proto_msgTypes[37].OneofWrappers = []any{
+	file_leconnect_adapter_v1_adapter_proto_msgTypes[33].OneofWrappers = []any{
 		(*Event_Message)(nil),
 		(*Event_Typing)(nil),
 		(*Event_Receipt)(nil),
@@ -2903,7 +2717,7 @@ func file_leconnect_adapter_v1_adapter_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_leconnect_adapter_v1_adapter_proto_rawDesc), len(file_leconnect_adapter_v1_adapter_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   43,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -538,8 +538,6 @@ const (
 	Host_Deliver_FullMethodName       = "/leconnect.adapter.v1.Host/Deliver"
 	Host_LookupSend_FullMethodName    = "/leconnect.adapter.v1.Host/LookupSend"
 	Host_RecordSend_FullMethodName    = "/leconnect.adapter.v1.Host/RecordSend"
-	Host_BeginSend_FullMethodName     = "/leconnect.adapter.v1.Host/BeginSend"
-	Host_AbandonSend_FullMethodName   = "/leconnect.adapter.v1.Host/AbandonSend"
 	Host_HoldSingleton_FullMethodName = "/leconnect.adapter.v1.Host/HoldSingleton"
 )
 
@@ -567,16 +565,6 @@ type HostClient interface {
 	// the Send.
 	LookupSend(ctx context.Context, in *LookupSendRequest, opts ...grpc.CallOption) (*LookupSendResponse, error)
 	RecordSend(ctx context.Context, in *RecordSendRequest, opts ...grpc.CallOption) (*RecordSendResponse, error)
-	// BeginSend records, right before the adapter calls its platform, that
-	// the send with this idempotency key is starting (offered when
-	// StartRequest.host_send_intents is set); RecordSend ends it. A send
-	// begun and never recorded (the adapter died between the platform's
-	// answer and the record) is in doubt, which the core then resolves by the
-	// channel's policy. AbandonSend ends it when the platform refused the
-	// send (nothing went out). UNAVAILABLE on BeginSend: the intent is not
-	// recorded, so the adapter must not send.
-	BeginSend(ctx context.Context, in *BeginSendRequest, opts ...grpc.CallOption) (*BeginSendResponse, error)
-	AbandonSend(ctx context.Context, in *AbandonSendRequest, opts ...grpc.CallOption) (*AbandonSendResponse, error)
 	// HoldSingleton holds, for the adapter, the cluster-wide lease named in
 	// the request (offered when StartRequest.host_singletons is set), for
 	// work that must run once per cluster, such as polling a platform that
@@ -619,26 +607,6 @@ func (c *hostClient) RecordSend(ctx context.Context, in *RecordSendRequest, opts
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(RecordSendResponse)
 	err := c.cc.Invoke(ctx, Host_RecordSend_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *hostClient) BeginSend(ctx context.Context, in *BeginSendRequest, opts ...grpc.CallOption) (*BeginSendResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(BeginSendResponse)
-	err := c.cc.Invoke(ctx, Host_BeginSend_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *hostClient) AbandonSend(ctx context.Context, in *AbandonSendRequest, opts ...grpc.CallOption) (*AbandonSendResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(AbandonSendResponse)
-	err := c.cc.Invoke(ctx, Host_AbandonSend_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -688,16 +656,6 @@ type HostServer interface {
 	// the Send.
 	LookupSend(context.Context, *LookupSendRequest) (*LookupSendResponse, error)
 	RecordSend(context.Context, *RecordSendRequest) (*RecordSendResponse, error)
-	// BeginSend records, right before the adapter calls its platform, that
-	// the send with this idempotency key is starting (offered when
-	// StartRequest.host_send_intents is set); RecordSend ends it. A send
-	// begun and never recorded (the adapter died between the platform's
-	// answer and the record) is in doubt, which the core then resolves by the
-	// channel's policy. AbandonSend ends it when the platform refused the
-	// send (nothing went out). UNAVAILABLE on BeginSend: the intent is not
-	// recorded, so the adapter must not send.
-	BeginSend(context.Context, *BeginSendRequest) (*BeginSendResponse, error)
-	AbandonSend(context.Context, *AbandonSendRequest) (*AbandonSendResponse, error)
 	// HoldSingleton holds, for the adapter, the cluster-wide lease named in
 	// the request (offered when StartRequest.host_singletons is set), for
 	// work that must run once per cluster, such as polling a platform that
@@ -724,12 +682,6 @@ func (UnimplementedHostServer) LookupSend(context.Context, *LookupSendRequest) (
 }
 func (UnimplementedHostServer) RecordSend(context.Context, *RecordSendRequest) (*RecordSendResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RecordSend not implemented")
-}
-func (UnimplementedHostServer) BeginSend(context.Context, *BeginSendRequest) (*BeginSendResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method BeginSend not implemented")
-}
-func (UnimplementedHostServer) AbandonSend(context.Context, *AbandonSendRequest) (*AbandonSendResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method AbandonSend not implemented")
 }
 func (UnimplementedHostServer) HoldSingleton(*HoldSingletonRequest, grpc.ServerStreamingServer[HoldSingletonEvent]) error {
 	return status.Error(codes.Unimplemented, "method HoldSingleton not implemented")
@@ -809,42 +761,6 @@ func _Host_RecordSend_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
-func _Host_BeginSend_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(BeginSendRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(HostServer).BeginSend(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: Host_BeginSend_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(HostServer).BeginSend(ctx, req.(*BeginSendRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _Host_AbandonSend_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(AbandonSendRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(HostServer).AbandonSend(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: Host_AbandonSend_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(HostServer).AbandonSend(ctx, req.(*AbandonSendRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
 func _Host_HoldSingleton_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(HoldSingletonRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -874,14 +790,6 @@ var Host_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RecordSend",
 			Handler:    _Host_RecordSend_Handler,
-		},
-		{
-			MethodName: "BeginSend",
-			Handler:    _Host_BeginSend_Handler,
-		},
-		{
-			MethodName: "AbandonSend",
-			Handler:    _Host_AbandonSend_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
