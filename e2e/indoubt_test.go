@@ -73,7 +73,7 @@ func TestTelegramSendInDoubtFollowsThePolicy(t *testing.T) {
 // adapterPID is the pid of channel's adapter as last started.
 func adapterPID(t *testing.T, e *env, channel string) int {
 	t.Helper()
-	all := regexp.MustCompile(`"adapter running"[^\n]*"channel":"` + regexp.QuoteMeta(channel) + `","pid":(\d+)`).FindAllStringSubmatch(e.logs.String(), -1)
+	all := regexp.MustCompile(`"adapter running"[^\n]*"channel":"`+regexp.QuoteMeta(channel)+`","pid":(\d+)`).FindAllStringSubmatch(e.logs.String(), -1)
 	if len(all) == 0 {
 		t.Fatalf("no pid of %s's adapter in the log", channel)
 	}
