@@ -67,7 +67,7 @@ type dispatcher struct {
 	// pick, if set, chooses which buffered item of a key goes next (default:
 	// the first), or asks to wait a while for a better one to arrive; it lets
 	// outbound deliver by LiveEngage sequence.
-	pick func(items []store.Item) (int, time.Duration)
+	pick func(items []store.Item, notBefore time.Time) (int, time.Duration)
 	// maxItems bounds the items of one key read ahead; with workers it
 	// bounds what the dispatcher holds in memory.
 	maxItems int
@@ -212,6 +212,14 @@ func (d *dispatcher) work(ctx context.Context, c store.Claim) {
 	ctx, done := d.hold(ctx, lease)
 	defer done()
 	buf := c.Items
+	// A key taken over from a holder that died: what it could not finish
+	// (LiveEngage's retries of deliveries to it among them) comes back from
+	// about now, so picking waits count from here, and from the end of the
+	// first item, which may have waited for the dead holder's send.
+	var notBefore time.Time
+	if c.TakenOver {
+		notBefore = time.Now()
+	}
 	var last uint64 // the highest seq read
 	for _, it := range buf {
 		last = max(last, it.Seq)
@@ -244,7 +252,7 @@ func (d *dispatcher) work(ctx context.Context, c store.Claim) {
 		}
 		i, wait := 0, time.Duration(0)
 		if d.pick != nil {
-			i, wait = d.pick(buf)
+			i, wait = d.pick(buf, notBefore)
 		}
 		if wait > 0 {
 			// A missing item: read what arrived since (bounded), and if
@@ -273,12 +281,16 @@ func (d *dispatcher) work(ctx context.Context, c store.Claim) {
 		}
 		it := buf[i]
 		ictx := ctx
-		if c.TakenOver {
+		takenOver := c.TakenOver
+		if takenOver {
 			// The first item worked on: the dead holder may have been
 			// in the middle of it.
 			ictx, c.TakenOver = withTakeover(ctx), false
 		}
 		drained, ok := d.process(ictx, lease, it)
+		if takenOver {
+			notBefore = time.Now()
+		}
 		if !ok {
 			if ctx.Err() == nil || d.stoppingNow() {
 				d.release(ctx, lease)

@@ -87,7 +87,7 @@ func TestEchoesOfOurPublishesAreRecordedNotQueued(t *testing.T) {
 		e.seqMu.Lock()
 		e.lastSeq = map[string]int{c.conv: c.last}
 		e.seqMu.Unlock()
-		_, wait := e.pickOutbound([]store.Item{agent(c.conv, c.item)})
+		_, wait := e.pickOutbound([]store.Item{agent(c.conv, c.item)}, time.Time{})
 		if (wait > 0) != c.wantWait {
 			t.Errorf("%s: reorder wait %v; want a wait: %v", c.name, wait, c.wantWait)
 		}

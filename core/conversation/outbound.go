@@ -164,8 +164,9 @@ func unparsedMessage(raw []byte) (store.Message, error) {
 // pickOutbound chooses a conversation's next agent event: the lowest
 // LiveEngage sequence among those buffered, so that deliveries LiveEngage
 // reordered are put back in order. When the next sequence is missing it
-// waits (up to ReorderWait from the item's arrival) for it to show up.
-func (e *Engine) pickOutbound(items []store.Item) (int, time.Duration) {
+// waits (up to ReorderWait from the item's arrival, this process's start or
+// notBefore, whichever is latest) for it to show up.
+func (e *Engine) pickOutbound(items []store.Item, notBefore time.Time) (int, time.Duration) {
 	best, bestSeq := 0, -1
 	for i, it := range items {
 		seq, ok := itemSequence(it)
@@ -189,11 +190,15 @@ func (e *Engine) pickOutbound(items []store.Item) (int, time.Duration) {
 	// A gap after the last sequence delivered, or no knowledge of it (after a
 	// restart): give a late delivery the chance to fill the gap. Deliveries
 	// LiveEngage could not make while we were down come back only once we
-	// are up again, so the wait counts from then at the earliest.
+	// are up again, so the wait counts from then at the earliest; after a
+	// takeover, from then (notBefore).
 	if !known || bestSeq > last+1 {
 		since := items[best].EnqueuedAt
 		if since.Before(e.started) {
 			since = e.started
+		}
+		if since.Before(notBefore) {
+			since = notBefore
 		}
 		if wait := time.Until(since.Add(e.opts.ReorderWait)); wait > 0 {
 			return best, wait
