@@ -75,8 +75,8 @@ type LiveEngage struct {
 	DomainAPI      string `yaml:"domain_api"` // without a trailing slash
 	AppName        string `yaml:"app_name"`
 	AppDescription string `yaml:"app_description"`
-	// AppLogoURI is the manifest's logo_uri; the default is the one the
-	// official manifest template carries.
+	// AppLogoURI is the manifest's logo_uri; "" writes the one the official
+	// manifest template carries (liveperson.TemplateLogoURI).
 	AppLogoURI string `yaml:"app_logo_uri"`
 	Retry      Retry  `yaml:"retry"`
 }
@@ -335,7 +335,6 @@ func (c *Config) setDefaults() {
 		DomainAPI:      DefaultDomainAPI,
 		AppName:        "leconnect",
 		AppDescription: "LiveEngage connector powered by leconnect",
-		AppLogoURI:     "/src/modules/campaigns/assets/img/software/Mobile-App.png", // liveperson.TemplateLogoURI
 		Retry: Retry{
 			RateLimitWait:    time.Second,
 			ServerErrorWaits: []time.Duration{5 * time.Second, 10 * time.Second, 15 * time.Second},

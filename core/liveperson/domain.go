@@ -57,14 +57,12 @@ func (r *resolver) baseURL(ctx context.Context, service string) (string, error) 
 // this account (with the scheme's default port when it named none).
 func (r *resolver) isServiceHost(hostport string) bool {
 	r.mu.Lock()
-	hosts := r.hosts
-	r.mu.Unlock()
-	for _, h := range hosts {
-		if safehttp.Origins(r.c.scheme + "://" + h)(hostport) {
-			return true
-		}
+	bases := make([]string, 0, len(r.hosts))
+	for _, h := range r.hosts {
+		bases = append(bases, r.c.scheme+"://"+h)
 	}
-	return false
+	r.mu.Unlock()
+	return safehttp.Origins(bases...)(hostport)
 }
 
 // invalidate makes the next call re-resolve.

@@ -29,15 +29,8 @@ func (m *Memory) RecordSend(ctx context.Context, channel, key string, messageIDs
 
 // LookupSend implements SendJournal.
 func (m *Memory) LookupSend(ctx context.Context, channel, key string) ([]string, bool, error) {
-	if err := m.lock(ctx); err != nil {
-		return nil, false, err
-	}
-	defer m.mu.Unlock()
-	s, ok := m.sends[sendKey{channel, key}]
-	if !ok || !s.begun.IsZero() || !m.opts.Now().Before(s.expires) {
-		return nil, false, nil
-	}
-	return slices.Clone(s.ids), true, nil
+	st, err := m.SendState(ctx, channel, key)
+	return st.MessageIDs, st.Sent, err
 }
 
 // BeginSend implements SendJournal.

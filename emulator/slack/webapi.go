@@ -46,6 +46,12 @@ func (a args) get(k string) string {
 }
 
 // raw returns a JSON value: the JSON body's own, or a form value that holds JSON.
+// flag reads a boolean argument: true or 1, as a string or a JSON true.
+func (a args) flag(k string) bool {
+	v := a.get(k)
+	return v == "true" || v == "1"
+}
+
 func (a args) raw(k string) json.RawMessage {
 	if v, ok := a.json[k]; ok {
 		var s string
@@ -487,7 +493,7 @@ func (e *Emulator) usersInfo(a args) (map[string]any, *apiError) {
 		"id": u.ID, "team_id": e.opts.TeamID, "name": u.Name, "deleted": false, "real_name": realName,
 		"tz": tz, "is_bot": false, "is_app_user": false, "updated": 1700000000, "profile": profile,
 	}
-	if a.get("include_locale") == "true" || a.get("include_locale") == "1" {
+	if a.flag("include_locale") {
 		locale := u.Locale
 		if locale == "" {
 			locale = "en-US"
@@ -525,7 +531,7 @@ func (e *Emulator) conversationsOpen(a args) (map[string]any, *apiError) {
 	_, existed := e.channels["D"+strings.TrimPrefix(users, "U")]
 	c := e.dmLocked(users)
 	ch := map[string]any{"id": c.ID}
-	if a.get("return_im") == "true" || a.get("return_im") == "1" {
+	if a.flag("return_im") {
 		ch = map[string]any{"id": c.ID, "created": time.Now().Unix(), "is_im": true, "is_org_shared": false, "user": users,
 			"last_read": "0000000000.000000", "latest": nil, "unread_count": 0, "unread_count_display": 0, "is_open": true, "priority": 0}
 	}
@@ -574,8 +580,8 @@ func (e *Emulator) conversationsHistory(a args) (map[string]any, *apiError) {
 	}
 	oldest, hasOldest := bound("oldest")
 	latest, hasLatest := bound("latest")
-	inclusive := a.get("inclusive") == "true" || a.get("inclusive") == "1"
-	withMeta := a.get("include_all_metadata") == "true" || a.get("include_all_metadata") == "1"
+	inclusive := a.flag("inclusive")
+	withMeta := a.flag("include_all_metadata")
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	c := e.channelLocked(a.get("channel"))

@@ -46,29 +46,27 @@ func fixMap(fd protoreflect.FieldDescriptor, mp protoreflect.Map) {
 		key protoreflect.MapKey
 		val protoreflect.Value
 	}
+	stringKeys, stringValues := fd.MapKey().Kind() == protoreflect.StringKind, fd.MapValue().Kind() == protoreflect.StringKind
 	var fixed []entry
 	mp.Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
-		switch {
-		case fd.MapValue().Message() != nil:
+		if fd.MapValue().Message() != nil {
 			validUTF8(v.Message())
-		case fd.MapValue().Kind() == protoreflect.StringKind && !utf8.ValidString(v.String()):
+		}
+		badKey := stringKeys && !utf8.ValidString(k.String())
+		badValue := stringValues && !utf8.ValidString(v.String())
+		if badValue {
 			v = protoreflect.ValueOfString(strings.ToValidUTF8(v.String(), "\uFFFD"))
+		}
+		if badKey || badValue {
 			fixed = append(fixed, entry{k, v})
 		}
 		return true
 	})
 	for _, e := range fixed {
-		mp.Set(e.key, e.val)
-	}
-	var badKeys []entry
-	mp.Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
-		if fd.MapKey().Kind() == protoreflect.StringKind && !utf8.ValidString(k.String()) {
-			badKeys = append(badKeys, entry{k, v})
+		if s := e.key.String(); stringKeys && !utf8.ValidString(s) {
+			mp.Clear(e.key)
+			e.key = protoreflect.ValueOfString(strings.ToValidUTF8(s, "\uFFFD")).MapKey()
 		}
-		return true
-	})
-	for _, e := range badKeys {
-		mp.Clear(e.key)
-		mp.Set(protoreflect.ValueOfString(strings.ToValidUTF8(e.key.String(), "\uFFFD")).MapKey(), e.val)
+		mp.Set(e.key, e.val)
 	}
 }

@@ -32,24 +32,35 @@ func sendKeyOf(channel, key string) []byte {
 	return appendStr(appendStr(nil, channel), key)
 }
 
+// getSend reads key's record; ok is false when there is none.
+func getSend(tx *bolt.Tx, k []byte) (rec sendRec, ok bool, err error) {
+	v := tx.Bucket(bSends).Get(k)
+	if v == nil {
+		return rec, false, nil
+	}
+	return rec, true, decode(v, &rec)
+}
+
+// putSend writes rec under k with its expiry entry.
+func putSend(tx *bolt.Tx, k []byte, rec sendRec) error {
+	v, err := encode(rec)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bSends).Put(k, v); err != nil {
+		return err
+	}
+	return tx.Bucket(bExpiry).Put(expiryKey(time.Unix(0, rec.ExpiresAt), kindSend, k), []byte{})
+}
+
 // RecordSend implements store.SendJournal.
 func (s *Store) RecordSend(ctx context.Context, channel, key string, messageIDs []string) error {
 	if err := store.ValidateSend(channel, key); err != nil {
 		return err
 	}
-	exp := s.now().Add(s.opts.LinkTTL)
+	rec := sendRec{V: recordVersion, IDs: messageIDs, ExpiresAt: s.now().Add(s.opts.LinkTTL).UnixNano()}
 	k := sendKeyOf(channel, key)
-	v, err := encode(sendRec{V: recordVersion, IDs: messageIDs, ExpiresAt: exp.UnixNano()})
-	if err != nil {
-		return err
-	}
-	err = s.write(ctx, func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bSends).Put(k, v); err != nil {
-			return err
-		}
-		return tx.Bucket(bExpiry).Put(expiryKey(exp, kindSend, k), []byte{})
-	})
-	if err != nil {
+	if err := s.write(ctx, func(tx *bolt.Tx) error { return putSend(tx, k, rec) }); err != nil {
 		return fmt.Errorf("record send %q: %w", key, err)
 	}
 	return nil
@@ -57,26 +68,8 @@ func (s *Store) RecordSend(ctx context.Context, channel, key string, messageIDs 
 
 // LookupSend implements store.SendJournal.
 func (s *Store) LookupSend(ctx context.Context, channel, key string) ([]string, bool, error) {
-	var rec sendRec
-	found := false
-	err := s.read(ctx, func(tx *bolt.Tx) error {
-		v := tx.Bucket(bSends).Get(sendKeyOf(channel, key))
-		if v == nil {
-			return nil
-		}
-		if err := decode(v, &rec); err != nil {
-			return err
-		}
-		found = s.now().UnixNano() < rec.ExpiresAt && rec.Begun == 0
-		return nil
-	})
-	if err != nil {
-		return nil, false, fmt.Errorf("look up send %q: %w", key, err)
-	}
-	if !found {
-		return nil, false, nil
-	}
-	return rec.IDs, true, nil
+	st, err := s.SendState(ctx, channel, key)
+	return st.MessageIDs, st.Sent, err
 }
 
 // BeginSend implements store.SendJournal.
@@ -87,24 +80,11 @@ func (s *Store) BeginSend(ctx context.Context, channel, key string) error {
 	k := sendKeyOf(channel, key)
 	err := s.write(ctx, func(tx *bolt.Tx) error {
 		now := s.now()
-		if v := tx.Bucket(bSends).Get(k); v != nil {
-			var rec sendRec
-			if err := decode(v, &rec); err != nil {
-				return err
-			}
-			if now.UnixNano() < rec.ExpiresAt {
-				return nil // recorded, or begun already
-			}
+		rec, ok, err := getSend(tx, k)
+		if err != nil || (ok && now.UnixNano() < rec.ExpiresAt) {
+			return err // recorded, or begun already
 		}
-		exp := now.Add(s.opts.LinkTTL)
-		v, err := encode(sendRec{V: recordVersion, ExpiresAt: exp.UnixNano(), Begun: now.UnixNano()})
-		if err != nil {
-			return err
-		}
-		if err := tx.Bucket(bSends).Put(k, v); err != nil {
-			return err
-		}
-		return tx.Bucket(bExpiry).Put(expiryKey(exp, kindSend, k), []byte{})
+		return putSend(tx, k, sendRec{V: recordVersion, ExpiresAt: now.Add(s.opts.LinkTTL).UnixNano(), Begun: now.UnixNano()})
 	})
 	if err != nil {
 		return fmt.Errorf("begin send %q: %w", key, err)
@@ -117,16 +97,9 @@ func (s *Store) BeginSend(ctx context.Context, channel, key string) error {
 func (s *Store) AbandonSend(ctx context.Context, channel, key string) error {
 	k := sendKeyOf(channel, key)
 	err := s.write(ctx, func(tx *bolt.Tx) error {
-		v := tx.Bucket(bSends).Get(k)
-		if v == nil {
-			return nil
-		}
-		var rec sendRec
-		if err := decode(v, &rec); err != nil {
-			return err
-		}
-		if rec.Begun == 0 {
-			return nil // recorded: it went out
+		rec, ok, err := getSend(tx, k)
+		if err != nil || !ok || rec.Begun == 0 {
+			return err // none, or recorded: it went out
 		}
 		return tx.Bucket(bSends).Delete(k)
 	})
@@ -140,16 +113,10 @@ func (s *Store) AbandonSend(ctx context.Context, channel, key string) error {
 func (s *Store) SendState(ctx context.Context, channel, key string) (store.SendState, error) {
 	var st store.SendState
 	err := s.read(ctx, func(tx *bolt.Tx) error {
-		v := tx.Bucket(bSends).Get(sendKeyOf(channel, key))
-		if v == nil {
-			return nil
-		}
-		var rec sendRec
-		if err := decode(v, &rec); err != nil {
-			return err
-		}
+		rec, ok, err := getSend(tx, sendKeyOf(channel, key))
 		switch {
-		case s.now().UnixNano() >= rec.ExpiresAt:
+		case err != nil || !ok || s.now().UnixNano() >= rec.ExpiresAt:
+			return err
 		case rec.Begun != 0:
 			st = store.SendState{InDoubt: true, Begun: time.Unix(0, rec.Begun)}
 		default:
@@ -165,17 +132,9 @@ func (s *Store) SendState(ctx context.Context, channel, key string) (store.SendS
 
 // purgeSend deletes an expired journal entry unless it was recorded again.
 func purgeSend(tx *bolt.Tx, exp int64, key []byte) (bool, error) {
-	b := tx.Bucket(bSends)
-	v := b.Get(key)
-	if v == nil {
-		return false, nil
-	}
-	var rec sendRec
-	if err := decode(v, &rec); err != nil {
+	rec, ok, err := getSend(tx, key)
+	if err != nil || !ok || rec.ExpiresAt != exp {
 		return false, err
 	}
-	if rec.ExpiresAt != exp {
-		return false, nil
-	}
-	return true, b.Delete(key)
+	return true, tx.Bucket(bSends).Delete(key)
 }

@@ -39,24 +39,8 @@ func (s *Store) RecordSend(ctx context.Context, channel, key string, messageIDs 
 
 // LookupSend implements store.SendJournal.
 func (s *Store) LookupSend(ctx context.Context, channel, key string) ([]string, bool, error) {
-	if err := s.begin(ctx); err != nil {
-		return nil, false, err
-	}
-	defer s.end()
-	var raw []byte
-	err := s.pool.QueryRow(ctx, `SELECT message_ids FROM send_journal WHERE channel = $1 AND key = $2 AND expires_at > $3 AND begun_at IS NULL`,
-		channel, []byte(key), s.now()).Scan(&raw)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("look up send %q: %w", key, err)
-	}
-	var ids []string
-	if err := json.Unmarshal(raw, &ids); err != nil {
-		return nil, false, fmt.Errorf("look up send %q: %w", key, err)
-	}
-	return ids, true, nil
+	st, err := s.SendState(ctx, channel, key)
+	return st.MessageIDs, st.Sent, err
 }
 
 // BeginSend implements store.SendJournal in one round trip: a row that is
